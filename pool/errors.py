@@ -1,0 +1,33 @@
+"""Errors raised by the pool package.
+
+Expected outcomes (a feed row that does not parse, a track that is not eligible) are *results*
+with a reason, not exceptions. Exceptions are for things the caller must stop on::
+
+    PoolError                    base class; str(e) is a message fit for an operator
+    ├── DataDirectoryError       the data directory is missing, empty or unreadable
+    ├── StateError               the SQLite state cannot be opened or is inconsistent
+    │   └── UnknownSubjectError  a trust or flag command names an id the state cannot accept
+    └── SnapshotError            a stored pool snapshot is missing or corrupt
+"""
+
+from __future__ import annotations
+
+
+class PoolError(Exception):
+    """Base class for every error the pool package raises on purpose."""
+
+
+class DataDirectoryError(PoolError):
+    """The data directory cannot be imported at all (missing, empty, unreadable)."""
+
+
+class StateError(PoolError):
+    """The embedded state cannot be read or written."""
+
+
+class UnknownSubjectError(StateError):
+    """A staff command names an id that is malformed or not known to the catalog."""
+
+
+class SnapshotError(PoolError):
+    """A pool snapshot on disk is missing or does not match its content address."""

@@ -1,0 +1,198 @@
+"""Readers for the feed files of a data directory (SPEC section 2).
+
+Each reader yields ``(line_number, value)`` for good rows and ``FeedIssue`` for bad ones, so one
+bad row never stops an import and never slips through. Files are read line by line: a partner's
+catalog of a million tracks is never held as text in memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+from pool.fields import (
+    FieldError,
+    check_choice,
+    check_date,
+    check_id,
+    check_id_list,
+    check_isrc,
+    check_positive_int,
+    check_score,
+    check_tags,
+    check_text,
+    check_timestamp,
+    require,
+)
+from pool.model import (
+    AI_DECLARATIONS,
+    FLAG_SOURCES,
+    AiDeclaration,
+    AiFlag,
+    Artist,
+    FeedIssue,
+    FlagSource,
+    Label,
+    Takedown,
+    Track,
+    TrustGrant,
+    TrustKind,
+)
+
+T = TypeVar("T")
+Parsed = tuple[int, T] | FeedIssue
+
+
+def _decoded_lines(path: Path, label: str) -> Iterator[tuple[int, str] | FeedIssue]:
+    """Lines of a UTF-8 file; a line with invalid bytes becomes an issue, not a crash."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                yield number, raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as error:
+                yield FeedIssue(label, number, f"not valid UTF-8 (byte {error.start})")
+
+
+def read_jsonl(path: Path, label: str, parse: Callable[[dict[str, Any]], T]) -> Iterator[Parsed[T]]:
+    """Parse a JSON-lines file; blank lines are skipped, everything else must be an object."""
+    for item in _decoded_lines(path, label):
+        if isinstance(item, FeedIssue):
+            yield item
+            continue
+        number, text = item
+        if not text.strip():
+            continue
+        try:
+            row = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as error:
+            reason = error.msg if isinstance(error, json.JSONDecodeError) else "nested too deep"
+            yield FeedIssue(label, number, f"malformed JSON ({reason})")
+            continue
+        if not isinstance(row, dict):
+            yield FeedIssue(label, number, "a line must hold one JSON object")
+            continue
+        try:
+            yield number, parse(row)
+        except FieldError as error:
+            yield FeedIssue(label, number, str(error))
+
+
+def read_csv(
+    path: Path, label: str, columns: tuple[str, ...], parse: Callable[[dict[str, str]], T]
+) -> Iterator[Parsed[T]]:
+    """Parse a CSV file whose header must name ``columns`` (in any order; extras ignored)."""
+    lines = _decoded_lines(path, label)
+    header: list[str] | None = None
+    for item in lines:
+        if isinstance(item, FeedIssue):
+            yield item
+            if header is None:
+                return
+            continue
+        number, text = item
+        if header is None:
+            if not text.strip():
+                continue
+            header = [name.strip() for name in next(csv.reader([text]))]
+            missing = [name for name in columns if name not in header]
+            if missing:
+                yield FeedIssue(label, number, f"header lacks column(s) {', '.join(missing)}")
+                return
+            continue
+        if not text.strip():
+            continue
+        try:
+            values = next(csv.reader([text]))
+        except csv.Error as error:
+            yield FeedIssue(label, number, f"malformed CSV ({error})")
+            continue
+        if len(values) != len(header):
+            yield FeedIssue(
+                label, number, f"has {len(values)} fields, the header has {len(header)}"
+            )
+            continue
+        try:
+            yield number, parse(dict(zip(header, values, strict=True)))
+        except FieldError as error:
+            yield FeedIssue(label, number, str(error))
+
+
+def parse_artist(row: dict[str, Any]) -> Artist:
+    return Artist(
+        artist_id=check_id(require(row, "artist_id"), "artist_id"),
+        name=check_text(require(row, "name"), "name"),
+        partner=check_id(require(row, "partner"), "partner"),
+    )
+
+
+def parse_label(row: dict[str, Any]) -> Label:
+    return Label(
+        label_id=check_id(require(row, "label_id"), "label_id"),
+        name=check_text(require(row, "name"), "name"),
+        partner=check_id(require(row, "partner"), "partner"),
+    )
+
+
+def parse_track(row: dict[str, Any]) -> Track:
+    """A catalog track. Any field a feed adds about trust ("verified", "trusted") is ignored."""
+    return Track(
+        track_id=check_id(require(row, "track_id"), "track_id"),
+        title=check_text(require(row, "title"), "title"),
+        artist_ids=check_id_list(require(row, "artist_ids"), "artist_ids"),
+        label_id=check_id(require(row, "label_id"), "label_id"),
+        release_id=check_id(require(row, "release_id"), "release_id"),
+        release_title=check_text(require(row, "release_title"), "release_title"),
+        release_date=check_date(require(row, "release_date"), "release_date"),
+        duration_ms=check_positive_int(
+            require(row, "duration_ms"), "duration_ms", maximum=24 * 60 * 60 * 1000
+        ),
+        isrc=check_isrc(require(row, "isrc"), "isrc"),
+        tags=check_tags(row.get("tags", []), "tags"),
+        ai_declaration=cast(
+            AiDeclaration,
+            check_choice(require(row, "ai_declaration"), "ai_declaration", AI_DECLARATIONS),
+        ),
+        partner=check_id(require(row, "partner"), "partner"),
+    )
+
+
+def parse_flag(row: dict[str, Any]) -> AiFlag:
+    return AiFlag(
+        track_id=check_id(require(row, "track_id"), "track_id"),
+        source=cast(FlagSource, check_choice(require(row, "source"), "source", FLAG_SOURCES)),
+        score=check_score(require(row, "score"), "score"),
+        created_at=check_timestamp(require(row, "created_at"), "created_at"),
+    )
+
+
+def parse_takedown(row: dict[str, str]) -> Takedown:
+    return Takedown(
+        track_id=check_id(row["track_id"], "track_id"),
+        reason=check_text(row["reason"], "reason"),
+        created_at=check_timestamp(row["created_at"], "created_at"),
+    )
+
+
+TRUST_FILES: dict[TrustKind, tuple[str, str, str, str]] = {
+    # kind: (file, id column, "by" column, "at" column)
+    "partner": ("trust/partners.csv", "partner_id", "trusted_by", "trusted_at"),
+    "label": ("trust/labels.csv", "label_id", "trusted_by", "trusted_at"),
+    "artist": ("trust/artists.csv", "artist_id", "verified_by", "verified_at"),
+}
+
+
+def trust_parser(kind: TrustKind) -> Callable[[dict[str, str]], TrustGrant]:
+    _, id_column, by_column, at_column = TRUST_FILES[kind]
+
+    def parse(row: dict[str, str]) -> TrustGrant:
+        return TrustGrant(
+            kind=kind,
+            subject_id=check_id(row[id_column], id_column),
+            granted_by=check_text(row[by_column], by_column),
+            granted_at=check_timestamp(row[at_column], at_column),
+        )
+
+    return parse

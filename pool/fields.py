@@ -1,0 +1,127 @@
+"""Field validators for feed rows: each returns the clean value or raises ``FieldError``.
+
+Feeds come from partners we do not control, so every value is checked for type and shape
+before it can become a domain object. ``FieldError`` never leaves the pool package: the feed
+readers turn it into a ``FeedIssue`` with file and line.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from typing import Any
+
+MAX_ID_LENGTH = 128
+MAX_TEXT_LENGTH = 1024
+MAX_DURATION_MS = 24 * 60 * 60 * 1000
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_ISRC = re.compile(r"[A-Z]{2}[A-Z0-9]{3}[0-9]{7}")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class FieldError(ValueError):
+    """A field of a feed row is missing or malformed."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"field '{field}': {message}")
+        self.field = field
+
+
+def require(row: dict[str, Any], field: str) -> Any:
+    if field not in row or row[field] is None:
+        raise FieldError(field, "is missing")
+    return row[field]
+
+
+def check_id(value: Any, field: str) -> str:
+    """An opaque id: a non-empty string of at most 128 characters without control characters."""
+    if not isinstance(value, str):
+        raise FieldError(field, f"must be a string id, got {type(value).__name__}")
+    if not value or len(value) > MAX_ID_LENGTH:
+        raise FieldError(field, f"must be 1-{MAX_ID_LENGTH} characters long")
+    if _CONTROL_CHARS.search(value) or value != value.strip():
+        raise FieldError(field, "must not contain control characters or surrounding spaces")
+    return value
+
+
+def check_text(value: Any, field: str, *, allow_empty: bool = False) -> str:
+    if not isinstance(value, str):
+        raise FieldError(field, f"must be a string, got {type(value).__name__}")
+    if not allow_empty and not value.strip():
+        raise FieldError(field, "must not be empty")
+    if len(value) > MAX_TEXT_LENGTH:
+        raise FieldError(field, f"must be at most {MAX_TEXT_LENGTH} characters")
+    if _CONTROL_CHARS.search(value):
+        raise FieldError(field, "must not contain control characters")
+    return value
+
+
+def check_id_list(value: Any, field: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        raise FieldError(field, "must be a non-empty list of ids")
+    ids = tuple(check_id(item, field) for item in value)
+    if len(set(ids)) != len(ids):
+        raise FieldError(field, "lists the same id twice")
+    return ids
+
+
+def check_tags(value: Any, field: str) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise FieldError(field, "must be a list of strings")
+    return tuple(check_text(item, field).strip().lower() for item in value)
+
+
+def check_date(value: Any, field: str) -> date:
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
+        raise FieldError(field, "must be a date YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise FieldError(field, f"is not a calendar date: {value!r}") from None
+
+
+def check_timestamp(value: Any, field: str) -> datetime:
+    """An ISO 8601 timestamp; a naive one is read as UTC so comparisons never mix kinds."""
+    if not isinstance(value, str):
+        raise FieldError(field, "must be an ISO 8601 timestamp like 2026-11-24T10:00:00Z")
+    try:
+        if len(value) < 10:
+            raise ValueError(value)
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise FieldError(field, f"is not an ISO 8601 timestamp: {value!r}") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def check_positive_int(value: Any, field: str, *, maximum: int) -> int:
+    # bool is an int subclass: `true` in a feed is a type error, not the number 1.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FieldError(field, f"must be an integer, got {type(value).__name__}")
+    if value <= 0 or value > maximum:
+        raise FieldError(field, f"must be between 1 and {maximum}, got {value}")
+    return value
+
+
+def check_score(value: Any, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise FieldError(field, f"must be a number, got {type(value).__name__}")
+    score = float(value)
+    if not 0.0 <= score <= 1.0:  # also rejects NaN
+        raise FieldError(field, f"must be between 0.0 and 1.0, got {value}")
+    return score
+
+
+def check_isrc(value: Any, field: str) -> str:
+    """An ISRC, normalised to its 12-character form (hyphens dropped, upper case)."""
+    if not isinstance(value, str):
+        raise FieldError(field, "must be a string ISRC")
+    normalised = value.replace("-", "").upper()
+    if not _ISRC.fullmatch(normalised):
+        raise FieldError(field, f"is not a valid ISRC (CC-XXX-YY-NNNNN): {value!r}")
+    return normalised
+
+
+def check_choice(value: Any, field: str, choices: frozenset[str]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise FieldError(field, f"must be one of {', '.join(sorted(choices))}, got {value!r}")
+    return value

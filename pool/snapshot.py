@@ -1,0 +1,170 @@
+"""Immutable, content-addressed pool snapshots and their files.
+
+The version id is a hash of the admitted tracks and their artists, so the same inputs always
+give the same version and a stored snapshot can be checked against its own name. A snapshot is
+written into a temporary folder and renamed into place, so a reader never sees half of one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, cast
+
+from pool.errors import SnapshotError
+from pool.model import AiDeclaration, Artist, Label, Track
+
+TRACKS_FILE = "tracks.jsonl"
+ARTISTS_FILE = "artists.jsonl"
+LABELS_FILE = "labels.jsonl"
+REPORT_FILE = "report.json"
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSnapshot:
+    """The tracks humans can vouch for, with the artists and labels they credit."""
+
+    version: str
+    tracks: Mapping[str, Track]
+    artists: Mapping[str, Artist]
+    labels: Mapping[str, Label]
+
+    def __contains__(self, track_id: object) -> bool:
+        return track_id in self.tracks
+
+    def __len__(self) -> int:
+        return len(self.tracks)
+
+
+def track_record(track: Track) -> dict[str, Any]:
+    return {
+        "track_id": track.track_id,
+        "title": track.title,
+        "artist_ids": list(track.artist_ids),
+        "label_id": track.label_id,
+        "release_id": track.release_id,
+        "release_title": track.release_title,
+        "release_date": track.release_date.isoformat(),
+        "duration_ms": track.duration_ms,
+        "isrc": track.isrc,
+        "tags": list(track.tags),
+        "ai_declaration": track.ai_declaration,
+        "partner": track.partner,
+    }
+
+
+def _track_from_record(row: dict[str, Any]) -> Track:
+    return Track(
+        track_id=row["track_id"],
+        title=row["title"],
+        artist_ids=tuple(row["artist_ids"]),
+        label_id=row["label_id"],
+        release_id=row["release_id"],
+        release_title=row["release_title"],
+        release_date=date.fromisoformat(row["release_date"]),
+        duration_ms=row["duration_ms"],
+        isrc=row["isrc"],
+        tags=tuple(row["tags"]),
+        ai_declaration=cast(AiDeclaration, row["ai_declaration"]),
+        partner=row["partner"],
+    )
+
+
+def _lines(records: Iterator[dict[str, Any]]) -> bytes:
+    return "".join(
+        json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in records
+    ).encode("utf-8")
+
+
+def _encode(
+    tracks: Mapping[str, Track], artists: Mapping[str, Artist], labels: Mapping[str, Label]
+) -> tuple[bytes, bytes, bytes]:
+    track_bytes = _lines(track_record(tracks[t]) for t in sorted(tracks))
+    artist_bytes = _lines(
+        {"artist_id": a.artist_id, "name": a.name, "partner": a.partner}
+        for a in (artists[k] for k in sorted(artists))
+    )
+    label_bytes = _lines(
+        {"label_id": x.label_id, "name": x.name, "partner": x.partner}
+        for x in (labels[k] for k in sorted(labels))
+    )
+    return track_bytes, artist_bytes, label_bytes
+
+
+def _version_of(track_bytes: bytes, artist_bytes: bytes, label_bytes: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in (track_bytes, artist_bytes, label_bytes):
+        digest.update(hashlib.sha256(part).digest())
+    return "pool-" + digest.hexdigest()[:20]
+
+
+def make_snapshot(
+    tracks: Mapping[str, Track], artists: Mapping[str, Artist], labels: Mapping[str, Label]
+) -> tuple[PoolSnapshot, tuple[bytes, bytes, bytes]]:
+    """Freeze admitted tracks into a snapshot; also returns its encoded files for storage."""
+    encoded = _encode(tracks, artists, labels)
+    return PoolSnapshot(_version_of(*encoded), dict(tracks), dict(artists), dict(labels)), encoded
+
+
+def write_snapshot(
+    root: Path, snapshot: PoolSnapshot, encoded: tuple[bytes, bytes, bytes], report: dict[str, Any]
+) -> Path:
+    """Store a snapshot under ``root/<version>``; an existing complete copy is kept as is."""
+    target = root / snapshot.version
+    if (target / REPORT_FILE).is_file():
+        return target
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
+    try:
+        for name, payload in zip((TRACKS_FILE, ARTISTS_FILE, LABELS_FILE), encoded, strict=True):
+            (staging / name).write_bytes(payload)
+        (staging / REPORT_FILE).write_text(json.dumps(report, indent=1, sort_keys=True))
+        for path in staging.iterdir():
+            with path.open("rb") as handle:
+                os.fsync(handle.fileno())
+        if target.exists():  # an incomplete leftover of a crashed build
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def read_snapshot(root: Path, version: str) -> PoolSnapshot:
+    """Load a stored snapshot and check it against its content address."""
+    folder = root / version
+    try:
+        encoded = tuple((folder / n).read_bytes() for n in (TRACKS_FILE, ARTISTS_FILE, LABELS_FILE))
+    except OSError as error:
+        raise SnapshotError(f"pool snapshot {version} cannot be read: {error}") from error
+    track_bytes, artist_bytes, label_bytes = encoded
+    if _version_of(track_bytes, artist_bytes, label_bytes) != version:
+        raise SnapshotError(f"pool snapshot {version} does not match its content address")
+    tracks = {
+        t.track_id: t
+        for t in (_track_from_record(json.loads(line)) for line in track_bytes.splitlines())
+    }
+    artists = {
+        r["artist_id"]: Artist(r["artist_id"], r["name"], r["partner"])
+        for r in map(json.loads, artist_bytes.splitlines())
+    }
+    labels = {
+        r["label_id"]: Label(r["label_id"], r["name"], r["partner"])
+        for r in map(json.loads, label_bytes.splitlines())
+    }
+    return PoolSnapshot(version, tracks, artists, labels)
+
+
+def read_report(root: Path, version: str) -> dict[str, Any]:
+    try:
+        return cast(dict[str, Any], json.loads((root / version / REPORT_FILE).read_text()))
+    except (OSError, json.JSONDecodeError) as error:
+        raise SnapshotError(f"pool report {version} cannot be read: {error}") from error

@@ -1,0 +1,308 @@
+"""The embedded SQLite state of the pool: trust registry, flags, reviews, takedowns, pool pointer.
+
+This is the system of record for everything staff decide. Every change runs in one
+transaction together with its audit record, so a change without a trail (or a trail without
+the change) cannot exist, and a failed import leaves the state as it was.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pool.ai_status import AiRules, judge_ai_flags
+from pool.audit import AUDIT_SCHEMA, AuditEntry, append_audit
+from pool.errors import StateError
+from pool.gate import ServingExclusions, TrustRegistry
+from pool.model import AiFlag, AiReview, Takedown, TrustGrant, TrustKind
+
+STATE_FILE = "state.sqlite3"
+
+POOL_SCHEMA = """
+CREATE TABLE IF NOT EXISTS trust_registry (
+    kind TEXT NOT NULL CHECK (kind IN ('partner', 'label', 'artist')),
+    subject_id TEXT NOT NULL,
+    trusted INTEGER NOT NULL CHECK (trusted IN (0, 1)),
+    changed_by TEXT NOT NULL,
+    changed_at TEXT NOT NULL,
+    why TEXT NOT NULL,
+    PRIMARY KEY (kind, subject_id)
+);
+CREATE TABLE IF NOT EXISTS ai_flags (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    track_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    score REAL NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (track_id, source, score, created_at)
+);
+CREATE TABLE IF NOT EXISTS ai_reviews (
+    track_id TEXT PRIMARY KEY,
+    decision TEXT NOT NULL CHECK (decision IN ('exclude', 'clear')),
+    decided_by TEXT NOT NULL,
+    decided_at TEXT NOT NULL,
+    note TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS takedowns (
+    track_id TEXT PRIMARY KEY,
+    reason TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pool_versions (
+    version TEXT PRIMARY KEY,
+    built_at TEXT NOT NULL,
+    summary TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pointers (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    changed_at TEXT NOT NULL
+);
+"""
+
+
+def open_state(state_dir: Path) -> sqlite3.Connection:
+    """Open (and create if needed) the state database in ``state_dir``."""
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(state_dir / STATE_FILE, timeout=30.0, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.executescript(AUDIT_SCHEMA + POOL_SCHEMA)
+    except (OSError, sqlite3.Error) as error:
+        raise StateError(f"cannot open the state in {state_dir}: {error}") from error
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction: everything inside lands together or not at all."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _trust_row(conn: sqlite3.Connection, kind: TrustKind, subject_id: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        "SELECT trusted, changed_by, changed_at, why FROM trust_registry"
+        " WHERE kind = ? AND subject_id = ?",
+        (kind, subject_id),
+    ).fetchone()
+    if row is None:
+        return None
+    return {"trusted": bool(row[0]), "by": row[1], "at": row[2], "why": row[3]}
+
+
+def import_trust_grants(
+    conn: sqlite3.Connection, grants: Iterable[TrustGrant], *, source: str, now: datetime
+) -> int:
+    """Seed the registry from the initial ``trust/`` files.
+
+    Only ids the registry has never seen are added: a later revocation by staff is never undone
+    by re-importing an old file. Returns how many grants were new.
+    """
+    added = 0
+    for grant in grants:
+        if _trust_row(conn, grant.kind, grant.subject_id) is not None:
+            continue
+        conn.execute(
+            "INSERT INTO trust_registry VALUES (?, ?, 1, ?, ?, ?)",
+            (
+                grant.kind,
+                grant.subject_id,
+                grant.granted_by,
+                grant.granted_at.isoformat(),
+                f"initial registry {source}",
+            ),
+        )
+        added += 1
+    if added:
+        append_audit(
+            conn,
+            AuditEntry(
+                now,
+                "import",
+                "system",
+                "trust.import",
+                source,
+                None,
+                {"grants_added": added},
+                "initial registry import",
+            ),
+        )
+    return added
+
+
+def set_trust(
+    conn: sqlite3.Connection,
+    kind: TrustKind,
+    subject_id: str,
+    *,
+    trusted: bool,
+    by: str,
+    why: str,
+    now: datetime,
+    role: str = "trust",
+) -> dict[str, Any] | None:
+    """Grant or revoke trust, with its audit record, in one transaction; returns the old row."""
+    with transaction(conn):
+        before = _trust_row(conn, kind, subject_id)
+        conn.execute(
+            "INSERT INTO trust_registry VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (kind, subject_id) DO UPDATE SET trusted = excluded.trusted,"
+            " changed_by = excluded.changed_by, changed_at = excluded.changed_at,"
+            " why = excluded.why",
+            (kind, subject_id, int(trusted), by, now.isoformat(), why),
+        )
+        after = {"trusted": trusted, "by": by, "at": now.isoformat(), "why": why}
+        action = f"trust.{'grant' if trusted else 'revoke'}_{kind}"
+        append_audit(conn, AuditEntry(now, by, role, action, subject_id, before, after, why))
+    return before
+
+
+def load_registry(conn: sqlite3.Connection) -> TrustRegistry:
+    sets: dict[str, set[str]] = {"partner": set(), "label": set(), "artist": set()}
+    for kind, subject_id in conn.execute(
+        "SELECT kind, subject_id FROM trust_registry WHERE trusted = 1"
+    ):
+        sets[kind].add(subject_id)
+    return TrustRegistry(
+        trusted_partners=frozenset(sets["partner"]),
+        trusted_labels=frozenset(sets["label"]),
+        verified_artists=frozenset(sets["artist"]),
+    )
+
+
+def list_trust(conn: sqlite3.Connection, kind: TrustKind | None = None) -> list[dict[str, Any]]:
+    query = "SELECT kind, subject_id, trusted, changed_by, changed_at, why FROM trust_registry"
+    params: tuple[str, ...] = ()
+    if kind is not None:
+        query += " WHERE kind = ?"
+        params = (kind,)
+    return [
+        {"kind": k, "id": s, "trusted": bool(t), "by": b, "at": a, "why": w}
+        for k, s, t, b, a, w in conn.execute(query + " ORDER BY kind, subject_id", params)
+    ]
+
+
+def import_flags(conn: sqlite3.Connection, flags: Iterable[AiFlag]) -> int:
+    """Store feed flags; the same flag imported twice is stored once."""
+    before = conn.total_changes
+    conn.executemany(
+        "INSERT OR IGNORE INTO ai_flags (track_id, source, score, created_at) VALUES (?, ?, ?, ?)",
+        ((f.track_id, f.source, f.score, f.created_at.isoformat()) for f in flags),
+    )
+    return conn.total_changes - before
+
+
+def add_flag(conn: sqlite3.Connection, flag: AiFlag, *, by: str, why: str, role: str) -> None:
+    with transaction(conn):
+        conn.execute(
+            "INSERT OR IGNORE INTO ai_flags (track_id, source, score, created_at)"
+            " VALUES (?, ?, ?, ?)",
+            (flag.track_id, flag.source, flag.score, flag.created_at.isoformat()),
+        )
+        after = {"source": flag.source, "score": flag.score}
+        append_audit(
+            conn,
+            AuditEntry(flag.created_at, by, role, "flags.add", flag.track_id, None, after, why),
+        )
+
+
+def record_review(conn: sqlite3.Connection, review: AiReview, *, role: str = "curator") -> None:
+    with transaction(conn):
+        old = conn.execute(
+            "SELECT decision, decided_by, decided_at FROM ai_reviews WHERE track_id = ?",
+            (review.track_id,),
+        ).fetchone()
+        conn.execute(
+            "INSERT OR REPLACE INTO ai_reviews VALUES (?, ?, ?, ?, ?)",
+            (
+                review.track_id,
+                review.decision,
+                review.decided_by,
+                review.decided_at.isoformat(),
+                review.note,
+            ),
+        )
+        before = None if old is None else {"decision": old[0], "by": old[1], "at": old[2]}
+        append_audit(
+            conn,
+            AuditEntry(
+                review.decided_at,
+                review.decided_by,
+                role,
+                "flags.review",
+                review.track_id,
+                before,
+                {"decision": review.decision},
+                review.note,
+            ),
+        )
+
+
+def load_flags(conn: sqlite3.Connection) -> list[AiFlag]:
+    return [
+        AiFlag(track_id, source, score, datetime.fromisoformat(created_at))
+        for track_id, source, score, created_at in conn.execute(
+            "SELECT track_id, source, score, created_at FROM ai_flags"
+        )
+    ]
+
+
+def load_reviews(conn: sqlite3.Connection) -> dict[str, AiReview]:
+    return {
+        track_id: AiReview(track_id, decision, by, datetime.fromisoformat(at), note)
+        for track_id, decision, by, at, note in conn.execute(
+            "SELECT track_id, decision, decided_by, decided_at, note FROM ai_reviews"
+        )
+    }
+
+
+def import_takedowns(conn: sqlite3.Connection, takedowns: Iterable[Takedown]) -> int:
+    before = conn.total_changes
+    conn.executemany(
+        "INSERT OR IGNORE INTO takedowns VALUES (?, ?, ?)",
+        ((t.track_id, t.reason, t.created_at.isoformat()) for t in takedowns),
+    )
+    return conn.total_changes - before
+
+
+def load_takedowns(conn: sqlite3.Connection) -> frozenset[str]:
+    return frozenset(row[0] for row in conn.execute("SELECT track_id FROM takedowns"))
+
+
+def load_serving_exclusions(conn: sqlite3.Connection, rules: AiRules) -> ServingExclusions:
+    """The current AI verdicts and takedowns, as the gate and the final filter need them."""
+    verdicts = judge_ai_flags(load_flags(conn), load_reviews(conn), rules)
+    return ServingExclusions(ai=verdicts, taken_down=load_takedowns(conn))
+
+
+def review_queue(conn: sqlite3.Connection, rules: AiRules) -> list[dict[str, Any]]:
+    """Tracks waiting for a curator, highest score first."""
+    verdicts = judge_ai_flags(load_flags(conn), load_reviews(conn), rules)
+    scores: dict[str, float] = {}
+    for flag in load_flags(conn):
+        if flag.track_id in verdicts.pending_review:
+            scores[flag.track_id] = max(scores.get(flag.track_id, 0.0), flag.score)
+    return [
+        {"track_id": t, "max_score": s}
+        for t, s in sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+    ]
+
+
+def set_pointer(conn: sqlite3.Connection, name: str, value: str, now: datetime) -> None:
+    conn.execute("INSERT OR REPLACE INTO pointers VALUES (?, ?, ?)", (name, value, now.isoformat()))
+
+
+def get_pointer(conn: sqlite3.Connection, name: str) -> str | None:
+    row = conn.execute("SELECT value FROM pointers WHERE name = ?", (name,)).fetchone()
+    return None if row is None else str(row[0])

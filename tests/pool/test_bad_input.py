@@ -1,0 +1,118 @@
+"""Bad feed rows: each is reported with file, line and reason, and never admitted."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from pool.ai_status import AiRules
+from pool.catalog import read_catalog
+from pool.errors import DataDirectoryError
+from pool.importer import current_pool_version, import_data_dir
+from pool.state import list_trust
+from tests.factories import DataDir, track_row
+from tests.pool.conftest import NOW
+
+TRACKS = "catalog/tracks.jsonl"
+
+
+def _data_with_track_lines(tmp_path: Path, lines: list[bytes]) -> Path:
+    data = DataDir()
+    data.artist("ar1")
+    data.tracks.append(track_row("t_good", ["ar1"]))
+    root = data.write(tmp_path / "data")
+    with (root / TRACKS).open("ab") as handle:
+        for line in lines:
+            handle.write(line + b"\n")
+    return root
+
+
+def _row(**overrides: object) -> bytes:
+    row = track_row("t_bad", ["ar1"])
+    row.update(overrides)
+    return json.dumps(row).encode()
+
+
+BAD_ROWS = {
+    "malformed JSON": (b'{"track_id": "t_bad", ', "malformed JSON"),
+    "not an object": (b'["t_bad"]', "one JSON object"),
+    "missing field": (json.dumps({"track_id": "t_bad"}).encode(), "field 'title': is missing"),
+    "wrong type": (_row(duration_ms="200000"), "field 'duration_ms': must be an integer"),
+    "bool as number": (_row(duration_ms=True), "field 'duration_ms': must be an integer"),
+    "negative duration": (_row(duration_ms=-5), "field 'duration_ms': must be between"),
+    "bad ISRC": (_row(isrc="US-XYZ-1"), "field 'isrc': is not a valid ISRC"),
+    "bad date": (_row(release_date="2026-02-30"), "field 'release_date': is not a calendar date"),
+    "unknown artist": (_row(artist_ids=["ar1", "ghost"]), "unknown artist(s) ghost"),
+    "unknown label": (_row(label_id="lb-nowhere"), "unknown label lb-nowhere"),
+    "empty artists": (_row(artist_ids=[]), "field 'artist_ids': must be a non-empty list"),
+    "control char id": (_row(track_id="t\u0007bad"), "field 'track_id': must not contain"),
+    "long id": (_row(track_id="t" * 129), "field 'track_id': must be 1-128"),
+    "bad declaration": (_row(ai_declaration="maybe"), "field 'ai_declaration': must be one of"),
+    "non-UTF-8": (b'{"track_id": "t_bad", "title": "\xff\xfe"}', "not valid UTF-8"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_ROWS))
+def test_bad_track_row_is_reported_with_file_and_line(tmp_path: Path, case: str) -> None:
+    line, reason = BAD_ROWS[case]
+    catalog = read_catalog(_data_with_track_lines(tmp_path, [line]))
+    assert [str(i) for i in catalog.issues] == [f"{TRACKS}:2: {catalog.issues[0].reason}"]
+    assert reason in catalog.issues[0].reason
+    assert set(catalog.tracks) == {"t_good"}
+
+
+def test_duplicate_ids_refuse_every_copy(tmp_path: Path) -> None:
+    root = _data_with_track_lines(tmp_path, [_row(), _row(title="Other metadata")])
+    catalog = read_catalog(root)
+    assert set(catalog.tracks) == {"t_good"}
+    assert sorted(i.line for i in catalog.issues) == [2, 3]
+    assert {i.code for i in catalog.issues} == {"duplicate_id"}
+
+
+def test_bad_rows_do_not_stop_the_rest_of_the_import(tmp_path: Path) -> None:
+    lines = [b"not json", _row(isrc="nope"), json.dumps(track_row("t_after", ["ar1"])).encode()]
+    catalog = read_catalog(_data_with_track_lines(tmp_path, lines))
+    assert set(catalog.tracks) == {"t_good", "t_after"}
+    assert [i.line for i in catalog.issues] == [2, 3]
+
+
+def test_bad_trust_row_is_reported_and_not_granted(
+    tmp_path: Path, conn: sqlite3.Connection, state_dir: Path
+) -> None:
+    data = DataDir()
+    data.artist("ar1")
+    data.tracks.append(track_row("t1", ["ar1"]))
+    root = data.write(tmp_path / "data")
+    with (root / "trust" / "artists.csv").open("a") as handle:
+        handle.write("ar2,bob,yesterday\nar3,bob\n")
+    result = import_data_dir(conn, state_dir, root, AiRules(), NOW)
+    issues = [str(i) for i in result.build.report.issues]
+    assert issues == [
+        "trust/artists.csv:3: field 'verified_at': is not an ISO 8601 timestamp: 'yesterday'",
+        "trust/artists.csv:4: has 2 fields, the header has 3",
+    ]
+    assert {row["id"] for row in list_trust(conn, "artist")} == {"ar1"}
+
+
+@pytest.mark.parametrize("layout", ["missing", "empty", "no tracks file"])
+def test_unusable_directory_is_a_clear_error_and_changes_nothing(
+    tmp_path: Path, conn: sqlite3.Connection, state_dir: Path, layout: str
+) -> None:
+    good = DataDir()
+    good.artist("ar1")
+    good.tracks.append(track_row("t1", ["ar1"]))
+    before = import_data_dir(conn, state_dir, good.write(tmp_path / "good"), AiRules(), NOW)
+    bad = tmp_path / "bad"
+    if layout != "missing":
+        bad.mkdir()
+    if layout == "no tracks file":
+        (bad / "catalog").mkdir()
+        (bad / "catalog" / "artists.jsonl").write_text("")
+        (bad / "catalog" / "labels.jsonl").write_text("")
+    with pytest.raises(DataDirectoryError, match=str(bad)):
+        import_data_dir(conn, state_dir, bad, AiRules(), NOW)
+    assert current_pool_version(conn) == before.build.snapshot.version
+    assert {row["id"] for row in list_trust(conn, "artist")} == {"ar1"}
