@@ -1,8 +1,10 @@
 """Judging AI flags: which tracks are excluded now, which wait for a curator, which are clear.
 
 Human judgement decides (SPEC section 1): a detector score only queues a track for review
-unless it reaches the exclusion threshold, a listener report only ever queues it, and a
-curator's decision overrides every flag raised before that decision.
+unless it reaches the exclusion threshold, and a curator's decision overrides every flag raised
+before that decision. A detector-queued track waits out of listeners' reach; a listener report
+only puts the track in front of a curator and withholds nothing, or anyone could take a rival's
+track off every mix by mass-reporting it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pool.model import AiFlag, AiReview
 AI_CONFIRMED = "ai_confirmed"
 AI_FLAGGED = "ai_flagged"
 AI_REVIEW_PENDING = "ai_review_pending"
+AI_REPORTED = "ai_reported"  # in the review queue, still served
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +39,12 @@ class AiVerdicts:
     """Per track, the reason code that keeps it from listeners; absent tracks are clear."""
 
     excluded: Mapping[str, str]
-    pending_review: frozenset[str]
+    pending_review: frozenset[str]  # withheld until a curator decides
+    reported: frozenset[str] = frozenset()  # queued for a curator, still served
+
+    @property
+    def review_queue(self) -> frozenset[str]:
+        return self.pending_review | self.reported
 
     def reason_for(self, track_id: str) -> str | None:
         if track_id in self.excluded:
@@ -49,14 +57,14 @@ def _flag_verdict(flag: AiFlag, rules: AiRules) -> str | None:
         return AI_CONFIRMED
     if flag.source == "label":
         return AI_FLAGGED  # the rights holder itself says the track is generated
-    if flag.source == "detector" and flag.score >= rules.exclude_threshold:
-        return AI_FLAGGED
-    if flag.score >= rules.review_threshold:
-        return AI_REVIEW_PENDING  # detector below exclusion, or any listener report
-    return None
+    if flag.score < rules.review_threshold:
+        return None
+    if flag.source == "listener":
+        return AI_REPORTED
+    return AI_FLAGGED if flag.score >= rules.exclude_threshold else AI_REVIEW_PENDING
 
 
-_SEVERITY = {AI_CONFIRMED: 3, AI_FLAGGED: 2, AI_REVIEW_PENDING: 1}
+_SEVERITY = {AI_CONFIRMED: 4, AI_FLAGGED: 3, AI_REVIEW_PENDING: 2, AI_REPORTED: 1}
 
 
 def judge_ai_flags(
@@ -76,6 +84,7 @@ def judge_ai_flags(
     for track_id, review in reviews.items():
         if review.decision == "exclude":
             worst[track_id] = AI_CONFIRMED
-    excluded = {t: v for t, v in worst.items() if v != AI_REVIEW_PENDING}
+    excluded = {t: v for t, v in worst.items() if v in (AI_CONFIRMED, AI_FLAGGED)}
     pending = frozenset(t for t, v in worst.items() if v == AI_REVIEW_PENDING)
-    return AiVerdicts(excluded=excluded, pending_review=pending)
+    reported = frozenset(t for t, v in worst.items() if v == AI_REPORTED)
+    return AiVerdicts(excluded=excluded, pending_review=pending, reported=reported)

@@ -73,9 +73,10 @@ def build_pool(
     # Track rows that never parsed are refused too, each under its own code.
     track_issues = [i for i in catalog.issues if i.file == TRACKS_FILE]
     by_reason.update(issue.code for issue in track_issues)
-    credited = {a for track in admitted.values() for a in track.artist_ids}
-    artists = {a: catalog.artists[a] for a in credited}
-    labels = {t.label_id: catalog.labels[t.label_id] for t in admitted.values()}
+    # The pool vouches for every verified artist and trusted label of the catalog, even one
+    # with no admitted track yet: curators may link it, and its next release is welcome.
+    artists = {a: v for a, v in catalog.artists.items() if a in registry.verified_artists}
+    labels = {x: v for x, v in catalog.labels.items() if x in registry.trusted_labels}
     snapshot, encoded = make_snapshot(admitted, artists, labels)
     report = PoolReport(
         version=snapshot.version,

@@ -29,7 +29,7 @@ REPORT_FILE = "report.json"
 
 @dataclass(frozen=True, slots=True)
 class PoolSnapshot:
-    """The tracks humans can vouch for, with the artists and labels they credit."""
+    """The tracks humans can vouch for, with the catalog's verified artists and trusted labels."""
 
     version: str
     tracks: Mapping[str, Track]

@@ -287,11 +287,11 @@ def load_serving_exclusions(conn: sqlite3.Connection, rules: AiRules) -> Serving
 
 
 def review_queue(conn: sqlite3.Connection, rules: AiRules) -> list[dict[str, Any]]:
-    """Tracks waiting for a curator, highest score first."""
+    """Tracks waiting for a curator (withheld or only reported), highest score first."""
     verdicts = judge_ai_flags(load_flags(conn), load_reviews(conn), rules)
     scores: dict[str, float] = {}
     for flag in load_flags(conn):
-        if flag.track_id in verdicts.pending_review:
+        if flag.track_id in verdicts.review_queue:
             scores[flag.track_id] = max(scores.get(flag.track_id, 0.0), flag.score)
     return [
         {"track_id": t, "max_score": s}

@@ -47,8 +47,9 @@ class DataDir:
     takedowns: list[tuple[str, str, str]] = field(default_factory=list)
 
     def artist(self, artist_id: str, *, verified: bool = True, partner: str = "pt1") -> None:
-        self.artists.append({"artist_id": artist_id, "name": f"Artist {artist_id}",
-                             "partner": partner})
+        self.artists.append(
+            {"artist_id": artist_id, "name": f"Artist {artist_id}", "partner": partner}
+        )
         if verified:
             self.verified_artists.append(artist_id)
 
@@ -56,8 +57,11 @@ class DataDir:
         (root / "catalog").mkdir(parents=True, exist_ok=True)
         (root / "trust").mkdir(exist_ok=True)
         (root / "flags").mkdir(exist_ok=True)
-        for name, rows in (("artists", self.artists), ("labels", self.labels),
-                           ("tracks", self.tracks)):
+        for name, rows in (
+            ("artists", self.artists),
+            ("labels", self.labels),
+            ("tracks", self.tracks),
+        ):
             (root / "catalog" / f"{name}.jsonl").write_text(
                 "".join(json.dumps(r) + "\n" for r in rows)
             )
@@ -79,5 +83,7 @@ class DataDir:
         return root
 
 
-def flag(track_id: str, source: str, score: float, at: str = "2026-11-01T00:00:00Z") -> dict[str, Any]:
+def flag(
+    track_id: str, source: str, score: float, at: str = "2026-11-01T00:00:00Z"
+) -> dict[str, Any]:
     return {"track_id": track_id, "source": source, "score": score, "created_at": at}

@@ -13,8 +13,12 @@ LATE = datetime(2026, 11, 20, tzinfo=UTC)
 
 
 def test_detector_thresholds_are_inclusive() -> None:
-    flags = [AiFlag("at", "detector", 0.9, EARLY), AiFlag("below", "detector", 0.8999, EARLY),
-             AiFlag("review_edge", "detector", 0.5, EARLY), AiFlag("noise", "detector", 0.49, EARLY)]
+    flags = [
+        AiFlag("at", "detector", 0.9, EARLY),
+        AiFlag("below", "detector", 0.8999, EARLY),
+        AiFlag("review_edge", "detector", 0.5, EARLY),
+        AiFlag("noise", "detector", 0.49, EARLY),
+    ]
     verdicts = judge_ai_flags(flags, {}, AiRules())
     assert verdicts.reason_for("at") == "ai_flagged"
     assert verdicts.reason_for("below") == "ai_review_pending"
@@ -22,10 +26,10 @@ def test_detector_thresholds_are_inclusive() -> None:
     assert verdicts.reason_for("noise") is None
 
 
-def test_listener_reports_never_exclude_on_their_own() -> None:
+def test_listener_reports_queue_for_review_but_withhold_nothing() -> None:
     verdicts = judge_ai_flags([AiFlag("t", "listener", 1.0, EARLY)], {}, AiRules())
-    assert verdicts.reason_for("t") == "ai_review_pending"
-    assert "t" not in verdicts.excluded
+    assert verdicts.reason_for("t") is None
+    assert verdicts.review_queue == {"t"}
 
 
 def test_curator_clear_overrides_earlier_flags_but_not_later_evidence() -> None:
@@ -46,8 +50,15 @@ def test_curator_exclude_needs_no_flag() -> None:
 
 
 def test_worst_flag_wins() -> None:
-    flags = [AiFlag("t", "listener", 0.6, EARLY), AiFlag("t", "curator", 1.0, EARLY)]
-    assert judge_ai_flags(flags, {}, AiRules()).reason_for("t") == "ai_confirmed"
+    flags = [
+        AiFlag("t", "listener", 0.6, EARLY),
+        AiFlag("t", "curator", 1.0, EARLY),
+        AiFlag("u", "listener", 0.9, EARLY),
+        AiFlag("u", "detector", 0.6, EARLY),
+    ]
+    verdicts = judge_ai_flags(flags, {}, AiRules())
+    assert verdicts.reason_for("t") == "ai_confirmed"
+    assert verdicts.reason_for("u") == "ai_review_pending"
 
 
 def test_inconsistent_thresholds_are_refused() -> None:

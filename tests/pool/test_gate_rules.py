@@ -35,8 +35,15 @@ def _world() -> DataDir:
         track_row("t_listener_flag", ["ar_ok"]),
         track_row("t_taken_down", ["ar_ok"]),
         # A lying feed: it claims trust in fields the engine must ignore.
-        track_row("t_self_trusted", ["ar_unverified"], partner="pt2", label_id="lb2",
-                  trusted=True, verified=True, partner_trusted=True),
+        track_row(
+            "t_self_trusted",
+            ["ar_unverified"],
+            partner="pt2",
+            label_id="lb2",
+            trusted=True,
+            verified=True,
+            partner_trusted=True,
+        ),
     ]
     data.flags += [
         flag("t_detector_high", "detector", 0.95),
@@ -64,7 +71,7 @@ EXPECTED = {
     "t_detector_mid": ("ai_review_pending",),
     "t_curator_flag": ("ai_confirmed",),
     "t_label_flag": ("ai_flagged",),
-    "t_listener_flag": ("ai_review_pending",),
+    "t_listener_flag": (),  # a listener report queues for review, withholds nothing
     "t_taken_down": ("taken_down",),
     "t_self_trusted": ("untrusted_partner", "untrusted_label", "unverified_artist"),
 }
@@ -85,14 +92,16 @@ def test_each_track_gets_exactly_its_reasons(imported, track_id: str) -> None:  
 
 def test_report_counts_each_reason(imported) -> None:  # type: ignore[no-untyped-def]
     report = imported.build.report
-    assert report.admitted == 4
+    assert report.admitted == 5
     assert report.rejected_by_reason["unverified_artist"] == 3
-    assert report.rejected_by_reason["ai_review_pending"] == 2
+    assert report.rejected_by_reason["ai_review_pending"] == 1
     assert report.catalog_tracks == len(EXPECTED)
 
 
 def test_snapshot_holds_only_verified_artists(
-    imported, conn: sqlite3.Connection, state_dir: Path  # type: ignore[no-untyped-def]
+    imported,
+    conn: sqlite3.Connection,
+    state_dir: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     snapshot = load_current_pool(conn, state_dir)
     assert snapshot.version == imported.build.snapshot.version

@@ -55,7 +55,7 @@ def _oracle_allows(spec: dict[str, Any], verified: set[str], trusted_labels: set
     for source, score in spec["flags"]:
         if source in ("curator", "label"):
             return False
-        if score >= RULES.review_threshold:
+        if source == "detector" and score >= RULES.review_threshold:
             return False  # excluded, or waiting for review: either way not served
     return True
 
@@ -76,8 +76,14 @@ def test_pool_admits_exactly_what_the_rule_allows(
         track_id = f"t{index}"
         extra = {"trusted": True, "verified": True} if spec["lies"] else {}
         data.tracks.append(
-            track_row(track_id, spec["artists"], label_id=spec["label"],
-                      partner=spec["partner"], ai_declaration=spec["declaration"], **extra)
+            track_row(
+                track_id,
+                spec["artists"],
+                label_id=spec["label"],
+                partner=spec["partner"],
+                ai_declaration=spec["declaration"],
+                **extra,
+            )
         )
         data.flags += [flag(track_id, source, score) for source, score in spec["flags"]]
         if spec["taken_down"]:

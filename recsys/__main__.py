@@ -1,0 +1,7 @@
+"""`python -m recsys` runs the same command line as the `recsys` script."""
+
+import sys
+
+from recsys.cli import main
+
+sys.exit(main())

@@ -1,0 +1,142 @@
+"""Typed settings, loaded once at an entry point from ``config/default.toml`` and overrides.
+
+Only ``load_settings`` reads files and the environment; everything below the entry point gets
+a ``Settings`` value, so the core never depends on where configuration came from.
+"""
+
+from __future__ import annotations
+
+import sys
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pool.ai_status import AiRules
+from recsys.errors import ConfigError
+
+DEFAULT_CONFIG_NAME = "default.toml"
+ENV_PREFIX = "RECSYS_"
+ENV_ALIASES = {"RECSYS_STATE_DIR": ("state", "dir"), "RECSYS_STORE": ("store", "url")}
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSettings:
+    users: int
+    artists: int
+    seed: int
+    show_issues: int
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    state_dir: Path
+    store_url: str
+    ai: AiRules
+    demo: DemoSettings
+
+
+def default_config_path() -> Path:
+    """``config/default.toml`` of a source checkout, else the copy installed with the package."""
+    here = Path(__file__).resolve().parent
+    candidates = [here.parent / "config" / DEFAULT_CONFIG_NAME]
+    for prefix in (Path(sys.prefix), Path(sys.base_prefix)):
+        candidates.append(prefix / "share" / "recsys" / "config" / DEFAULT_CONFIG_NAME)
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(
+        f"cannot find {DEFAULT_CONFIG_NAME}; looked in {[str(c) for c in candidates]}"
+    )
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error}") from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config file {path} is not valid TOML: {error}") from error
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any], origin: str, path: str = "") -> None:
+    for key, value in override.items():
+        dotted = f"{path}{key}"
+        if key not in base:
+            raise ConfigError(f"{origin}: unknown setting '{dotted}'")
+        if isinstance(base[key], dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{origin}: '{dotted}' must be a table")
+            _merge(base[key], value, origin, dotted + ".")
+        else:
+            base[key] = value
+
+
+def _env_value(text: str) -> Any:
+    """Environment values are TOML literals when they parse as one, plain strings otherwise."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _env_overrides(environ: Mapping[str, str]) -> list[tuple[str, dict[str, Any]]]:
+    overrides = []
+    for name, text in sorted(environ.items()):
+        if name in ENV_ALIASES:
+            keys: tuple[str, ...] = ENV_ALIASES[name]
+            value: Any = text  # both aliases are strings, never TOML literals
+        elif name.startswith(ENV_PREFIX) and "__" in name:
+            keys = tuple(part.lower() for part in name[len(ENV_PREFIX) :].split("__"))
+            value = _env_value(text)
+        else:
+            continue
+        nested: dict[str, Any] = {keys[-1]: value}
+        for key in reversed(keys[:-1]):
+            nested = {key: nested}
+        overrides.append((f"environment variable {name}", nested))
+    return overrides
+
+
+def _typed(raw: Mapping[str, Any], dotted: str, kind: type) -> Any:
+    section: Any = raw
+    for key in dotted.split("."):
+        section = section[key]
+    if kind is float and isinstance(section, int) and not isinstance(section, bool):
+        section = float(section)
+    if (isinstance(section, bool) and kind is not bool) or not isinstance(section, kind):
+        raise ConfigError(f"setting '{dotted}' must be a {kind.__name__}, got {section!r}")
+    return section
+
+
+def load_settings(config_file: Path | None, environ: Mapping[str, str], cwd: Path) -> Settings:
+    """Defaults, then ``config_file``, then the environment; validated into ``Settings``."""
+    raw = _read_toml(default_config_path())
+    if config_file is not None:
+        _merge(raw, _read_toml(config_file), str(config_file))
+    for origin, override in _env_overrides(environ):
+        _merge(raw, override, origin)
+    state_dir = Path(_typed(raw, "state.dir", str))
+    try:
+        ai = AiRules(
+            exclude_threshold=_typed(raw, "pool.ai.exclude_threshold", float),
+            review_threshold=_typed(raw, "pool.ai.review_threshold", float),
+        )
+    except ValueError as error:
+        raise ConfigError(f"settings [pool.ai]: {error}") from error
+    demo = DemoSettings(
+        users=_typed(raw, "demo.users", int),
+        artists=_typed(raw, "demo.artists", int),
+        seed=_typed(raw, "demo.seed", int),
+        show_issues=_typed(raw, "demo.show_issues", int),
+    )
+    if demo.users < 1 or demo.artists < 1:
+        raise ConfigError("settings [demo]: users and artists must be at least 1")
+    return Settings(
+        state_dir=state_dir if state_dir.is_absolute() else cwd / state_dir,
+        store_url=_typed(raw, "store.url", str),
+        ai=ai,
+        demo=demo,
+    )

@@ -1,0 +1,153 @@
+"""The trust team's and curators' CLI, through a real `python -m recsys` process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.factories import DataDir, track_row
+from tests.recsys.cli_runner import run_cli
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    data = DataDir()
+    data.artist("ar1")
+    data.artist("ar2")
+    data.tracks += [track_row("t1", ["ar1"]), track_row("t2", ["ar2"])]
+    return data.write(tmp_path / "data")
+
+
+def _admitted(state: Path, data_dir: Path) -> int:
+    result = run_cli("pool", "build", "--data", data_dir, "--json", state_dir=state)
+    assert result.code == 0, result.err
+    return int(json.loads(result.out)["admitted"])
+
+
+def test_revoke_and_restore_an_artist_through_the_cli(tmp_path: Path, data_dir: Path) -> None:
+    state = tmp_path / "state"
+    assert _admitted(state, data_dir) == 2
+    revoke = run_cli(
+        "trust",
+        "revoke",
+        "--artist",
+        "ar2",
+        "--by",
+        "tina",
+        "--why",
+        "fake profile",
+        state_dir=state,
+    )
+    assert revoke.code == 0, revoke.err
+    assert json.loads(revoke.out)["before"]["trusted"] is True
+    assert _admitted(state, data_dir) == 1
+    restore = run_cli(
+        "trust", "verify-artist", "ar2", "--by", "tina", "--why", "appeal upheld", state_dir=state
+    )
+    assert restore.code == 0, restore.err
+    assert _admitted(state, data_dir) == 2
+    audit = json.loads(run_cli("audit", state_dir=state).out)
+    actions = [(e["actor"], e["action"], e["subject"]) for e in audit if e["actor"] == "tina"]
+    assert actions == [
+        ("tina", "trust.revoke_artist", "ar2"),
+        ("tina", "trust.grant_artist", "ar2"),
+    ]
+
+
+def test_flag_review_queue_and_curator_decision(tmp_path: Path, data_dir: Path) -> None:
+    state = tmp_path / "state"
+    flagged = run_cli(
+        "flags",
+        "add",
+        "t1",
+        "--source",
+        "detector",
+        "--score",
+        "0.7",
+        "--by",
+        "detector-v3",
+        "--why",
+        "spectral artefacts",
+        state_dir=state,
+    )
+    assert flagged.code == 0, flagged.err
+    queue = json.loads(run_cli("flags", "queue", state_dir=state).out)
+    assert queue == [{"track_id": "t1", "max_score": 0.7}]
+    assert _admitted(state, data_dir) == 1
+    cleared = run_cli(
+        "flags",
+        "review",
+        "t1",
+        "--decision",
+        "clear",
+        "--by",
+        "carol",
+        "--why",
+        "live recording, human",
+        state_dir=state,
+    )
+    assert cleared.code == 0, cleared.err
+    assert json.loads(run_cli("flags", "queue", state_dir=state).out) == []
+    assert _admitted(state, data_dir) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("trust", "verify-artist", "ar\u00071", "--by", "x", "--why", "y"), "control characters"),
+        (("trust", "verify-artist", "ar1", "--by", " ", "--why", "y"), "'--by': must not be empty"),
+        (
+            (
+                "flags",
+                "add",
+                "t1",
+                "--source",
+                "detector",
+                "--score",
+                "1.5",
+                "--by",
+                "x",
+                "--why",
+                "y",
+            ),
+            "between 0.0 and 1.0",
+        ),
+        (
+            (
+                "flags",
+                "add",
+                "t1",
+                "--source",
+                "detector",
+                "--score",
+                "nan",
+                "--by",
+                "x",
+                "--why",
+                "y",
+            ),
+            "between 0.0 and 1.0",
+        ),
+        (("audit", "--since", "last tuesday"), "not an ISO 8601 timestamp"),
+        (("pool", "build", "--data", "/nonexistent/data"), "no such data directory"),
+    ],
+)
+def test_bad_staff_input_gets_a_message_not_a_traceback(
+    tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    result = run_cli(*args, state_dir=tmp_path / "state")
+    assert result.code != 0
+    assert message in result.err
+    assert "Traceback" not in result.err
+    audit = run_cli("audit", state_dir=tmp_path / "state")
+    assert json.loads(audit.out) == []  # nothing was changed, so nothing was recorded
+
+
+def test_unknown_setting_is_refused(tmp_path: Path) -> None:
+    result = run_cli(
+        "audit", state_dir=tmp_path / "state", env={"RECSYS_POOL__AI__EXCLUDE_TRESHOLD": "0.5"}
+    )
+    assert result.code == 2
+    assert "unknown setting 'pool.ai.exclude_treshold'" in result.err
