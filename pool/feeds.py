@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -44,6 +44,15 @@ from pool.model import (
 
 T = TypeVar("T")
 Parsed = tuple[int, T] | FeedIssue
+
+
+def good_rows(rows: Iterable[Parsed[T]], issues: list[FeedIssue]) -> Iterator[T]:
+    """The values of good rows; every issue is appended to ``issues`` on the way."""
+    for item in rows:
+        if isinstance(item, FeedIssue):
+            issues.append(item)
+        else:
+            yield item[1]
 
 
 def _decoded_lines(path: Path, label: str) -> Iterator[tuple[int, str] | FeedIssue]:

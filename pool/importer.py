@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,11 +17,11 @@ from typing import TypeVar
 
 from pool.ai_status import AiRules
 from pool.builder import PoolBuild, PoolReport, build_pool
-from pool.catalog import read_catalog
+from pool.catalog import Catalog, read_catalog
 from pool.errors import SnapshotError
 from pool.feeds import (
     TRUST_FILES,
-    Parsed,
+    good_rows,
     parse_flag,
     parse_takedown,
     read_csv,
@@ -54,18 +53,11 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class ImportResult:
+    catalog: Catalog
     build: PoolBuild
     trust_grants_added: int
     flags_added: int
     takedowns_added: int
-
-
-def _good_rows(rows: Iterable[Parsed[T]], issues: list[FeedIssue]) -> Iterator[T]:
-    for item in rows:
-        if isinstance(item, FeedIssue):
-            issues.append(item)
-        else:
-            yield item[1]
 
 
 def import_data_dir(
@@ -85,12 +77,12 @@ def import_data_dir(
                 continue
             rows = read_csv(path, relative, tuple(columns), trust_parser(kind))
             grants_added += import_trust_grants(
-                conn, _good_rows(rows, issues), source=relative, now=now
+                conn, good_rows(rows, issues), source=relative, now=now
             )
         flags_added = 0
         if (data_dir / FLAGS_FILE).is_file():
             flag_rows = read_jsonl(data_dir / FLAGS_FILE, FLAGS_FILE, parse_flag)
-            flags_added = import_flags(conn, _good_rows(flag_rows, issues))
+            flags_added = import_flags(conn, good_rows(flag_rows, issues))
         takedowns_added = 0
         if (data_dir / TAKEDOWNS_FILE).is_file():
             takedown_rows = read_csv(
@@ -99,23 +91,12 @@ def import_data_dir(
                 ("track_id", "reason", "created_at"),
                 parse_takedown,
             )
-            takedowns_added = import_takedowns(conn, _good_rows(takedown_rows, issues))
+            takedowns_added = import_takedowns(conn, good_rows(takedown_rows, issues))
         build = build_pool(
             catalog, load_registry(conn), load_serving_exclusions(conn, rules), tuple(issues)
         )
         publish_pool(conn, state_dir, build, now)
-    return ImportResult(build, grants_added, flags_added, takedowns_added)
-
-
-def rebuild_pool_from_state(
-    conn: sqlite3.Connection, state_dir: Path, data_dir: Path, rules: AiRules, now: datetime
-) -> PoolBuild:
-    """Rebuild the pool against the current registry without importing new grants or flags."""
-    catalog = read_catalog(data_dir)
-    with transaction(conn):
-        build = build_pool(catalog, load_registry(conn), load_serving_exclusions(conn, rules))
-        publish_pool(conn, state_dir, build, now)
-    return build
+    return ImportResult(catalog, build, grants_added, flags_added, takedowns_added)
 
 
 def _report_document(report: PoolReport, built_at: datetime) -> dict[str, object]:

@@ -20,7 +20,9 @@ from recsys.commands import (
     audit_commands,
     demo,
     flag_commands,
+    link_commands,
     pool_commands,
+    train_commands,
     trust_commands,
     world_commands,
 )
@@ -47,8 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
         demo,
         world_commands,
         pool_commands,
+        train_commands,
         trust_commands,
         flag_commands,
+        link_commands,
         audit_commands,
     ):
         module.add_parsers(commands)

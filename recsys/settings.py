@@ -9,12 +9,15 @@ from __future__ import annotations
 import sys
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pool.ai_status import AiRules
+from recsys.embeddings.als import AlsSettings
 from recsys.errors import ConfigError
+from recsys.graph.similar_artists import GraphSettings
+from recsys.listening.fraud import FraudRules
 
 DEFAULT_CONFIG_NAME = "default.toml"
 ENV_PREFIX = "RECSYS_"
@@ -30,11 +33,20 @@ class DemoSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ListeningSettings:
+    recent_days: int
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     state_dir: Path
     store_url: str
     ai: AiRules
     demo: DemoSettings
+    listening: ListeningSettings
+    fraud: FraudRules
+    als: AlsSettings
+    graph: GraphSettings
 
 
 def default_config_path() -> Path:
@@ -111,6 +123,22 @@ def _typed(raw: Mapping[str, Any], dotted: str, kind: type) -> Any:
     return section
 
 
+_TYPES: dict[str, type] = {"int": int, "float": float, "bool": bool, "str": str}
+S = TypeVar("S")
+
+
+def _section(raw: Mapping[str, Any], name: str, cls: type[S]) -> S:
+    """Build a settings dataclass from the table of the same fields, each type-checked."""
+    values = {
+        field.name: _typed(raw, f"{name}.{field.name}", _TYPES[str(field.type)])
+        for field in fields(cls)  # type: ignore[arg-type]
+    }
+    try:
+        return cls(**values)
+    except ValueError as error:
+        raise ConfigError(f"settings [{name}]: {error}") from error
+
+
 def load_settings(config_file: Path | None, environ: Mapping[str, str], cwd: Path) -> Settings:
     """Defaults, then ``config_file``, then the environment; validated into ``Settings``."""
     raw = _read_toml(default_config_path())
@@ -119,24 +147,16 @@ def load_settings(config_file: Path | None, environ: Mapping[str, str], cwd: Pat
     for origin, override in _env_overrides(environ):
         _merge(raw, override, origin)
     state_dir = Path(_typed(raw, "state.dir", str))
-    try:
-        ai = AiRules(
-            exclude_threshold=_typed(raw, "pool.ai.exclude_threshold", float),
-            review_threshold=_typed(raw, "pool.ai.review_threshold", float),
-        )
-    except ValueError as error:
-        raise ConfigError(f"settings [pool.ai]: {error}") from error
-    demo = DemoSettings(
-        users=_typed(raw, "demo.users", int),
-        artists=_typed(raw, "demo.artists", int),
-        seed=_typed(raw, "demo.seed", int),
-        show_issues=_typed(raw, "demo.show_issues", int),
-    )
+    demo = _section(raw, "demo", DemoSettings)
     if demo.users < 1 or demo.artists < 1:
         raise ConfigError("settings [demo]: users and artists must be at least 1")
     return Settings(
         state_dir=state_dir if state_dir.is_absolute() else cwd / state_dir,
         store_url=_typed(raw, "store.url", str),
-        ai=ai,
+        ai=_section(raw, "pool.ai", AiRules),
         demo=demo,
+        listening=_section(raw, "listening", ListeningSettings),
+        fraud=_section(raw, "fraud", FraudRules),
+        als=_section(raw, "als", AlsSettings),
+        graph=_section(raw, "graph", GraphSettings),
     )

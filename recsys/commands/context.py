@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from pool.fields import FieldError, check_id, check_text
-from pool.state import open_state
 from recsys.errors import UsageError
 from recsys.settings import Settings
+from recsys.state import open_engine_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +26,7 @@ class CommandContext:
     out: TextIO = sys.stdout
 
     def open_state(self) -> sqlite3.Connection:
-        return open_state(self.settings.state_dir)
+        return open_engine_state(self.settings.state_dir)
 
     def print_json(self, value: Any) -> None:
         self.out.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")

@@ -1,22 +1,27 @@
 """`recsys demo`: a synthetic world through the whole pipeline, on the embedded state.
 
 Needs no server and no data: it writes a fresh world under ``<state dir>/demo/`` (replacing the
-previous demo there, and nothing else), builds the trust-gated pool in a demo state beside it
-and prints what was admitted and refused.
+previous demo there, and nothing else), builds the trust-gated pool in a demo state beside it,
+screens the listens for fraud, trains ALS and prints an artist's similar artists with the
+source of each edge.
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from pool.importer import import_data_dir
-from pool.state import open_state
+import networkx as nx
+
 from recsys.commands.context import CommandContext
 from recsys.commands.pool_commands import print_summary
 from recsys.errors import UsageError
+from recsys.graph.similar_artists import similar_artists
+from recsys.state import open_engine_state
+from recsys.training_run import load_current_graph, run_training
 from recsys.world import WorldConfig, generate_world
 
 DEMO_MARKER = ".recsys-demo"
@@ -37,23 +42,57 @@ def _fresh_demo_root(root: Path) -> Path:
     return root
 
 
+def _showcase_artist(graph: nx.Graph) -> str | None:
+    """The best-connected artist with at least one curated edge: it shows both sources."""
+    curated = {
+        artist
+        for a, b, data in graph.edges(data=True)
+        if data["source"] == "curated"
+        for artist in (a, b)
+    }
+    ranked = sorted(curated, key=lambda a: (-graph.degree(a), a))
+    return ranked[0] if ranked else None
+
+
 def run_demo(args: argparse.Namespace, ctx: CommandContext) -> int:
-    settings = ctx.settings.demo
+    demo = ctx.settings.demo
     root = _fresh_demo_root(ctx.settings.state_dir / "demo")
     world_dir, state_dir = root / "world", root / "state"
+    settings = replace(ctx.settings, state_dir=state_dir)
     config = WorldConfig(
-        users=settings.users, artists=settings.artists, seed=settings.seed, today=ctx.now.date()
+        users=demo.users, artists=demo.artists, seed=demo.seed, today=ctx.now.date()
     )
     world = generate_world(world_dir, config)
     ctx.print(f"1. generated a synthetic world in {world_dir}:")
     ctx.print("   " + ", ".join(f"{key} {value}" for key, value in world.items()))
 
-    conn = open_state(state_dir)
+    conn = open_engine_state(state_dir)
     try:
-        result = import_data_dir(conn, state_dir, world_dir, ctx.settings.ai, ctx.now)
+        run = run_training(conn, state_dir, world_dir, settings, ctx.now)
+        graph = load_current_graph(conn, state_dir, settings)
     finally:
         conn.close()
+    summary = run.summary()
     ctx.print("2. built the trust-gated candidate pool:")
-    print_summary(ctx, result.build.report.summary(), max_issues=settings.show_issues)
-    ctx.print(f"   (state and reports in {state_dir})")
+    print_summary(ctx, summary["pool"], max_issues=demo.show_issues)
+    fraud = summary["fraud"]
+    ctx.print(
+        f"3. screened listens for streaming fraud: {fraud['accounts_flagged']} of"
+        f" {fraud['accounts']} accounts left out of training"
+        f" ({fraud['plays_excluded']} plays); accounts per rule:"
+    )
+    for rule, count in fraud["accounts_by_rule"].items():
+        ctx.print(f"    {rule:<22} {count}")
+    model = summary["model"]
+    ctx.print(
+        f"4. trained ALS {model['version']} on {model['users']} users x {model['artists']} artists"
+    )
+    artist = _showcase_artist(graph)
+    if artist is not None:
+        names = {a.artist_id: a.name for a in run.pool.catalog.artists.values()}
+        ctx.print(f"5. artists similar to {names.get(artist, artist)} ({artist}):")
+        for s in similar_artists(graph, artist, 10):
+            via = f"curated by {s.link.curator}" if s.link is not None else "ALS neighbour"
+            ctx.print(f"    {s.score:5.2f}  {names.get(s.artist_id, s.artist_id):<32} {via}")
+    ctx.print(f"   (state, reports and models in {state_dir})")
     return 0

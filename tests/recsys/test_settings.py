@@ -49,5 +49,5 @@ def test_bad_settings_are_named(tmp_path: Path, env: dict[str, str], message: st
 def test_bad_config_file_is_named(tmp_path: Path) -> None:
     broken = tmp_path / "broken.toml"
     broken.write_text("[pool.ai\n")
-    with pytest.raises(ConfigError, match="broken.toml is not valid TOML"):
+    with pytest.raises(ConfigError, match=r"broken\.toml is not valid TOML"):
         load_settings(broken, {}, tmp_path)

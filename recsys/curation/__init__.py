@@ -1,0 +1,1 @@
+"""Curator-maintained similar-artist links: the human half of the similar-artist graph."""

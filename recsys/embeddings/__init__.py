@@ -1,0 +1,1 @@
+"""Artist embeddings from listening data, trained with `implicit` ALS behind one module."""

@@ -1,0 +1,159 @@
+"""The only module that touches `implicit`: confidence transform, training, scoring.
+
+Keyword arguments only, a fixed ``random_state`` and BLAS pinned to one thread around every
+call into `implicit` (its own threads do the parallel work; a multi-threaded BLAS underneath
+oversubscribes the cores and slows it down badly). Callers pass row numbers from a
+``Vocabulary``; external ids never cross this boundary.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import implicit.cpu.als
+import implicit.gpu
+import implicit.gpu.als
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+
+log = logging.getLogger(__name__)
+
+FloatMatrix = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
+class AlsSettings:
+    """Hyper-parameters (``config/default.toml`` ``[als]``)."""
+
+    factors: int = 64
+    regularization: float = 0.05
+    iterations: int = 15
+    alpha: float = 1.0
+    seed: int = 42
+    use_gpu: bool = False
+    threads: int = 0  # 0 = all cores
+
+    def __post_init__(self) -> None:
+        if self.factors < 1 or self.iterations < 1 or self.regularization < 0 or self.alpha <= 0:
+            raise ValueError(
+                "ALS needs factors >= 1, iterations >= 1, regularization >= 0, alpha > 0"
+            )
+
+
+def confidence(plays: sp.csr_matrix, alpha: float) -> sp.csr_matrix:
+    """C = 1 + alpha * log(1 + plays) on the observed cells.
+
+    Play counts are heavy-tailed (a fan plays an artist thousands of times); the log keeps one
+    obsessive listener from dominating an artist's factors, as in Hu, Koren and Volinsky (2008).
+    The 1 makes every observed cell count more than an unobserved one.
+    """
+    weighted = plays.astype(np.float32, copy=True)
+    weighted.data = 1.0 + alpha * np.log1p(weighted.data)
+    return weighted
+
+
+def _make_model(settings: AlsSettings) -> Any:
+    if settings.use_gpu:
+        if implicit.gpu.HAS_CUDA:
+            return implicit.gpu.als.AlternatingLeastSquares(
+                factors=settings.factors,
+                regularization=settings.regularization,
+                iterations=settings.iterations,
+                random_state=settings.seed,
+            )
+        log.warning("als.use_gpu is set but implicit.gpu has no CUDA here; training on the CPU")
+    return implicit.cpu.als.AlternatingLeastSquares(
+        factors=settings.factors,
+        regularization=settings.regularization,
+        iterations=settings.iterations,
+        num_threads=settings.threads,
+        random_state=settings.seed,
+    )
+
+
+def train_factors(
+    user_items: sp.csr_matrix, settings: AlsSettings
+) -> tuple[FloatMatrix, FloatMatrix]:
+    """Train on a users × items confidence matrix; returns (user factors, item factors)."""
+    with threadpool_limits(1, "blas"):  # implicit checks BLAS threads when the model is made
+        model = _make_model(settings)
+        model.fit(user_items.tocsr(), show_progress=False)
+    if hasattr(model, "to_cpu") and not isinstance(model.user_factors, np.ndarray):
+        model = model.to_cpu()
+    return (
+        np.ascontiguousarray(model.user_factors, dtype=np.float32),
+        np.ascontiguousarray(model.item_factors, dtype=np.float32),
+    )
+
+
+def normalised_rows(factors: FloatMatrix) -> FloatMatrix:
+    norms = np.linalg.norm(factors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (factors / norms).astype(np.float32)
+
+
+def _top_k_per_row(scores: FloatMatrix, k: int) -> tuple[npt.NDArray[np.int32], FloatMatrix]:
+    """The ``k`` best columns of each row, best first (ties by column order)."""
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-part_scores, axis=1, kind="stable")
+    return (
+        np.take_along_axis(part, order, axis=1).astype(np.int32),
+        np.take_along_axis(part_scores, order, axis=1).astype(np.float32),
+    )
+
+
+def top_k_cosine(
+    unit_factors: FloatMatrix, k: int, *, block: int = 4096
+) -> tuple[npt.NDArray[np.int32], FloatMatrix]:
+    """Each item's ``k`` nearest items by cosine (self excluded), computed block by block."""
+    count = unit_factors.shape[0]
+    k = min(k, max(count - 1, 0))
+    neighbours = np.zeros((count, k), dtype=np.int32)
+    scores = np.zeros((count, k), dtype=np.float32)
+    if k == 0:
+        return neighbours, scores
+    with threadpool_limits(1, "blas"):
+        for start in range(0, count, block):
+            stop = min(start + block, count)
+            sims = unit_factors[start:stop] @ unit_factors.T
+            sims[np.arange(stop - start), np.arange(start, stop)] = -np.inf
+            neighbours[start:stop], scores[start:stop] = _top_k_per_row(sims, k)
+    return neighbours, scores
+
+
+def score_users(
+    user_factors: FloatMatrix, item_factors: FloatMatrix, users: npt.NDArray[np.int64]
+) -> FloatMatrix:
+    """Dot-product scores of some users against every item."""
+    with threadpool_limits(1, "blas"):
+        return (user_factors[users] @ item_factors.T).astype(np.float32)
+
+
+def recommend_items(
+    user_factors: FloatMatrix,
+    item_factors: FloatMatrix,
+    seen: sp.csr_matrix,
+    k: int,
+    *,
+    batch: int = 2048,
+) -> tuple[npt.NDArray[np.int32], FloatMatrix]:
+    """Every user's top ``k`` items by dot product, leaving out the items they already have."""
+    count, items = user_factors.shape[0], item_factors.shape[0]
+    k = min(k, items)
+    top = np.zeros((count, k), dtype=np.int32)
+    top_scores = np.zeros((count, k), dtype=np.float32)
+    if k == 0:
+        return top, top_scores
+    with threadpool_limits(1, "blas"):
+        for start in range(0, count, batch):
+            stop = min(start + batch, count)
+            scores = user_factors[start:stop] @ item_factors.T
+            block = seen[start:stop].tocoo()
+            scores[block.row, block.col] = -np.inf
+            top[start:stop], top_scores[start:stop] = _top_k_per_row(scores, k)
+    return top, top_scores

@@ -1,0 +1,1 @@
+"""The similar-artist graph: curators' links joined with ALS neighbours."""

@@ -1,0 +1,82 @@
+"""Joining curator links and ALS neighbours into one similar-artist graph (networkx).
+
+A curator's word wins over the model: a ``block`` removes the pair whatever ALS says, and a
+``similar`` link is always an edge, with the curator's weight, even between artists the model
+has never seen. Only artists the pool vouches for become nodes, so a link to an artist whose
+verification was revoked disappears at the next build without anyone editing it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import networkx as nx
+
+from recsys.curation.links import CuratorLink, canonical_pair
+
+EdgeSource = Literal["curated", "als"]
+
+
+@dataclass(frozen=True, slots=True)
+class GraphSettings:
+    """``config/default.toml`` ``[graph]``."""
+
+    als_neighbours: int = 20
+    min_als_score: float = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class SimilarArtist:
+    artist_id: str
+    score: float
+    source: EdgeSource
+    link: CuratorLink | None = None  # the curator's link, when the edge is curated
+
+
+def build_similar_artist_graph(
+    pool_artists: Collection[str],
+    links: Iterable[CuratorLink],
+    als_neighbours: Mapping[str, Sequence[tuple[str, float]]],
+    settings: GraphSettings,
+) -> nx.Graph:
+    """Nodes: pool artists. Edges: curated links, then ALS neighbours that no block forbids."""
+    graph = nx.Graph()
+    graph.add_nodes_from(sorted(pool_artists))
+    blocked: set[tuple[str, str]] = set()
+    for link in links:
+        if link.artist_a not in pool_artists or link.artist_b not in pool_artists:
+            continue
+        if link.kind == "block":
+            blocked.add(link.pair)
+            continue
+        graph.add_edge(link.artist_a, link.artist_b, score=link.weight, source="curated", link=link)
+    for artist, neighbours in als_neighbours.items():
+        if artist not in pool_artists:
+            continue
+        for other, score in neighbours[: settings.als_neighbours]:
+            if score < settings.min_als_score or other not in pool_artists or other == artist:
+                continue
+            pair = canonical_pair(artist, other)
+            if pair in blocked:
+                continue
+            existing = graph.get_edge_data(artist, other)
+            if existing is None:
+                graph.add_edge(artist, other, score=float(score), source="als", link=None)
+            elif existing["source"] == "als":
+                existing["score"] = max(existing["score"], float(score))
+            # A curated edge keeps the curator's weight: the model never overrides it.
+    return graph
+
+
+def similar_artists(graph: nx.Graph, artist_id: str, limit: int) -> list[SimilarArtist]:
+    """An artist's neighbours, strongest first (curated before ALS on equal scores)."""
+    if artist_id not in graph:
+        return []
+    neighbours = [
+        SimilarArtist(other, float(data["score"]), data["source"], data["link"])
+        for other, data in graph[artist_id].items()
+    ]
+    neighbours.sort(key=lambda s: (-s.score, s.source != "curated", s.artist_id))
+    return neighbours[:limit]

@@ -1,0 +1,322 @@
+"""Streaming reader for ``listens/*.csv`` into compact integer arrays.
+
+A service's listening log is the largest input by far, so rows are never held as Python
+objects: each good row becomes five integers appended to typed buffers. Rows that fail to
+parse are counted and reported with file and line; plays of tracks the catalog does not know
+are counted and dropped; opted-out and erased users never enter the log at all.
+"""
+
+from __future__ import annotations
+
+import csv
+from array import array
+from collections import Counter
+from collections.abc import Container, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import numpy.typing as npt
+
+from pool.fields import MAX_ID_LENGTH
+from pool.model import FeedIssue
+from recsys.vocabulary import Vocabulary
+
+LISTENS_GLOB = "listens/*.csv"
+COLUMNS = ("user_id", "track_id", "played_at", "ms_played", "plays")
+MAX_PLAYS_PER_ROW = 100_000
+MAX_ISSUES_KEPT = 200
+CHUNK_BYTES = 8 << 20
+_EPOCH = date(1970, 1, 1).toordinal()
+
+
+@dataclass(frozen=True, slots=True)
+class ListenLog:
+    """One entry per kept row: who played which catalog track, which day, how long, how often."""
+
+    users: Vocabulary
+    tracks: Vocabulary
+    user: npt.NDArray[np.int32]
+    track: npt.NDArray[np.int32]
+    day: npt.NDArray[np.int32]  # days since 1970-01-01
+    ms_played: npt.NDArray[np.int64]
+    plays: npt.NDArray[np.int32]
+
+    def __len__(self) -> int:
+        return int(self.user.shape[0])
+
+    def select(self, keep: npt.NDArray[np.bool_]) -> ListenLog:
+        """The same log with only the rows where ``keep`` is true (vocabularies unchanged)."""
+        return ListenLog(
+            self.users,
+            self.tracks,
+            self.user[keep],
+            self.track[keep],
+            self.day[keep],
+            self.ms_played[keep],
+            self.plays[keep],
+        )
+
+
+@dataclass(slots=True)
+class ListenReport:
+    files: int = 0
+    rows: int = 0
+    kept_rows: int = 0
+    bad_rows: int = 0
+    unknown_track_rows: int = 0
+    unknown_track_plays: int = 0
+    opted_out_rows: int = 0
+    erased_rows: int = 0
+    issues: list[FeedIssue] = field(default_factory=list)
+    issues_by_field: Counter[str] = field(default_factory=Counter)
+
+    def note_issue(self, issue: FeedIssue, key: str) -> None:
+        self.bad_rows += 1
+        self.issues_by_field[key] += 1
+        if len(self.issues) < MAX_ISSUES_KEPT:
+            self.issues.append(issue)
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "files": self.files,
+            "rows": self.rows,
+            "kept_rows": self.kept_rows,
+            "bad_rows": self.bad_rows,
+            "bad_rows_by_field": dict(sorted(self.issues_by_field.items())),
+            "unknown_track_rows": self.unknown_track_rows,
+            "unknown_track_plays": self.unknown_track_plays,
+            "opted_out_rows": self.opted_out_rows,
+            "erased_rows": self.erased_rows,
+            "first_issues": [str(i) for i in self.issues[:10]],
+        }
+
+
+class _RowError(ValueError):
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def _valid_id(value: str, key: str) -> str:
+    if not value or len(value) > MAX_ID_LENGTH or not value.isprintable() or value != value.strip():
+        raise _RowError(key, f"field '{key}': not a valid id")
+    return value
+
+
+def _day_number(value: str) -> int:
+    """The UTC day of a play, as days since 1970-01-01."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        reason = f"field 'played_at': not an ISO 8601 timestamp: {value!r}"
+        raise _RowError("played_at", reason) from None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC)
+    return parsed.toordinal() - _EPOCH
+
+
+def _positive(value: str, key: str, maximum: int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise _RowError(key, f"field '{key}': not an integer: {value!r}") from None
+    if number <= 0 or number > maximum:
+        raise _RowError(key, f"field '{key}': must be between 1 and {maximum}, got {number}")
+    return number
+
+
+def _split(text: str) -> list[str]:
+    # Plain rows need no CSV machinery; quoted ones (an id with a comma) get the real parser.
+    return next(csv.reader([text])) if '"' in text else text.split(",")
+
+
+class _Accumulator:
+    """Typed buffers and vocabularies that good rows are appended to."""
+
+    def __init__(
+        self,
+        catalog_tracks: Container[str],
+        excluded_users: Container[str],
+        erased_users: Container[str],
+    ) -> None:
+        self.catalog_tracks = catalog_tracks
+        self.excluded_users = excluded_users
+        self.erased_users = erased_users
+        self.users, self.tracks = Vocabulary(), Vocabulary()
+        self.user, self.track, self.day = array("i"), array("i"), array("i")
+        self.ms, self.plays = array("q"), array("i")
+        self.report = ListenReport()
+
+    def read_file(self, path: Path, label: str) -> None:
+        self.report.files += 1
+        with path.open("rb") as handle:
+            header = self._read_header(handle, label)
+            if header is None:
+                return
+            columns, width, number = header
+            while raws := handle.readlines(CHUNK_BYTES):
+                first, number = number + 1, number + len(raws)
+                self.report.rows += sum(1 for raw in raws if raw.strip())
+                if not self._add_chunk(raws, columns, width):
+                    self._add_chunk_row_by_row(raws, first, columns, width, label)
+
+    def _read_header(self, handle: BinaryIO, label: str) -> tuple[tuple[int, ...], int, int] | None:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                text = raw.decode("utf-8").strip()
+            except UnicodeDecodeError:
+                text = "\ufffd"
+            if not text:
+                continue
+            header = [name.strip() for name in _split(text)]
+            missing = [name for name in COLUMNS if name not in header]
+            if missing:
+                reason = f"header lacks column(s) {', '.join(missing)}; file skipped"
+                self.report.note_issue(FeedIssue(label, number, reason), "header")
+                return None
+            return tuple(header.index(name) for name in COLUMNS), len(header), number
+        return None
+
+    def _add_chunk(self, raws: list[bytes], columns: tuple[int, ...], width: int) -> bool:
+        """The fast path for a chunk of clean rows; False (and nothing added) on any anomaly,
+        so the row-by-row path can name each bad row."""
+        try:
+            text = b"".join(raws).decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        if '"' in text or "\r" in text:
+            return False
+        lines = text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        rows = [line.split(",") for line in lines]
+        if any(len(row) != width for row in rows):
+            return False  # also catches blank lines
+        u, t, p, m, n = columns
+        table = list(zip(*rows, strict=True)) if rows else [() for _ in range(width)]
+        users, tracks = table[u], table[t]
+        try:
+            plays = np.array(table[n], dtype=np.int64)
+            ms_played = np.array(table[m], dtype=np.int64)
+            days = [_day_number(value) for value in table[p]]
+            for ident in set(users):
+                if ident not in self.users:
+                    _valid_id(ident, "user_id")
+            for ident in set(tracks):
+                if ident not in self.tracks:
+                    _valid_id(ident, "track_id")
+        except (ValueError, OverflowError):  # _RowError is a ValueError
+            return False
+        if rows and not (
+            (plays >= 1).all()
+            and (plays <= MAX_PLAYS_PER_ROW).all()
+            and (ms_played >= 1).all()
+            and (ms_played <= plays * 24 * 3_600_000).all()
+        ):
+            return False
+        self._keep(users, tracks, days, ms_played, plays)
+        return True
+
+    def _keep(
+        self,
+        users: Sequence[str],
+        tracks: Sequence[str],
+        days: list[int],
+        ms_played: npt.NDArray[np.int64],
+        plays: npt.NDArray[np.int64],
+    ) -> None:
+        """Drop erased, opted-out and unknown-track rows (counting each), append the rest."""
+        status = {}
+        for user_id in set(users):
+            status[user_id] = (
+                1 if user_id in self.erased_users else 2 if user_id in self.excluded_users else 0
+            )
+        known = {track_id: track_id in self.catalog_tracks for track_id in set(tracks)}
+        user_status = np.array([status[x] for x in users], dtype=np.int8)
+        track_known = np.array([known[x] for x in tracks], dtype=bool)
+        report = self.report
+        report.erased_rows += int((user_status == 1).sum())
+        report.opted_out_rows += int((user_status == 2).sum())
+        unknown = (user_status == 0) & ~track_known
+        report.unknown_track_rows += int(unknown.sum())
+        report.unknown_track_plays += int(plays[unknown].sum())
+        keep = np.flatnonzero((user_status == 0) & track_known).tolist()
+        self.user.extend(self.users.add_many(users[i] for i in keep))
+        self.track.extend(self.tracks.add_many(tracks[i] for i in keep))
+        self.day.extend(days[i] for i in keep)
+        self.ms.extend(ms_played[keep].tolist())
+        self.plays.extend(plays[keep].tolist())
+
+    def _add_chunk_row_by_row(
+        self, raws: list[bytes], first: int, columns: tuple[int, ...], width: int, label: str
+    ) -> None:
+        report = self.report
+        for number, raw in enumerate(raws, start=first):
+            try:
+                text = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as error:
+                reason = f"not valid UTF-8 (byte {error.start})"
+                report.note_issue(FeedIssue(label, number, reason), "encoding")
+                continue
+            if not text.strip():
+                continue
+            try:
+                fields = _split(text)
+            except csv.Error as error:
+                report.note_issue(FeedIssue(label, number, f"malformed CSV ({error})"), "csv")
+                continue
+            self._add_row(fields, columns, width, label, number)
+
+    def _add_row(
+        self, fields: list[str], columns: tuple[int, ...], width: int, label: str, number: int
+    ) -> None:
+        report = self.report
+        if len(fields) != width:
+            reason = f"has {len(fields)} fields, the header has {width}"
+            report.note_issue(FeedIssue(label, number, reason), "field_count")
+            return
+        u, t, p, m, n = columns
+        try:
+            user_id = _valid_id(fields[u], "user_id")
+            track_id = _valid_id(fields[t], "track_id")
+            day = _day_number(fields[p])
+            plays = _positive(fields[n], "plays", MAX_PLAYS_PER_ROW)
+            ms_played = _positive(fields[m], "ms_played", plays * 24 * 3_600_000)
+        except _RowError as error:
+            report.note_issue(FeedIssue(label, number, str(error)), error.key)
+            return
+        self._keep([user_id], [track_id], [day], np.array([ms_played]), np.array([plays]))
+
+    def log(self) -> ListenLog:
+        return ListenLog(
+            users=self.users,
+            tracks=self.tracks,
+            user=np.array(self.user, dtype=np.int32),
+            track=np.array(self.track, dtype=np.int32),
+            day=np.array(self.day, dtype=np.int32),
+            ms_played=np.array(self.ms, dtype=np.int64),
+            plays=np.array(self.plays, dtype=np.int32),
+        )
+
+
+def read_listens(
+    data_dir: Path,
+    catalog_tracks: Container[str],
+    *,
+    excluded_users: Container[str] = frozenset(),
+    erased_users: Container[str] = frozenset(),
+) -> tuple[ListenLog, ListenReport]:
+    """Read every ``listens/*.csv`` file, in name order, into one ``ListenLog``.
+
+    ``excluded_users`` (opted out of personalisation) and ``erased_users`` (tombstones) are
+    dropped as they are read, so their listens never reach fraud screening or training.
+    """
+    accumulator = _Accumulator(catalog_tracks, excluded_users, erased_users)
+    for path in sorted(data_dir.glob(LISTENS_GLOB)):
+        accumulator.read_file(path, str(path.relative_to(data_dir)))
+    log = accumulator.log()
+    accumulator.report.kept_rows = len(log)
+    return log, accumulator.report

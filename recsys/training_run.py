@@ -1,0 +1,167 @@
+"""One training run: import → pool → listens → fraud screen → ALS → similar-artist graph.
+
+The edge that sequences the pure stages, saves their artefacts (versioned, content-addressed)
+and moves the ``model`` pointer only when everything before it succeeded. Stage timing uses
+the clock passed in, so the core stays free of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import networkx as nx
+
+from pool.feeds import good_rows, read_jsonl
+from pool.importer import ImportResult, import_data_dir, load_current_pool
+from pool.model import FeedIssue
+from pool.state import get_pointer, set_pointer, transaction
+from recsys.curation.links import parse_link_row
+from recsys.curation.store import import_links, load_links
+from recsys.embeddings.artist_model import ArtistModel, load_model, save_model, train_artist_model
+from recsys.errors import RecsysError
+from recsys.graph.similar_artists import build_similar_artist_graph
+from recsys.listening.fraud import FraudVerdict, screen_listens
+from recsys.listening.reader import ListenReport, read_listens
+from recsys.listening.training import artist_play_matrix, track_facts
+from recsys.settings import Settings
+from recsys.user_feeds import read_user_feeds
+
+log = logging.getLogger(__name__)
+
+LINKS_FILE = "curation/links.jsonl"
+MODEL_POINTER = "model"
+MODELS_DIR = "models"
+T = TypeVar("T")
+
+
+@dataclass
+class StageTimer:
+    """Seconds per named stage, for the run's summary."""
+
+    clock: Callable[[], float] = time.perf_counter
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def run(self, name: str, stage: Callable[[], T]) -> T:
+        started = self.clock()
+        result = stage()
+        self.seconds[name] = round(self.clock() - started, 3)
+        log.info("stage %s took %.2f s", name, self.seconds[name])
+        return result
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    pool: ImportResult
+    links_added: int
+    link_issues: tuple[FeedIssue, ...]
+    listens: ListenReport
+    fraud: FraudVerdict
+    fraud_users: int
+    flagged_user_ids: frozenset[str]
+    model: ArtistModel
+    training_users: int
+    timings: dict[str, float]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "pool": self.pool.build.report.summary(max_issues=5),
+            "links_added": self.links_added,
+            "link_issues": [str(i) for i in self.link_issues[:10]],
+            "listens": self.listens.summary(),
+            "fraud": self.fraud.summary(self.fraud_users),
+            "model": {
+                "version": self.model.version,
+                "users": len(self.model.users),
+                "artists": len(self.model.artists),
+                "factors": self.model.settings.factors,
+            },
+            "seconds": self.timings,
+        }
+
+
+def _import_links(
+    conn: sqlite3.Connection, data_dir: Path, now: datetime
+) -> tuple[int, tuple[FeedIssue, ...]]:
+    issues: list[FeedIssue] = []
+    path = data_dir / LINKS_FILE
+    if not path.is_file():
+        return 0, ()
+    links = list(good_rows(read_jsonl(path, LINKS_FILE, parse_link_row), issues))
+    with transaction(conn):
+        added = import_links(conn, links, now)
+    return added, tuple(issues)
+
+
+def run_training(
+    conn: sqlite3.Connection,
+    state_dir: Path,
+    data_dir: Path,
+    settings: Settings,
+    now: datetime,
+    *,
+    timer: StageTimer | None = None,
+) -> TrainingRun:
+    """Import ``data_dir`` and train; the previous model stays current if anything fails."""
+    timer = timer or StageTimer()
+    imported = timer.run(
+        "pool", lambda: import_data_dir(conn, state_dir, data_dir, settings.ai, now)
+    )
+    links_added, link_issues = timer.run("links", lambda: _import_links(conn, data_dir, now))
+    feeds = read_user_feeds(data_dir)
+    catalog, build = imported.catalog, imported.build
+    listens, listen_report = timer.run(
+        "listens",
+        lambda: read_listens(data_dir, catalog.tracks, excluded_users=feeds.optouts),
+    )
+    facts = track_facts(listens, catalog, build.report.rejected_tracks)
+    verdict = timer.run("fraud", lambda: screen_listens(listens, facts, settings.fraud))
+    plays, users, artists = artist_play_matrix(listens, verdict, build.snapshot)
+    if plays.nnz == 0:
+        raise RecsysError(f"{data_dir}: no listens of pool tracks survived screening; no model")
+    model = timer.run(
+        "als",
+        lambda: train_artist_model(
+            plays, users, artists, settings.als, neighbours=settings.graph.als_neighbours
+        ),
+    )
+    timer.run("save", lambda: save_model(state_dir / MODELS_DIR, model))
+    with transaction(conn):
+        set_pointer(conn, MODEL_POINTER, model.version, now)
+    flagged = frozenset(listens.users.id_of(int(u)) for u in verdict.flagged_users.nonzero()[0])
+    return TrainingRun(
+        pool=imported,
+        links_added=links_added,
+        link_issues=link_issues,
+        listens=listen_report,
+        fraud=verdict,
+        fraud_users=len(listens.users),
+        flagged_user_ids=flagged,
+        model=model,
+        training_users=len(users),
+        timings=timer.seconds,
+    )
+
+
+def load_current_model(conn: sqlite3.Connection, state_dir: Path) -> ArtistModel:
+    version = get_pointer(conn, MODEL_POINTER)
+    if version is None:
+        raise RecsysError("no model has been trained yet: run `recsys train --data DIR`")
+    return load_model(state_dir / MODELS_DIR, version)
+
+
+def load_current_graph(conn: sqlite3.Connection, state_dir: Path, settings: Settings) -> nx.Graph:
+    """The graph from the current pool, the current links and the current model's neighbours.
+
+    Links are read at call time, so a curator's edit changes the next radio without retraining.
+    """
+    pool = load_current_pool(conn, state_dir)
+    version = get_pointer(conn, MODEL_POINTER)
+    neighbours = {} if version is None else load_current_model(conn, state_dir).neighbours()
+    return build_similar_artist_graph(pool.artists, load_links(conn), neighbours, settings.graph)

@@ -1,0 +1,57 @@
+"""External ids ↔ dense row numbers, at one boundary (as LensKit's ``Vocabulary`` does).
+
+Algorithms below this boundary only see integers; an unknown id gives ``None`` (an empty
+result for the caller), never an exception deep inside numpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+
+class Vocabulary:
+    """An append-only, insertion-ordered id ↔ index map."""
+
+    __slots__ = ("_ids", "_index")
+
+    def __init__(self, ids: Iterable[str] = ()) -> None:
+        self._ids: list[str] = []
+        self._index: dict[str, int] = {}
+        for ident in ids:
+            self.add(ident)
+
+    def add(self, ident: str) -> int:
+        index = self._index.get(ident)
+        if index is None:
+            index = len(self._ids)
+            self._index[ident] = index
+            self._ids.append(ident)
+        return index
+
+    def add_many(self, idents: Iterable[str]) -> list[int]:
+        """Indices of many ids at once, adding the new ones (the hot loop of bulk readers)."""
+        index, ids = self._index, self._ids
+        result = []
+        for ident in idents:
+            position = index.get(ident)
+            if position is None:
+                position = index[ident] = len(ids)
+                ids.append(ident)
+            result.append(position)
+        return result
+
+    def index_of(self, ident: str) -> int | None:
+        return self._index.get(ident)
+
+    def id_of(self, index: int) -> str:
+        return self._ids[index]
+
+    @property
+    def ids(self) -> Sequence[str]:
+        return self._ids
+
+    def __contains__(self, ident: object) -> bool:
+        return ident in self._index
+
+    def __len__(self) -> int:
+        return len(self._ids)
