@@ -2,7 +2,8 @@
 
 The only edge of the package: it checks and creates the output directory and writes files.
 All randomness comes from one ``numpy.random.default_rng(config.seed)`` threaded through the
-builders in a fixed order, and the clock is ``config.today``, so a config fixes every byte.
+builders in a fixed order (plus generators seeded from it or from the seed: bot templates, the
+daily-play cap's moves), and the clock is ``config.today``, so a config fixes every byte.
 """
 
 from __future__ import annotations

@@ -5,8 +5,11 @@ favourite artists in the primary scene, and a log-normal number of rows (median 
 tail). Each row picks a scene, then an artist by popularity within it (sometimes a favourite,
 sometimes anywhere: exploration), then a track by popularity within the artist; a third of the
 rows replay one of the user's own tracks. Plays cluster in listening sessions on a few days,
-follow a daily rhythm, never precede the track's release, and are mostly full length with
-some skips. A few listeners stream AI-farm tracks too, legitimately.
+follow a daily rhythm, never precede the track's release (early ones move to a random day
+since it), and are mostly full length with some skips. No one plays one track more than
+`GENUINE_DAILY_PLAY_CAP` (12) times a day: heavier days spill to other days after the release
+or lose their extra rows, so that only bots loop. A few listeners stream AI-farm tracks too,
+legitimately.
 """
 
 from __future__ import annotations
@@ -20,11 +23,17 @@ from recsys.world.arrays import IntArray, as_int
 from recsys.world.bots import BotPlan, bot_rows
 from recsys.world.config import WorldConfig
 from recsys.world.encoding import SECONDS_PER_DAY
-from recsys.world.listening import ListeningContext, ListenRows, merge_same_day
+from recsys.world.listening import (
+    ListeningContext,
+    ListenRows,
+    cap_daily_plays,
+    merge_same_day,
+)
 
 EXCLUDE_ARTIST = 0
 EXCLUDE_TRACK = 1
 EXCLUSION_KIND_NAMES: tuple[str, ...] = ("artist", "track")
+SPILL_STREAM = 0x5B111  # names the random stream of the daily-play cap's moves
 
 
 def genuine_rows(
@@ -135,6 +144,10 @@ def generate_chunk(
     everyone = as_int(np.arange(start, stop))
     genuine = as_int(everyone[np.isin(everyone, bot_users, invert=True)])
     human = genuine_rows(genuine, ctx, config, rng)
+    # The cap's moves draw from their own stream (a function of the seed and the chunk), so
+    # every other draw, the bots' included, is what it would be without the cap.
+    spill_rng = np.random.default_rng((SPILL_STREAM, config.seed % 2**64, start))
+    human = cap_daily_plays(human, ctx, spill_rng)
     bots = bot_rows(plan, bot_users, bot_groups, ctx, rng)
     rows = merge_same_day(ListenRows.concat([human, bots]))
 

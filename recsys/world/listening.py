@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recsys.world.arrays import FloatArray, IntArray, SegmentedSampler, as_int
+from recsys.world.arrays import BoolArray, FloatArray, IntArray, SegmentedSampler, as_int
 from recsys.world.catalog import Catalog
 from recsys.world.config import WorldConfig
 from recsys.world.encoding import SECONDS_PER_DAY
@@ -23,6 +23,12 @@ HOUR_WEIGHTS: tuple[float, ...] = (
     1.5, 1.0, 0.6, 0.4, 0.3, 0.4, 1.0, 2.2, 3.0, 2.6, 2.4, 2.5,
     2.8, 2.7, 2.6, 2.8, 3.2, 3.6, 3.8, 4.0, 4.0, 3.6, 3.0, 2.2,
 )  # fmt: skip
+
+# People rarely play one track more than ~10-15 times a day; the engine's fraud screen reads
+# more than 30 as a loop. Genuine listeners stay at or under this; bots are left to loop.
+GENUINE_DAILY_PLAY_CAP = 12
+# How often an over-the-cap row may move to another day before it is dropped.
+SPILL_ROUNDS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +105,94 @@ def merge_same_day(rows: ListenRows) -> ListenRows:
     )
 
 
+def cap_daily_plays(
+    rows: ListenRows,
+    ctx: ListeningContext,
+    rng: np.random.Generator,
+    cap: int = GENUINE_DAILY_PLAY_CAP,
+) -> ListenRows:
+    """Keep each user's plays of one track on one day at or under `cap`, as a person's are.
+
+    Takes rows before same-day aggregation. A row over the cap by itself is trimmed to `cap`
+    plays (its `ms_played` scaled alike). Rows that would take a user's day total for a track
+    past `cap` move, whole, to a uniformly random day since the track's release; rows still
+    over after `SPILL_ROUNDS` moves are dropped (a track released yesterday has only one day
+    to spill to). Rows keep their time of day and their order.
+    """
+    count = len(rows)
+    if count == 0:
+        return rows
+    plays, ms = rows.plays, rows.ms
+    if int(plays.max()) > cap:
+        ms = as_int(np.where(plays > cap, ms * cap // plays, ms))
+        plays = as_int(np.minimum(plays, cap))
+    # Only rows of a (user, track) pair with more than `cap` plays in all can ever be over on a
+    # day. Find a small superset of them by hashing pairs into buckets (collisions only add
+    # rows; int64 products may wrap, harmlessly), then work on those rows alone.
+    pair = (rows.user * 0x9E3779B1 + rows.track) * 0x85EBCA77
+    heavy = np.flatnonzero(_over_in_bucket(pair, plays, cap))
+    at, keep = rows.at, np.ones(count, dtype=bool)
+    if len(heavy):
+        user, track, heavy_plays = rows.user[heavy], rows.track[heavy], plays[heavy]
+        heavy_at, heavy_pair = at[heavy], pair[heavy]
+        heavy_day = heavy_at // SECONDS_PER_DAY
+        moves = np.zeros(len(heavy), dtype=np.int64)
+        for spill in range(SPILL_ROUNDS + 1):
+            candidate = np.flatnonzero(
+                _over_in_bucket(heavy_pair + heavy_day * 0xC2B2AE3D, heavy_plays, cap)
+            )
+            # Exact groups; within one, rows already in place (then earlier rows) keep the day.
+            order = candidate[
+                np.lexsort(
+                    (
+                        candidate,
+                        moves[candidate],
+                        heavy_day[candidate],
+                        track[candidate],
+                        user[candidate],
+                    )
+                )
+            ]
+            group_user, group_track, group_day = user[order], track[order], heavy_day[order]
+            starts = np.ones(len(order), dtype=bool)
+            starts[1:] = (
+                (group_user[1:] != group_user[:-1])
+                | (group_track[1:] != group_track[:-1])
+                | (group_day[1:] != group_day[:-1])
+            )
+            running = np.cumsum(heavy_plays[order])
+            before_group = (running - heavy_plays[order])[starts][np.cumsum(starts) - 1]
+            over = order[running - before_group > cap]
+            if len(over) == 0:
+                break
+            if spill == SPILL_ROUNDS:
+                keep[heavy[over]] = False
+                break
+            heavy_day[over] = ctx.day_since_release(track[over], rng)
+            moves[over] += 1
+        at = at.copy()
+        at[heavy] = heavy_day * SECONDS_PER_DAY + heavy_at % SECONDS_PER_DAY
+    if keep.all():
+        return ListenRows(user=rows.user, track=rows.track, at=at, ms=ms, plays=plays)
+    return ListenRows(
+        user=rows.user[keep],
+        track=rows.track[keep],
+        at=at[keep],
+        ms=ms[keep],
+        plays=plays[keep],
+    )
+
+
+def _over_in_bucket(key: IntArray, plays: IntArray, cap: int) -> BoolArray:
+    """Whether each row's hashed `key` bucket holds more than `cap` plays: a superset of the
+    rows whose exact key does."""
+    if len(key) == 0:
+        return np.zeros(0, dtype=bool)
+    mask = (1 << max(10, len(key).bit_length())) - 1  # 1-2 buckets a row: fast, few collisions
+    bucket = (key ^ (key >> 31)) & mask
+    return np.asarray((np.bincount(bucket, weights=plays, minlength=mask + 1) > cap)[bucket])
+
+
 @dataclass(frozen=True, slots=True)
 class ListeningContext:
     """What listeners draw from: the window, track facts and the popularity samplers.
@@ -128,19 +222,27 @@ class ListeningContext:
         """Number of days in the listening window."""
         return self.today - self.first_day
 
+    def released(self, track: IntArray) -> IntArray:
+        """First window day on which each track can be played: its release or the window's
+        first day, whichever is later (releases all precede today, so the range is never
+        empty)."""
+        return as_int(np.maximum(self.release_day[track], self.first_day))
+
+    def day_since_release(self, track: IntArray, rng: np.random.Generator) -> IntArray:
+        """A uniformly random window day from each track's release to the window's last day."""
+        start = self.released(track)
+        return as_int(start + np.floor(rng.random(len(start)) * (self.today - start)))
+
     def not_before_release(
         self, day: IntArray, track: IntArray, rng: np.random.Generator
     ) -> IntArray:
-        """Move plays dated before their track's release to a random day since the release."""
-        released = np.maximum(self.release_day[track], self.first_day)
-        early = day < released
+        """Move plays dated before their track's release to a uniformly random day between the
+        release and the window's last day, so they do not all pile onto the release day."""
+        early = day < self.released(track)
         if not early.any():
             return day
         moved = day.copy()
-        start = released[early]
-        moved[early] = start + np.floor(rng.random(len(start)) * (self.today - start)).astype(
-            np.int64
-        )
+        moved[early] = self.day_since_release(track[early], rng)
         return moved
 
     def daytime_seconds(self, count: int, rng: np.random.Generator) -> IntArray:

@@ -483,6 +483,26 @@ def test_bots_exist_and_behave_like_bots(world: World) -> None:
     assert any((u, g["target_artist_id"]) in pushers_follow for g in groups for u in g["user_ids"])
 
 
+def test_genuine_listeners_play_one_track_at_most_15_times_a_day(world: World) -> None:
+    # The engine's fraud screen reads > 30 plays of one track a day as a loop: genuine people,
+    # heavy ones hearing a release of the last few days included, must not look like that.
+    bot_ids = world.truth["bot_user_ids"]
+    assert isinstance(bot_ids, dict)
+    bots = {str(u) for users in bot_ids.values() for u in users}
+    recent = {
+        track for track, row in world.tracks.items()
+        if date.fromisoformat(str(row["release_date"])) >= TODAY - timedelta(days=3)
+    }  # fmt: skip
+    daily: Counter[tuple[str, str, date]] = Counter()
+    for user, track, at, _, plays in world.listens:
+        daily[(user, track, at.date())] += plays
+    genuine = {key: plays for key, plays in daily.items() if key[0] not in bots}
+    assert any(track in recent for _, track, _ in genuine), "genuine listeners hear new releases"
+    assert max(genuine.values()) <= 15, max(genuine.items(), key=lambda item: item[1])
+    looping = {user for (user, _, _), plays in daily.items() if user in bots and plays > 30}
+    assert set(bot_ids["pusher"]) | set(bot_ids["camouflaged_pusher"]) <= looping, "bots loop"
+
+
 def test_some_genuine_listeners_stream_ai_and_unverified_tracks(tmp_path: Path) -> None:
     # Bigger than the shared world, so the ~2 % of listeners who stream farm tracks are there.
     root = tmp_path / "mid"
