@@ -1,0 +1,27 @@
+"""Offline evaluation (SPEC section 7): the hetrec2011-lastfm-2k loader, a seeded per-user split
+and the ranking / coherence metrics that ``recsys evaluate`` reports."""
+
+from recsys.evaluation.hetrec import HetrecData, is_hetrec_dir, load_hetrec
+from recsys.evaluation.metrics import (
+    coherence,
+    jaccard,
+    list_coherence,
+    ndcg_at_k,
+    precision_at_k,
+    relevant_from_csr,
+)
+from recsys.evaluation.split import n_test_items, train_test_split
+
+__all__ = [
+    "HetrecData",
+    "coherence",
+    "is_hetrec_dir",
+    "jaccard",
+    "list_coherence",
+    "load_hetrec",
+    "n_test_items",
+    "ndcg_at_k",
+    "precision_at_k",
+    "relevant_from_csr",
+    "train_test_split",
+]
