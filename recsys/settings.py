@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from pool.ai_status import AiRules
 from recsys.embeddings.als import AlsSettings
 from recsys.errors import ConfigError
+from recsys.generators.context import GeneratorSettings
 from recsys.graph.similar_artists import GraphSettings
 from recsys.listening.fraud import FraudRules
 
@@ -47,6 +48,7 @@ class Settings:
     fraud: FraudRules
     als: AlsSettings
     graph: GraphSettings
+    generators: GeneratorSettings
 
 
 def default_config_path() -> Path:
@@ -159,4 +161,5 @@ def load_settings(config_file: Path | None, environ: Mapping[str, str], cwd: Pat
         fraud=_section(raw, "fraud", FraudRules),
         als=_section(raw, "als", AlsSettings),
         graph=_section(raw, "graph", GraphSettings),
+        generators=_section(raw, "generators", GeneratorSettings),
     )

@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import networkx as nx
+import scipy.sparse as sp
 
 from pool.feeds import good_rows, read_jsonl
 from pool.importer import ImportResult, import_data_dir, load_current_pool
 from pool.model import FeedIssue
+from pool.snapshot import PoolSnapshot
 from pool.state import get_pointer, set_pointer, transaction
 from recsys.curation.links import parse_link_row
 from recsys.curation.store import import_links, load_links
@@ -28,10 +30,12 @@ from recsys.embeddings.artist_model import ArtistModel, load_model, save_model, 
 from recsys.errors import RecsysError
 from recsys.graph.similar_artists import build_similar_artist_graph
 from recsys.listening.fraud import FraudVerdict, screen_listens
+from recsys.listening.history import ListeningHistory, build_history, save_history
 from recsys.listening.reader import ListenReport, read_listens
 from recsys.listening.training import artist_play_matrix, track_facts
 from recsys.settings import Settings
 from recsys.user_feeds import read_user_feeds
+from recsys.user_state import import_user_feeds, load_optouts
 
 log = logging.getLogger(__name__)
 
@@ -60,20 +64,22 @@ class StageTimer:
 class TrainingRun:
     pool: ImportResult
     links_added: int
-    link_issues: tuple[FeedIssue, ...]
+    feed_issues: tuple[FeedIssue, ...]  # of the links and user feeds (the pool reports its own)
     listens: ListenReport
     fraud: FraudVerdict
     fraud_users: int
     flagged_user_ids: frozenset[str]
     model: ArtistModel
-    training_users: int
+    history: ListeningHistory
+    plays: sp.csr_matrix  # the screened users x artists plays the model was trained on
     timings: dict[str, float]
 
     def summary(self) -> dict[str, Any]:
         return {
             "pool": self.pool.build.report.summary(max_issues=5),
             "links_added": self.links_added,
-            "link_issues": [str(i) for i in self.link_issues[:10]],
+            "feed_issues": len(self.feed_issues),
+            "first_feed_issues": [str(i) for i in self.feed_issues[:10]],
             "listens": self.listens.summary(),
             "fraud": self.fraud.summary(self.fraud_users),
             "model": {
@@ -99,6 +105,15 @@ def _import_links(
     return added, tuple(issues)
 
 
+def pool_artist_tags(pool: PoolSnapshot) -> dict[str, list[str]]:
+    """Every tag use on each artist's pool tracks (a tag on ten tracks counts ten times)."""
+    tags: dict[str, list[str]] = {}
+    for track in pool.tracks.values():
+        for artist in track.artist_ids:
+            tags.setdefault(artist, []).extend(track.tags)
+    return tags
+
+
 def run_training(
     conn: sqlite3.Connection,
     state_dir: Path,
@@ -115,10 +130,13 @@ def run_training(
     )
     links_added, link_issues = timer.run("links", lambda: _import_links(conn, data_dir, now))
     feeds = read_user_feeds(data_dir)
+    with transaction(conn):
+        import_user_feeds(conn, feeds.optouts, feeds.exclusions, feeds.follows, now)
+    optouts = load_optouts(conn)
     catalog, build = imported.catalog, imported.build
     listens, listen_report = timer.run(
         "listens",
-        lambda: read_listens(data_dir, catalog.tracks, excluded_users=feeds.optouts),
+        lambda: read_listens(data_dir, catalog.tracks, excluded_users=optouts),
     )
     facts = track_facts(listens, catalog, build.report.rejected_tracks)
     verdict = timer.run("fraud", lambda: screen_listens(listens, facts, settings.fraud))
@@ -131,20 +149,23 @@ def run_training(
             plays, users, artists, settings.als, neighbours=settings.graph.als_neighbours
         ),
     )
-    timer.run("save", lambda: save_model(state_dir / MODELS_DIR, model))
+    history = timer.run("history", lambda: build_history(listens, verdict, build.snapshot))
+    folder = timer.run("save", lambda: save_model(state_dir / MODELS_DIR, model))
+    save_history(folder, history)
     with transaction(conn):
         set_pointer(conn, MODEL_POINTER, model.version, now)
     flagged = frozenset(listens.users.id_of(int(u)) for u in verdict.flagged_users.nonzero()[0])
     return TrainingRun(
         pool=imported,
         links_added=links_added,
-        link_issues=link_issues,
+        feed_issues=link_issues + feeds.issues,
         listens=listen_report,
         fraud=verdict,
         fraud_users=len(listens.users),
         flagged_user_ids=flagged,
         model=model,
-        training_users=len(users),
+        history=history,
+        plays=plays,
         timings=timer.seconds,
     )
 

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
+from implicit.nearest_neighbours import bm25_weight
+from threadpoolctl import threadpool_limits
 
 from recsys.embeddings.als import (
     AlsSettings,
@@ -24,10 +26,13 @@ from recsys.embeddings.als import (
     top_k_cosine,
     train_factors,
 )
+from recsys.embeddings.tag_space import l2_rows, tag_pseudo_users
 from recsys.errors import RecsysError
 from recsys.vocabulary import Vocabulary
 
 MODEL_FILE = "model.npz"
+TAGS_FILE = "artist_tags.npz"
+PROFILES_FILE = "user_tag_profiles.npz"
 META_FILE = "meta.json"
 
 
@@ -44,7 +49,22 @@ class ArtistModel:
     artist_factors: FloatMatrix
     neighbour_index: npt.NDArray[np.int32]  # each artist's nearest artists by cosine
     neighbour_score: FloatMatrix
+    artist_tags: sp.csr_matrix  # artists x tags, unit rows (may have no columns)
+    user_tag_profiles: sp.csr_matrix  # users x tags, unit rows: the tags each user plays
     settings: AlsSettings
+
+    def score_users(self, rows: npt.NDArray[np.int64]) -> FloatMatrix:
+        """Artist scores for some users: ALS (scaled to a best of 1) + tag-profile cosine.
+
+        The blend is the recipe that beats tuned plain ALS on hetrec2011-lastfm-2k on both
+        precision@10 and nDCG@10 with more tag-coherent lists (bench_hetrec_als.py).
+        """
+        with threadpool_limits(1, "blas"):
+            als = self.user_factors[rows] @ self.artist_factors.T
+        best = als.max(axis=1, keepdims=True)
+        best[best <= 0] = 1.0
+        tag = (self.user_tag_profiles[rows] @ self.artist_tags.T).toarray()
+        return (als / best + self.settings.tag_blend * tag).astype(np.float32)
 
     def neighbours(self) -> dict[str, list[tuple[str, float]]]:
         """Each artist's nearest artists by cosine of their factors, closest first."""
@@ -62,14 +82,17 @@ def model_version(
     plays: sp.csr_matrix,
     users: Vocabulary,
     artists: Vocabulary,
+    *,
     settings: AlsSettings,
     neighbours: int,
+    tags: sp.csr_matrix,
 ) -> str:
     """A hash of everything training depends on: same inputs and seed, same version."""
     digest = hashlib.sha256()
     csr = plays.tocsr()
-    for array in (csr.indptr, csr.indices, csr.data):
-        digest.update(np.ascontiguousarray(array).tobytes())
+    for matrix in (csr, tags.tocsr()):
+        for array in (matrix.indptr, matrix.indices, matrix.data):
+            digest.update(np.ascontiguousarray(array).tobytes())
     digest.update("\n".join(users.ids).encode())
     digest.update(b"\0")
     digest.update("\n".join(artists.ids).encode())
@@ -84,19 +107,36 @@ def train_artist_model(
     settings: AlsSettings,
     *,
     neighbours: int,
+    artist_tags: sp.csr_matrix | None = None,
 ) -> ArtistModel:
-    """Train ALS on the confidence of a users × artists play matrix, then index each
+    """Train ALS on the confidence of a users × artists play matrix, with one pseudo-user per
+    shared tag when ``artist_tags`` (unit rows, see ``tag_space``) are given; then index each
     artist's ``neighbours`` nearest artists once, so serving never recomputes them."""
-    user_factors, artist_factors = train_factors(confidence(plays, settings.alpha), settings)
+    tags = (
+        artist_tags
+        if artist_tags is not None
+        else sp.csr_matrix((len(artists), 0), dtype=np.float32)
+    )
+    weighted = confidence(plays, settings)
+    extra = tag_pseudo_users(tags, settings.tag_row_weight) if tags.shape[1] else None
+    if extra is not None and extra.shape[0] and settings.tag_row_weight > 0:
+        weighted = sp.vstack([weighted, extra], format="csr")
+    user_factors, artist_factors = train_factors(weighted, settings)
+    user_factors = user_factors[: plays.shape[0]]
+    profiles = l2_rows(sp.csr_matrix(bm25_weight(plays, K1=100, B=1.0), dtype=np.float32) @ tags)
     index, scores = top_k_cosine(normalised_rows(artist_factors), neighbours)
     return ArtistModel(
-        version=model_version(plays, users, artists, settings, neighbours),
+        version=model_version(
+            plays, users, artists, settings=settings, neighbours=neighbours, tags=tags
+        ),
         users=users,
         artists=artists,
         user_factors=user_factors,
         artist_factors=artist_factors,
         neighbour_index=index,
         neighbour_score=scores,
+        artist_tags=tags,
+        user_tag_profiles=profiles,
         settings=settings,
     )
 
@@ -121,6 +161,8 @@ def save_model(root: Path, model: ArtistModel) -> Path:
             )
             handle.flush()
             os.fsync(handle.fileno())
+        sp.save_npz(staging / TAGS_FILE, model.artist_tags)
+        sp.save_npz(staging / PROFILES_FILE, model.user_tag_profiles)
         (staging / META_FILE).write_text(
             json.dumps({"version": model.version, "settings": asdict(model.settings)}, indent=1)
         )
@@ -144,6 +186,8 @@ def load_model(root: Path, version: str) -> ArtistModel:
             neighbour_score = arrays["neighbour_score"]
             user_ids = [str(x) for x in arrays["user_ids"]]
             artist_ids = [str(x) for x in arrays["artist_ids"]]
+        artist_tags = sp.csr_matrix(sp.load_npz(folder / TAGS_FILE), dtype=np.float32)
+        profiles = sp.csr_matrix(sp.load_npz(folder / PROFILES_FILE), dtype=np.float32)
     except (OSError, KeyError, ValueError) as error:
         raise ModelError(f"model {version} cannot be loaded from {folder}: {error}") from error
     if meta.get("version") != version:
@@ -156,5 +200,7 @@ def load_model(root: Path, version: str) -> ArtistModel:
         artist_factors=artist_factors,
         neighbour_index=neighbour_index,
         neighbour_score=neighbour_score,
+        artist_tags=artist_tags,
+        user_tag_profiles=profiles,
         settings=AlsSettings(**meta["settings"]),
     )

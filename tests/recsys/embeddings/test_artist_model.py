@@ -17,7 +17,9 @@ from recsys.embeddings.artist_model import (
 )
 from recsys.vocabulary import Vocabulary
 
-SETTINGS = AlsSettings(factors=8, regularization=0.05, iterations=10, alpha=1.0, seed=3, threads=1)
+SETTINGS = AlsSettings(
+    factors=8, regularization=0.05, iterations=10, alpha=1.0, seed=3, confidence="log", threads=1
+)
 
 
 def _two_scenes() -> tuple[sp.csr_matrix, Vocabulary, Vocabulary]:
@@ -38,7 +40,7 @@ def _two_scenes() -> tuple[sp.csr_matrix, Vocabulary, Vocabulary]:
 
 def test_confidence_is_one_plus_alpha_log_plays() -> None:
     plays = sp.csr_matrix(np.array([[0.0, 1.0, 99.0]], dtype=np.float32))
-    weighted = confidence(plays, alpha=2.0)
+    weighted = confidence(plays, AlsSettings(confidence="log", alpha=2.0))
     assert weighted.toarray()[0].tolist() == pytest.approx(
         [0.0, 1 + 2 * np.log(2), 1 + 2 * np.log(100)]
     )

@@ -1,0 +1,58 @@
+"""The final filter: the one function every output path goes through, at generation and read.
+
+It asks the pool's own predicate (``pool.gate.is_servable``) whether each track may reach a
+listener *now*, so a flag, takedown or revocation takes effect on a stored mix at the next
+read without a rebuild; then it applies the listener's own exclusions and repairs any artist
+repeat that the removals created.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Container
+from dataclasses import dataclass
+
+from pool.gate import ServingExclusions, is_servable
+from recsys.generators.steps import NO_EXCLUSIONS, UserExclusions, drop_back_to_back
+from recsys.mix import Mix
+
+NOT_IN_POOL = "not_in_pool"
+USER_EXCLUSION = "user_exclusion"
+BACK_TO_BACK = "back_to_back_after_removal"
+
+
+@dataclass(frozen=True, slots=True)
+class ServingGate:
+    """The current pool and what keeps its tracks from listeners right now."""
+
+    pool_version: str
+    pool_track_ids: Container[str]
+    exclusions: ServingExclusions
+
+    def allows(self, track_id: str) -> bool:
+        return is_servable(track_id, self.pool_track_ids, self.exclusions)
+
+    def reason_against(self, track_id: str) -> str | None:
+        if track_id not in self.pool_track_ids:
+            return NOT_IN_POOL
+        return self.exclusions.reason_for(track_id)
+
+
+def final_filter(
+    mix: Mix, gate: ServingGate, user_exclusions: UserExclusions = NO_EXCLUSIONS
+) -> tuple[Mix, Counter[str]]:
+    """The mix with every track that may not be served removed, and counts per reason."""
+    dropped: Counter[str] = Counter()
+    kept = []
+    for track in mix.tracks:
+        reason = gate.reason_against(track.track_id)
+        if reason is None and not user_exclusions.allows(track.track_id, track.artist_ids):
+            reason = USER_EXCLUSION
+        if reason is None:
+            kept.append(track)
+        else:
+            dropped[reason] += 1
+    repaired = drop_back_to_back(kept)
+    if len(repaired) < len(kept):
+        dropped[BACK_TO_BACK] += len(kept) - len(repaired)
+    return mix.with_tracks(tuple(repaired)), dropped

@@ -1,0 +1,109 @@
+"""Everything a generator may look at, passed in as values (STYLE.md, point 2).
+
+``GenerationContext`` is shared by all users of one rebuild (pool, graph, model, the day);
+``UserProfile`` is one listener's history, follows and exclusions. Generators never read the
+clock, the state or the network: a mix is a pure function of these and the seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import networkx as nx
+import numpy as np
+import numpy.typing as npt
+
+from recsys.embeddings.artist_model import ArtistModel
+from recsys.generators.catalog_index import CatalogIndex
+from recsys.generators.steps import NO_EXCLUSIONS, UserExclusions
+from recsys.listening.history import EMPTY_HISTORY, TrackHistory
+
+_EPOCH = date(1970, 1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratorSettings:
+    """``config/default.toml`` ``[generators]``; see there for what each key means."""
+
+    max_mixes: int = 6
+    mix_min_tracks: int = 25
+    mix_max_tracks: int = 50
+    mix_target_tracks: int = 30
+    familiar_share: float = 0.75
+    min_familiar_share: float = 0.5
+    top_artists: int = 40
+    max_tracks_per_artist: int = 4
+    max_discovery_tracks_per_artist: int = 2
+    recent_days: int = 60
+    release_radar_days: int = 14
+    release_radar_max_tracks: int = 30
+    release_radar_tracks_per_release: int = 2
+    radio_tracks: int = 50
+    radio_max_tracks_per_artist: int = 3
+    radio_familiar_boost: float = 1.5
+    radio_skip_penalty: float = 0.3
+    cold_start_artists: int = 60
+    seed: int = 7
+
+    def __post_init__(self) -> None:
+        if not 0 < self.mix_min_tracks <= self.mix_target_tracks <= self.mix_max_tracks:
+            raise ValueError("need 0 < mix_min_tracks <= mix_target_tracks <= mix_max_tracks")
+        if not 0.0 < self.min_familiar_share <= self.familiar_share <= 1.0:
+            raise ValueError("need 0 < min_familiar_share <= familiar_share <= 1")
+        if self.max_discovery_tracks_per_artist > self.max_tracks_per_artist:
+            raise ValueError("max_discovery_tracks_per_artist cannot exceed max_tracks_per_artist")
+
+
+@dataclass(frozen=True)
+class GenerationContext:
+    catalog: CatalogIndex
+    graph: nx.Graph
+    model: ArtistModel | None
+    blocked: frozenset[tuple[str, str]]  # curator blocks, as canonical pairs
+    now: datetime
+    settings: GeneratorSettings
+
+    @property
+    def today(self) -> date:
+        return self.now.date()
+
+    @property
+    def model_version(self) -> str:
+        return self.model.version if self.model is not None else "none"
+
+    def rng_for(self, *parts: str) -> np.random.Generator:
+        """A generator seeded by the settings' seed and what is being made: reproducible per
+        user and kind, independent of the order users are processed in."""
+        digest = hashlib.sha256("\0".join((str(self.settings.seed), *parts)).encode()).digest()
+        return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+@dataclass(frozen=True)
+class UserProfile:
+    """One listener as the generators see them. ``personalised`` is False for opted-out and
+    unknown users: they get the same non-personalised output as anyone new."""
+
+    user_id: str
+    personalised: bool
+    history: TrackHistory = EMPTY_HISTORY
+    follows: frozenset[str] = frozenset()
+    exclusions: UserExclusions = NO_EXCLUSIONS
+    factors: npt.NDArray[np.float32] | None = None
+
+    def recent_tracks(self, today: date, days: int) -> frozenset[str]:
+        cutoff = (today - timedelta(days=days) - _EPOCH).days
+        return frozenset(
+            t
+            for t, d in zip(self.history.track_ids, self.history.last_day, strict=True)
+            if d >= cutoff
+        )
+
+    def played_tracks(self) -> frozenset[str]:
+        return frozenset(self.history.track_ids)
+
+
+def anonymous(user_id: str, exclusions: UserExclusions = NO_EXCLUSIONS) -> UserProfile:
+    """A user without personalisation (opted out, or never seen); exclusions still apply."""
+    return UserProfile(user_id=user_id, personalised=False, exclusions=exclusions)

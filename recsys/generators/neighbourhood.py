@@ -1,0 +1,91 @@
+"""Shared building blocks of the generators: a listener's artist affinity, graph
+neighbourhoods scored from several anchors, and the reason an edge gives a track.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+
+import networkx as nx
+
+from recsys.curation.links import canonical_pair
+from recsys.generators.catalog_index import CatalogIndex
+from recsys.listening.history import TrackHistory
+from recsys.mix import Reason
+
+
+def artist_affinity(history: TrackHistory, catalog: CatalogIndex) -> dict[str, float]:
+    """Plays per pool artist (every credited main artist), skips counting for less."""
+    affinity: dict[str, float] = {}
+    for track_id, plays, heard in zip(history.track_ids, history.plays, history.heard, strict=True):
+        track = catalog.tracks.get(track_id)
+        if track is None:
+            continue
+        weight = float(plays) * (0.25 + 0.75 * float(heard))
+        for artist in track.artist_ids:
+            affinity[artist] = affinity.get(artist, 0.0) + weight
+    return affinity
+
+
+def edge_reason(graph: nx.Graph, anchor: str, artist: str) -> Reason:
+    """Why ``artist`` is here because of ``anchor``: the curator's link, or the ALS score."""
+    data = graph.get_edge_data(anchor, artist)
+    if data is None:
+        return Reason("seed", {"artist_id": anchor})
+    link = data.get("link")
+    if data["source"] == "curated" and link is not None:
+        return Reason(
+            "curated_link",
+            {
+                "artist_id": anchor,
+                "curator": link.curator,
+                "note": link.note,
+                "weight": round(link.weight, 4),
+            },
+        )
+    return Reason("als_neighbour", {"artist_id": anchor, "score": round(float(data["score"]), 4)})
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbour:
+    artist_id: str
+    score: float
+    anchor: str  # the anchor whose edge contributes most: the reason's "via"
+
+
+def neighbours_of(
+    graph: nx.Graph,
+    anchors: Mapping[str, float],
+    *,
+    exclude: Collection[str],
+    blocked: Collection[tuple[str, str]],
+) -> list[Neighbour]:
+    """Artists one edge away from the weighted anchors, best first.
+
+    An artist blocked with *any* anchor is left out: a curator's block means "never put these
+    two together", which a mix built around both would do even via a third artist.
+    """
+    scores: dict[str, float] = {}
+    best: dict[str, tuple[float, str]] = {}
+    for anchor, weight in anchors.items():
+        if anchor not in graph:
+            continue
+        for other, data in graph[anchor].items():
+            if other in exclude or other in anchors:
+                continue
+            contribution = weight * float(data["score"])
+            scores[other] = scores.get(other, 0.0) + contribution
+            if contribution > best.get(other, (-1.0, ""))[0]:
+                best[other] = (contribution, anchor)
+    ranked = [
+        Neighbour(artist, score, best[artist][1])
+        for artist, score in scores.items()
+        if not any(canonical_pair(artist, a) in blocked for a in anchors)
+    ]
+    ranked.sort(key=lambda n: (-n.score, n.artist_id))
+    return ranked
+
+
+def blocked_pairs_touching(blocked: Iterable[tuple[str, str]], artist: str) -> set[str]:
+    return {b if a == artist else a for a, b in blocked if artist in (a, b)}

@@ -1,0 +1,145 @@
+"""Small composable steps that every generator's track list passes through (as in troi).
+
+Each step takes candidates in preference order and returns the ones it keeps, so generators
+state *what* they want and these steps guarantee the repetition rules of SPEC invariant 4:
+no duplicate track, no two versions of one recording, no artist back-to-back, at most N tracks
+per artist, and a user's "don't play this" choices honoured (featured appearances included).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
+
+from recsys.mix import MixTrack
+
+Step = Callable[[Sequence[MixTrack]], list[MixTrack]]
+
+
+@dataclass(frozen=True, slots=True)
+class UserExclusions:
+    """A listener's "don't play this": whole artists (featured included) or single tracks."""
+
+    artists: frozenset[str] = frozenset()
+    tracks: frozenset[str] = frozenset()
+
+    def allows(self, track_id: str, artist_ids: Iterable[str]) -> bool:
+        return track_id not in self.tracks and self.artists.isdisjoint(artist_ids)
+
+
+NO_EXCLUSIONS = UserExclusions()
+
+
+def drop_excluded(exclusions: UserExclusions) -> Step:
+    def step(tracks: Sequence[MixTrack]) -> list[MixTrack]:
+        return [t for t in tracks if exclusions.allows(t.track_id, t.artist_ids)]
+
+    return step
+
+
+def drop_duplicates(isrc_of: Callable[[str], str | None]) -> Step:
+    """One copy of each track and of each recording (same ISRC = single and album version)."""
+
+    def step(tracks: Sequence[MixTrack]) -> list[MixTrack]:
+        seen_tracks: set[str] = set()
+        seen_isrcs: set[str] = set()
+        kept = []
+        for track in tracks:
+            isrc = isrc_of(track.track_id)
+            if track.track_id in seen_tracks or (isrc is not None and isrc in seen_isrcs):
+                continue
+            seen_tracks.add(track.track_id)
+            if isrc is not None:
+                seen_isrcs.add(isrc)
+            kept.append(track)
+        return kept
+
+    return step
+
+
+def cap_per_artist(familiar: int, discovery: int) -> Step:
+    """At most ``familiar`` tracks per artist, of which at most ``discovery`` in discovery slots."""
+
+    def step(tracks: Sequence[MixTrack]) -> list[MixTrack]:
+        total: Counter[str] = Counter()
+        new: Counter[str] = Counter()
+        kept = []
+        for track in tracks:
+            if any(total[a] >= familiar for a in track.artist_ids):
+                continue
+            if track.slot == "discovery" and any(new[a] >= discovery for a in track.artist_ids):
+                continue
+            total.update(track.artist_ids)
+            if track.slot == "discovery":
+                new.update(track.artist_ids)
+            kept.append(track)
+        return kept
+
+    return step
+
+
+def drop_recently_played(recent: Collection[str]) -> Step:
+    """Tracks played lately stay out of discovery slots (they are not a discovery)."""
+
+    def step(tracks: Sequence[MixTrack]) -> list[MixTrack]:
+        return [t for t in tracks if t.slot != "discovery" or t.track_id not in recent]
+
+    return step
+
+
+def _shares_artist(a: MixTrack, b: MixTrack) -> bool:
+    return not set(a.artist_ids).isdisjoint(b.artist_ids)
+
+
+def spread_artists(tracks: Sequence[MixTrack]) -> list[MixTrack]:
+    """Reorder so that no artist plays twice in a row, moving as little as possible.
+
+    Greedy: take the earliest remaining track that does not share an artist with the last one
+    placed; a track that cannot be placed anywhere without a repeat is dropped, so the result
+    always meets the rule.
+    """
+    remaining = list(tracks)
+    placed: list[MixTrack] = []
+    while remaining:
+        for index, track in enumerate(remaining):
+            if not placed or not _shares_artist(placed[-1], track):
+                placed.append(remaining.pop(index))
+                break
+        else:
+            remaining.pop(0)
+    return placed
+
+
+def drop_back_to_back(tracks: Sequence[MixTrack]) -> list[MixTrack]:
+    """Without reordering: drop a track that would follow its own artist (read-time repair)."""
+    kept: list[MixTrack] = []
+    for track in tracks:
+        if not kept or not _shares_artist(kept[-1], track):
+            kept.append(track)
+    return kept
+
+
+def apply_steps(tracks: Sequence[MixTrack], steps: Iterable[Step]) -> list[MixTrack]:
+    result = list(tracks)
+    for step in steps:
+        result = step(result)
+    return result
+
+
+def interleave(familiar: Sequence[MixTrack], discovery: Sequence[MixTrack]) -> list[MixTrack]:
+    """Spread discovery tracks evenly among familiar ones (a new track every few songs)."""
+    total = len(familiar) + len(discovery)
+    if not discovery:
+        return list(familiar)
+    result: list[MixTrack] = []
+    f, d = 0, 0
+    for position in range(total):
+        due = (position + 1) * len(discovery) / total
+        if d < len(discovery) and (d + 0.5 <= due or f >= len(familiar)):
+            result.append(discovery[d])
+            d += 1
+        else:
+            result.append(familiar[f])
+            f += 1
+    return result

@@ -1,0 +1,179 @@
+"""Per-user listening history for the generators, and listener counts per track.
+
+Built from the screened log (fraud-flagged accounts and opt-outs are not in it), aggregated
+per (user, track): plays, the last day played and how much of the track was heard, so the
+generators can keep recent plays out of discovery slots and play skipped tracks less. Stored
+as arrays sorted by user, one slice per user, so a million users fit in memory and a user's
+history is a slice, not a search.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from pool.snapshot import PoolSnapshot
+from recsys.errors import RecsysError
+from recsys.listening.fraud import FraudVerdict
+from recsys.listening.reader import ListenLog
+from recsys.vocabulary import Vocabulary
+
+HISTORY_FILE = "history.npz"
+
+
+@dataclass(frozen=True, slots=True)
+class TrackHistory:
+    """One user's history: parallel arrays over the tracks they played."""
+
+    track_ids: tuple[str, ...]
+    plays: npt.NDArray[np.int64]
+    last_day: npt.NDArray[np.int32]  # days since 1970-01-01
+    heard: npt.NDArray[np.float32]  # share of the track heard per play, 0-1
+
+
+EMPTY_HISTORY = TrackHistory(
+    (), np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32)
+)
+
+
+@dataclass(frozen=True)
+class ListeningHistory:
+    users: Vocabulary
+    tracks: Vocabulary
+    indptr: npt.NDArray[np.int64]
+    track: npt.NDArray[np.int32]
+    plays: npt.NDArray[np.int64]
+    last_day: npt.NDArray[np.int32]
+    heard: npt.NDArray[np.float32]
+    listeners: npt.NDArray[np.int64]  # per track of ``tracks``: distinct listeners
+
+    @classmethod
+    def empty(cls) -> ListeningHistory:
+        return cls(
+            Vocabulary(),
+            Vocabulary(),
+            np.zeros(1, np.int64),
+            np.zeros(0, np.int32),
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int32),
+            np.zeros(0, np.float32),
+            np.zeros(0, np.int64),
+        )
+
+    def of(self, user_id: str) -> TrackHistory:
+        row = self.users.index_of(user_id)
+        if row is None:
+            return EMPTY_HISTORY
+        start, stop = int(self.indptr[row]), int(self.indptr[row + 1])
+        ids = self.tracks.ids
+        return TrackHistory(
+            track_ids=tuple(ids[int(t)] for t in self.track[start:stop]),
+            plays=self.plays[start:stop],
+            last_day=self.last_day[start:stop],
+            heard=self.heard[start:stop],
+        )
+
+    def track_listeners(self) -> dict[str, int]:
+        return {t: int(n) for t, n in zip(self.tracks.ids, self.listeners, strict=True)}
+
+    def without_users(self, user_ids: set[str]) -> ListeningHistory:
+        """The same history with some users removed entirely (erasure)."""
+        keep_rows = [i for i, u in enumerate(self.users.ids) if u not in user_ids]
+        counts = np.diff(self.indptr)[keep_rows]
+        entries = (
+            np.concatenate([np.arange(self.indptr[i], self.indptr[i + 1]) for i in keep_rows])
+            if keep_rows
+            else np.zeros(0, dtype=np.int64)
+        )
+        return ListeningHistory(
+            users=Vocabulary(self.users.ids[i] for i in keep_rows),
+            tracks=self.tracks,
+            indptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+            track=self.track[entries],
+            plays=self.plays[entries],
+            last_day=self.last_day[entries],
+            heard=self.heard[entries],
+            listeners=self.listeners,
+        )
+
+
+def build_history(log: ListenLog, verdict: FraudVerdict, pool: PoolSnapshot) -> ListeningHistory:
+    """Aggregate kept rows of pool tracks per (user, track)."""
+    in_pool = np.array([t in pool.tracks for t in log.tracks.ids], dtype=bool)
+    durations = np.array(
+        [pool.tracks[t].duration_ms if t in pool.tracks else 1 for t in log.tracks.ids],
+        dtype=np.float64,
+    )
+    rows = np.flatnonzero(verdict.kept_rows & in_pool[log.track]) if len(log) else np.zeros(0, int)
+    user = log.user[rows].astype(np.int64)
+    track = log.track[rows].astype(np.int64)
+    n_tracks = max(len(log.tracks), 1)
+    keys, group = np.unique(user * n_tracks + track, return_inverse=True)
+    plays = np.bincount(group, weights=verdict.capped_plays[rows]).astype(np.int64)
+    raw_plays = np.bincount(group, weights=log.plays[rows])
+    ms = np.bincount(group, weights=log.ms_played[rows])
+    last_day = np.full(len(keys), np.iinfo(np.int32).min, dtype=np.int64)
+    np.maximum.at(last_day, group, log.day[rows].astype(np.int64))
+    key_user, key_track = keys // n_tracks, keys % n_tracks
+    heard = np.clip(ms / np.maximum(raw_plays * durations[key_track], 1.0), 0.0, 1.0)
+    # Re-index users densely in first-seen order of the log (keys are sorted by user already).
+    present = np.unique(key_user)
+    users = Vocabulary(log.users.id_of(int(u)) for u in present)
+    counts = np.bincount(np.searchsorted(present, key_user), minlength=len(present))
+    listeners = np.bincount(key_track, minlength=len(log.tracks)).astype(np.int64)
+    return ListeningHistory(
+        users=users,
+        tracks=log.tracks,
+        indptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        track=key_track.astype(np.int32),
+        plays=plays,
+        last_day=last_day.astype(np.int32),
+        heard=heard.astype(np.float32),
+        listeners=listeners,
+    )
+
+
+def save_history(folder: Path, history: ListeningHistory) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, staging = tempfile.mkstemp(prefix=".history-", suffix=".npz", dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            np.savez(
+                out,
+                users=np.array(history.users.ids, dtype=str),
+                tracks=np.array(history.tracks.ids, dtype=str),
+                indptr=history.indptr,
+                track=history.track,
+                plays=history.plays,
+                last_day=history.last_day,
+                heard=history.heard,
+                listeners=history.listeners,
+            )
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(staging, folder / HISTORY_FILE)
+    finally:
+        if os.path.exists(staging):
+            os.unlink(staging)
+
+
+def load_history(folder: Path) -> ListeningHistory:
+    try:
+        with np.load(folder / HISTORY_FILE, allow_pickle=False) as data:
+            return ListeningHistory(
+                users=Vocabulary(str(u) for u in data["users"]),
+                tracks=Vocabulary(str(t) for t in data["tracks"]),
+                indptr=data["indptr"],
+                track=data["track"],
+                plays=data["plays"],
+                last_day=data["last_day"],
+                heard=data["heard"],
+                listeners=data["listeners"],
+            )
+    except (OSError, KeyError, ValueError) as error:
+        raise RecsysError(f"listening history in {folder} cannot be loaded: {error}") from error
