@@ -4,7 +4,8 @@
 
     RecsysError          base class; str(e) is a message fit for the person at the terminal
     ├── ConfigError      a configuration file, key or environment variable is wrong
-    └── UsageError       a command was given arguments it cannot act on
+    ├── UsageError       a command was given arguments it cannot act on
+    └── NotFoundError    an artist, track or mix the request names does not exist (HTTP 404)
 
 Errors of the pool (``pool.errors.PoolError``) are reported the same way by the CLI.
 """
@@ -22,3 +23,7 @@ class ConfigError(RecsysError):
 
 class UsageError(RecsysError):
     """A command's arguments are valid syntax but cannot be acted on."""
+
+
+class NotFoundError(RecsysError):
+    """The request names an artist or track that is not in the current pool."""

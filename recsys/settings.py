@@ -31,6 +31,7 @@ class DemoSettings:
     artists: int
     seed: int
     show_issues: int
+    show_tracks: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,10 +16,13 @@ from typing import Any
 
 import networkx as nx
 
+from recsys import service
 from recsys.commands.context import CommandContext
 from recsys.commands.pool_commands import print_summary
+from recsys.engine import Engine, load_engine
 from recsys.errors import UsageError
 from recsys.graph.similar_artists import similar_artists
+from recsys.settings import Settings
 from recsys.state import open_engine_state
 from recsys.training_run import load_current_graph, run_training
 from recsys.world import WorldConfig, generate_world
@@ -88,11 +91,68 @@ def run_demo(args: argparse.Namespace, ctx: CommandContext) -> int:
         f"4. trained ALS {model['version']} on {model['users']} users x {model['artists']} artists"
     )
     artist = _showcase_artist(graph)
+    names = {a.artist_id: a.name for a in run.pool.catalog.artists.values()}
     if artist is not None:
-        names = {a.artist_id: a.name for a in run.pool.catalog.artists.values()}
         ctx.print(f"5. artists similar to {names.get(artist, artist)} ({artist}):")
         for s in similar_artists(graph, artist, 10):
             via = f"curated by {s.link.curator}" if s.link is not None else "ALS neighbour"
             ctx.print(f"    {s.score:5.2f}  {names.get(s.artist_id, s.artist_id):<32} {via}")
+    engine = _engine(state_dir, settings, ctx)
+    user = _showcase_user(engine)
+    if user is not None:
+        mixes = service.user_mixes(engine, user)["mixes"]
+        ctx.print(f"6. {len(mixes)} personal mixes for user {user}:")
+        for mix in mixes:
+            _print_mix(ctx, mix, names, demo.show_tracks)
+        ctx.print("7. their Release Radar:")
+        _print_mix(ctx, service.release_radar(engine, user), names, demo.show_tracks)
+    if artist is not None:
+        ctx.print("8. an artist radio, generated on request:")
+        radio = service.artist_radio(engine, artist, user, None)
+        _print_mix(ctx, radio, names, demo.show_tracks)
     ctx.print(f"   (state, reports and models in {state_dir})")
     return 0
+
+
+def _engine(state_dir: Path, settings: Settings, ctx: CommandContext) -> Engine:
+    conn = open_engine_state(state_dir)
+    try:
+        return load_engine(conn, state_dir, settings, ctx.now)
+    finally:
+        conn.close()
+
+
+def _showcase_user(engine: Engine) -> str | None:
+    """A personalised listener with the most varied history: their mixes show the most."""
+    best: tuple[int, str] | None = None
+    for user_id in engine.history.users.ids:
+        if user_id in engine.optouts:
+            continue
+        span = len(engine.history.of(user_id).track_ids)
+        if best is None or span > best[0]:
+            best = (span, user_id)
+    return None if best is None else best[1]
+
+
+def _describe(reason: dict[str, Any], names: dict[str, str]) -> str:
+    via = reason["via"]
+    artist = names.get(via.get("artist_id", ""), via.get("artist_id", ""))
+    kind = reason["type"]
+    if kind == "history":
+        return f"because you listen to {artist}"
+    if kind == "followed_artist":
+        return f"because you follow {artist}"
+    if kind == "curated_link":
+        return f"curated link from {artist} (by {via.get('curator')})"
+    if kind == "als_neighbour":
+        return f"listeners of {artist} also play this ({via.get('score')})"
+    return f"seed: {artist or via.get('track_id', '')}"
+
+
+def _print_mix(ctx: CommandContext, mix: dict[str, Any], names: dict[str, str], show: int) -> None:
+    ctx.print(f"   {mix['title']} ({len(mix['tracks'])} tracks)")
+    for track in mix["tracks"][:show]:
+        artists = ", ".join(names.get(a, a) for a in track["artist_ids"])
+        ctx.print(f"      {artists} - {track['title']:<28} {_describe(track['reason'], names)}")
+    if len(mix["tracks"]) > show:
+        ctx.print(f"      ... {len(mix['tracks']) - show} more")

@@ -1,4 +1,4 @@
-"""`recsys train --data DIR` and `recsys similar ARTIST_ID`: embeddings and the graph."""
+"""`recsys train --data DIR`: import, screen listens for fraud, train the embeddings."""
 
 from __future__ import annotations
 
@@ -6,20 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from recsys.commands.context import CommandContext, valid_id
-from recsys.errors import UsageError
-from recsys.graph.similar_artists import similar_artists
-from recsys.training_run import load_current_graph, run_training
-
-
-def _limit(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if not 1 <= value <= 500:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 500, got {value}")
-    return value
+from recsys.commands.context import CommandContext
+from recsys.training_run import run_training
 
 
 def add_parsers(commands: Any) -> None:
@@ -29,10 +17,6 @@ def add_parsers(commands: Any) -> None:
     train.add_argument("--data", type=Path, required=True)
     train.add_argument("--json", action="store_true", help="print the summary as JSON")
     train.set_defaults(handler=run_train)
-    similar = commands.add_parser("similar", help="an artist's similar artists, with sources")
-    similar.add_argument("artist_id")
-    similar.add_argument("--limit", type=_limit, default=20)
-    similar.set_defaults(handler=run_similar)
 
 
 def run_train(args: argparse.Namespace, ctx: CommandContext) -> int:
@@ -66,28 +50,4 @@ def run_train(args: argparse.Namespace, ctx: CommandContext) -> int:
         f" {model['factors']} factors"
     )
     ctx.print("seconds per stage: " + ", ".join(f"{k} {v}" for k, v in summary["seconds"].items()))
-    return 0
-
-
-def similar_payload(ctx: CommandContext, artist_id: str, limit: int) -> dict[str, Any]:
-    """The JSON of `GET /v1/artists/{id}/similar`: curated edges say which curator linked them."""
-    conn = ctx.open_state()
-    try:
-        graph = load_current_graph(conn, ctx.settings.state_dir, ctx.settings)
-    finally:
-        conn.close()
-    if artist_id not in graph:
-        raise UsageError(f"unknown artist (not a verified artist of the current pool): {artist_id}")
-    return {
-        "artist_id": artist_id,
-        "similar": [
-            {"artist_id": s.artist_id, "score": round(s.score, 4), "source": s.source}
-            | ({"curator": s.link.curator} if s.link is not None else {})
-            for s in similar_artists(graph, artist_id, limit)
-        ],
-    }
-
-
-def run_similar(args: argparse.Namespace, ctx: CommandContext) -> int:
-    ctx.print_json(similar_payload(ctx, valid_id(args.artist_id, "artist_id"), args.limit))
     return 0

@@ -10,6 +10,7 @@ new) get the same shape built around the pool's most listened artists.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 import networkx as nx
 
@@ -205,6 +206,17 @@ def generate(ctx: GenerationContext, user: UserProfile) -> GenerationResult:
         else:
             anchors = ", ".join(sorted(cluster)[:3])
             notes.append(f"too few candidates around {anchors}: {len(mix.tracks)} tracks")
+    if not mixes and len(clusters) > 1:
+        # A narrow or scattered taste: one mix around all of it beats none.
+        mix = _build_mix(ctx, user, 1, top, played)
+        if len(mix.tracks) >= settings.mix_min_tracks:
+            mixes.append(mix)
+            notes.append("regions of taste too small apart: one mix around all top artists")
+    if not mixes and user.personalised:
+        notes.append("personal history too thin for a mix: non-personalised mixes instead")
+        return GenerationResult(
+            generate(ctx, replace(user, personalised=False)).mixes, tuple(notes)
+        )
     if not mixes and not notes:
         notes.append("no artists to build a mix around")
     return GenerationResult(tuple(mixes), tuple(notes))

@@ -128,18 +128,9 @@ def apply_steps(tracks: Sequence[MixTrack], steps: Iterable[Step]) -> list[MixTr
 
 
 def interleave(familiar: Sequence[MixTrack], discovery: Sequence[MixTrack]) -> list[MixTrack]:
-    """Spread discovery tracks evenly among familiar ones (a new track every few songs)."""
+    """Spread discovery tracks evenly among familiar ones: each sits in the middle of its share
+    of the mix (two discoveries in eight tracks land third and seventh)."""
     total = len(familiar) + len(discovery)
-    if not discovery:
-        return list(familiar)
-    result: list[MixTrack] = []
-    f, d = 0, 0
-    for position in range(total):
-        due = (position + 1) * len(discovery) / total
-        if d < len(discovery) and (d + 0.5 <= due or f >= len(familiar)):
-            result.append(discovery[d])
-            d += 1
-        else:
-            result.append(familiar[f])
-            f += 1
-    return result
+    slots = {int((i + 0.5) * total / len(discovery)) for i in range(len(discovery))}
+    new, known = iter(discovery), iter(familiar)
+    return [next(new) if position in slots else next(known) for position in range(total)]

@@ -1,0 +1,201 @@
+"""Artist and track radios: a walk over the similar-artist graph from a seed, on request.
+
+The seed's neighbourhood (one and two edges away) is weighted by edge strength, so the radio
+stays close to the seed's style; random draws over those weights give variety. With a user,
+artists they play are boosted and tracks they usually skip are played less. An artist a
+curator blocked with the seed never plays on its radio.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from recsys.curation.links import canonical_pair
+from recsys.generators.context import GenerationContext, UserProfile
+from recsys.generators.neighbourhood import artist_affinity, edge_reason
+from recsys.generators.result import GenerationResult, make_mix
+from recsys.generators.steps import (
+    apply_steps,
+    cap_per_artist,
+    drop_duplicates,
+    drop_excluded,
+    spread_artists,
+)
+from recsys.mix import Mix, MixTrack, Reason
+
+NAME = "radio"
+SECOND_HOP_DAMPING = 0.5
+SEED_WEIGHT = 2.0  # the seed artist plays this many times as often as its closest neighbour
+NEIGHBOURHOOD = 40
+TOP_TRACKS_PER_ARTIST = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Station:
+    artist_id: str
+    weight: float
+    reason: Reason
+
+
+def stations(ctx: GenerationContext, seed_artist: str) -> list[Station]:
+    """The seed, its neighbours and theirs, strongest first, blocks with the seed removed."""
+    graph = ctx.graph
+    weights: dict[str, tuple[float, str]] = {seed_artist: (1.0, seed_artist)}
+    for first, data in graph[seed_artist].items():
+        weights[first] = max(weights.get(first, (0.0, "")), (float(data["score"]), seed_artist))
+    for first, (first_weight, _) in list(weights.items()):
+        if first == seed_artist:
+            continue
+        for second, data in graph[first].items():
+            weight = first_weight * float(data["score"]) * SECOND_HOP_DAMPING
+            if second not in weights or weights[second][0] < weight:
+                weights[second] = (weight, first)
+    strongest = max((w for a, (w, _) in weights.items() if a != seed_artist), default=0.5)
+    result = [
+        Station(seed_artist, SEED_WEIGHT * strongest, Reason("seed", {"artist_id": seed_artist}))
+    ]
+    ranked = sorted(
+        (item for item in weights.items() if item[0] != seed_artist),
+        key=lambda item: (-item[1][0], item[0]),
+    )
+    for artist, (weight, parent) in ranked:
+        if canonical_pair(seed_artist, artist) in ctx.blocked:
+            continue
+        result.append(Station(artist, weight, edge_reason(graph, parent, artist)))
+        if len(result) > NEIGHBOURHOOD:
+            break
+    return result
+
+
+def _weights(
+    ctx: GenerationContext, user: UserProfile | None, plan: list[Station]
+) -> tuple[np.ndarray, dict[str, float]]:
+    weights = np.array([s.weight for s in plan], dtype=np.float64)
+    heard: dict[str, float] = {}
+    if user is not None and user.personalised:
+        affinity = artist_affinity(user.history, ctx.catalog)
+        boost = ctx.settings.radio_familiar_boost
+        weights *= np.array([boost if s.artist_id in affinity else 1.0 for s in plan])
+        heard = {
+            t: float(h) for t, h in zip(user.history.track_ids, user.history.heard, strict=True)
+        }
+    return weights, heard
+
+
+def _walk(
+    ctx: GenerationContext,
+    plan: list[Station],
+    user: UserProfile | None,
+    first: MixTrack | None,
+    rng: np.random.Generator,
+) -> list[MixTrack]:
+    settings = ctx.settings
+    weights, heard = _weights(ctx, user, plan)
+    queues = {
+        s.artist_id: list(ctx.catalog.artist_tracks.get(s.artist_id, ())[:TOP_TRACKS_PER_ARTIST])
+        for s in plan
+    }
+    used = {s.artist_id: 0 for s in plan}
+    tracks: list[MixTrack] = [first] if first is not None else []
+    if first is not None:
+        for artist in first.artist_ids:
+            if artist in used:
+                used[artist] += 1
+            if first.track_id in queues.get(artist, ()):
+                queues[artist].remove(first.track_id)
+    exclusions = user.exclusions if user is not None else None
+    attempts = 0
+    while len(tracks) < settings.radio_tracks and attempts < settings.radio_tracks * 6:
+        attempts += 1
+        open_ = np.array(
+            [
+                bool(queues[s.artist_id])
+                and used[s.artist_id] < settings.radio_max_tracks_per_artist
+                for s in plan
+            ]
+        )
+        if not open_.any():
+            break
+        if tracks:
+            open_ &= np.array([s.artist_id not in tracks[-1].artist_ids for s in plan])
+            if not open_.any():
+                break
+        p = np.where(open_, weights, 0.0)
+        station = plan[int(rng.choice(len(plan), p=p / p.sum()))]
+        queue = queues[station.artist_id]
+        choice_weights = np.array(
+            [
+                1.0
+                / (1 + i)
+                * (ctx.settings.radio_skip_penalty if heard.get(t, 1.0) < 0.5 else 1.0)
+                for i, t in enumerate(queue)
+            ]
+        )
+        track_id = queue.pop(int(rng.choice(len(queue), p=choice_weights / choice_weights.sum())))
+        track = ctx.catalog.tracks[track_id]
+        if exclusions is not None and not exclusions.allows(track_id, track.artist_ids):
+            continue
+        if any(used.get(a, 0) >= settings.radio_max_tracks_per_artist for a in track.artist_ids):
+            continue
+        tracks.append(MixTrack(track_id, track.artist_ids, track.title, station.reason))
+        for artist in track.artist_ids:
+            if artist in used:
+                used[artist] += 1
+    return tracks
+
+
+def _finish(
+    ctx: GenerationContext, user: UserProfile | None, tracks: list[MixTrack]
+) -> list[MixTrack]:
+    cap = ctx.settings.radio_max_tracks_per_artist
+    steps = [drop_duplicates(ctx.catalog.isrc_of), cap_per_artist(cap, cap)]
+    if user is not None:
+        steps.insert(0, drop_excluded(user.exclusions))
+    return spread_artists(apply_steps(tracks, steps))[: ctx.settings.radio_tracks]
+
+
+def artist_radio(
+    ctx: GenerationContext, seed_artist: str, user: UserProfile | None
+) -> GenerationResult:
+    """A radio around ``seed_artist`` (a pool artist: callers check it is in the graph)."""
+    rng = ctx.rng_for("artist_radio", seed_artist, user.user_id if user else "")
+    plan = stations(ctx, seed_artist)
+    opener = _opener(ctx, seed_artist, user)
+    tracks = _finish(ctx, user, _walk(ctx, plan, user, opener, rng))
+    title = f"{ctx.catalog.name(seed_artist)} Radio"
+    key = f"{seed_artist}:{user.user_id if user else ''}"
+    return _result(make_mix(ctx, "artist_radio", key, title, tracks))
+
+
+def _opener(ctx: GenerationContext, seed_artist: str, user: UserProfile | None) -> MixTrack | None:
+    """The seed artist's most listened track the user has not excluded: a radio opens with
+    the artist it is named after."""
+    for track_id in ctx.catalog.artist_tracks.get(seed_artist, ()):
+        track = ctx.catalog.tracks[track_id]
+        if user is None or user.exclusions.allows(track_id, track.artist_ids):
+            return MixTrack(
+                track_id, track.artist_ids, track.title, Reason("seed", {"artist_id": seed_artist})
+            )
+    return None
+
+
+def track_radio(
+    ctx: GenerationContext, seed_track: str, user: UserProfile | None
+) -> GenerationResult:
+    """A radio that opens with ``seed_track`` (a pool track) and follows its primary artist."""
+    track = ctx.catalog.tracks[seed_track]
+    rng = ctx.rng_for("track_radio", seed_track, user.user_id if user else "")
+    first = MixTrack(
+        seed_track, track.artist_ids, track.title, Reason("seed", {"track_id": seed_track})
+    )
+    walked = _walk(ctx, stations(ctx, track.primary_artist_id), user, first, rng)
+    title = f"{track.title} Radio"
+    key = f"{seed_track}:{user.user_id if user else ''}"
+    return _result(make_mix(ctx, "track_radio", key, title, _finish(ctx, user, walked)))
+
+
+def _result(mix: Mix) -> GenerationResult:
+    notes = () if mix.tracks else ("no playable track around this seed",)
+    return GenerationResult((mix,), notes)

@@ -1,0 +1,76 @@
+"""The generator registry and runner: generators found by name, the final filter applied.
+
+A generator is a pure function ``(context, request) -> GenerationResult``. The runner, not the
+generator, applies the final filter, so no generator can forget it (STYLE.md, point 4).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from recsys.final_filter import ServingGate, final_filter
+from recsys.generators import personal_mixes, radio, release_radar
+from recsys.generators.context import GenerationContext, UserProfile
+from recsys.generators.result import GenerationResult
+from recsys.generators.steps import NO_EXCLUSIONS
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationRequest:
+    user: UserProfile | None = None
+    seed_artist: str | None = None
+    seed_track: str | None = None
+
+
+Generator = Callable[[GenerationContext, GenerationRequest], GenerationResult]
+
+
+def _needs_user(request: GenerationRequest) -> UserProfile:
+    if request.user is None:
+        raise ValueError("this generator needs a user")
+    return request.user
+
+
+def _personal_mixes(ctx: GenerationContext, request: GenerationRequest) -> GenerationResult:
+    return personal_mixes.generate(ctx, _needs_user(request))
+
+
+def _release_radar(ctx: GenerationContext, request: GenerationRequest) -> GenerationResult:
+    return release_radar.generate(ctx, _needs_user(request))
+
+
+def _artist_radio(ctx: GenerationContext, request: GenerationRequest) -> GenerationResult:
+    if request.seed_artist is None:
+        raise ValueError("an artist radio needs a seed artist")
+    return radio.artist_radio(ctx, request.seed_artist, request.user)
+
+
+def _track_radio(ctx: GenerationContext, request: GenerationRequest) -> GenerationResult:
+    if request.seed_track is None:
+        raise ValueError("a track radio needs a seed track")
+    return radio.track_radio(ctx, request.seed_track, request.user)
+
+
+GENERATORS: dict[str, Generator] = {
+    "personal_mixes": _personal_mixes,
+    "release_radar": _release_radar,
+    "artist_radio": _artist_radio,
+    "track_radio": _track_radio,
+}
+
+
+def run_generator(
+    name: str, ctx: GenerationContext, request: GenerationRequest, gate: ServingGate
+) -> tuple[GenerationResult, Counter[str]]:
+    """Generate, then pass every mix through the final filter; counts of what it removed."""
+    result = GENERATORS[name](ctx, request)
+    exclusions = request.user.exclusions if request.user is not None else NO_EXCLUSIONS
+    dropped: Counter[str] = Counter()
+    mixes = []
+    for mix in result.mixes:
+        filtered, removed = final_filter(mix, gate, exclusions)
+        mixes.append(filtered)
+        dropped.update(removed)
+    return GenerationResult(tuple(mixes), result.notes), dropped

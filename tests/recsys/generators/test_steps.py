@@ -1,0 +1,88 @@
+"""The repetition rules as small steps, each on a hand-made list with a known answer."""
+
+from __future__ import annotations
+
+import itertools
+
+from recsys.generators.steps import (
+    UserExclusions,
+    cap_per_artist,
+    drop_back_to_back,
+    drop_duplicates,
+    drop_excluded,
+    drop_recently_played,
+    interleave,
+    spread_artists,
+)
+from recsys.mix import MixTrack, Reason
+
+WHY = Reason("history", {"artist_id": "a"})
+
+
+def t(track_id: str, *artists: str, slot: str = "familiar") -> MixTrack:
+    return MixTrack(track_id, artists, track_id, WHY, slot)  # type: ignore[arg-type]
+
+
+def ids(tracks: list[MixTrack]) -> list[str]:
+    return [x.track_id for x in tracks]
+
+
+def test_duplicates_and_other_versions_of_a_recording_go() -> None:
+    isrc = {"single": "GBAAA2600001", "album": "GBAAA2600001", "other": "GBAAA2600002"}
+    step = drop_duplicates(isrc.get)
+    assert ids(step([t("single", "a"), t("album", "a"), t("single", "a"), t("other", "b")])) == [
+        "single",
+        "other",
+    ]
+
+
+def test_exclusions_cover_featured_appearances() -> None:
+    step = drop_excluded(UserExclusions(artists=frozenset({"x"}), tracks=frozenset({"t3"})))
+    kept = step([t("t1", "a"), t("t2", "a", "x"), t("t3", "b"), t("t4", "b")])
+    assert ids(kept) == ["t1", "t4"]
+
+
+def test_caps_count_every_credited_artist_and_discovery_separately() -> None:
+    step = cap_per_artist(familiar=2, discovery=1)
+    tracks = [
+        t("1", "a"),
+        t("2", "a", "b"),
+        t("3", "a"),
+        t("4", "b"),
+        t("5", "c", slot="discovery"),
+        t("6", "c", slot="discovery"),
+    ]
+    assert ids(step(tracks)) == ["1", "2", "4", "5"]
+
+
+def test_recent_plays_stay_out_of_discovery_slots_only() -> None:
+    step = drop_recently_played({"r"})
+    assert ids(
+        step([t("r", "a"), t("r", "b", slot="discovery"), t("n", "c", slot="discovery")])
+    ) == ["r", "n"]
+
+
+def test_spread_never_puts_an_artist_back_to_back() -> None:
+    tracks = [t("1", "a"), t("2", "a"), t("3", "b"), t("4", "a", "c"), t("5", "d")]
+    spread = spread_artists(tracks)
+    assert ids(spread) == ["1", "3", "2", "5", "4"]
+    for first, second in itertools.pairwise(spread):
+        assert not set(first.artist_ids) & set(second.artist_ids)
+
+
+def test_spread_drops_what_cannot_be_placed() -> None:
+    assert ids(spread_artists([t("1", "a"), t("2", "a"), t("3", "a")])) == ["1"]
+
+
+def test_read_time_repair_drops_without_reordering() -> None:
+    assert ids(drop_back_to_back([t("1", "a"), t("2", "a"), t("3", "b"), t("4", "b")])) == [
+        "1",
+        "3",
+    ]
+
+
+def test_interleave_spreads_discoveries_evenly() -> None:
+    familiar = [t(f"f{i}", f"a{i}") for i in range(6)]
+    discovery = [t(f"d{i}", f"b{i}", slot="discovery") for i in range(2)]
+    mixed = ids(interleave(familiar, discovery))
+    assert mixed == ["f0", "f1", "d0", "f2", "f3", "f4", "d1", "f5"]
