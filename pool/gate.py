@@ -46,6 +46,10 @@ class ServingExclusions:
             return TAKEN_DOWN
         return self.ai.reason_for(track_id)
 
+    def withheld(self) -> frozenset[str]:
+        """Every track this keeps from listeners, for stores that check membership."""
+        return frozenset(self.ai.excluded) | self.ai.pending_review | self.taken_down
+
 
 def rejection_reasons(
     track: Track, registry: TrustRegistry, exclusions: ServingExclusions

@@ -20,6 +20,7 @@ from recsys.embeddings.artist_model import ArtistModel, load_model
 from recsys.final_filter import ServingGate
 from recsys.generators.catalog_index import CatalogIndex, build_catalog_index
 from recsys.generators.context import GenerationContext, UserProfile, anonymous
+from recsys.generators.neighbourhood import blocked_partners
 from recsys.generators.steps import NO_EXCLUSIONS, UserExclusions
 from recsys.graph.similar_artists import build_similar_artist_graph
 from recsys.listening.history import ListeningHistory, load_history
@@ -89,7 +90,7 @@ def load_engine(
     graph: nx.Graph = build_similar_artist_graph(
         pool.artists, links, model.neighbours() if model is not None else {}, settings.graph
     )
-    blocked = frozenset(link.pair for link in links if link.kind == "block")
+    blocked = blocked_partners(link.pair for link in links if link.kind == "block")
     catalog: CatalogIndex = build_catalog_index(pool, history.track_listeners())
     context = GenerationContext(
         catalog=catalog,

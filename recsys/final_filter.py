@@ -11,14 +11,21 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Container
 from dataclasses import dataclass
+from typing import Protocol
 
 from pool.gate import ServingExclusions, is_servable
 from recsys.generators.steps import NO_EXCLUSIONS, UserExclusions, drop_back_to_back
 from recsys.mix import Mix
 
 NOT_IN_POOL = "not_in_pool"
+EXCLUDED_NOW = "excluded_now"
 USER_EXCLUSION = "user_exclusion"
 BACK_TO_BACK = "back_to_back_after_removal"
+
+
+class TrackGate(Protocol):
+    def reason_against(self, track_id: str) -> str | None:
+        """None when the track may be served now, else the reason it may not."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +45,22 @@ class ServingGate:
         return self.exclusions.reason_for(track_id)
 
 
+@dataclass(frozen=True, slots=True)
+class StoredReadGate:
+    """The gate of the read path: the current pool, and the store's set of tracks excluded
+    since (kept current by every flag, review and takedown, so a read needs one lookup)."""
+
+    pool_track_ids: Container[str]
+    excluded_now: Container[str]
+
+    def reason_against(self, track_id: str) -> str | None:
+        if track_id not in self.pool_track_ids:
+            return NOT_IN_POOL
+        return EXCLUDED_NOW if track_id in self.excluded_now else None
+
+
 def final_filter(
-    mix: Mix, gate: ServingGate, user_exclusions: UserExclusions = NO_EXCLUSIONS
+    mix: Mix, gate: TrackGate, user_exclusions: UserExclusions = NO_EXCLUSIONS
 ) -> tuple[Mix, Counter[str]]:
     """The mix with every track that may not be served removed, and counts per reason."""
     dropped: Counter[str] = Counter()

@@ -7,13 +7,21 @@ HTTP API, so both print exactly the same JSON. Every mix passes the final filter
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from datetime import datetime
+from typing import Any, Literal
 
 from recsys.engine import Engine
 from recsys.errors import NotFoundError
+from recsys.final_filter import StoredReadGate, final_filter
+from recsys.generators.context import anonymous
 from recsys.generators.registry import GenerationRequest, run_generator
+from recsys.generators.steps import UserExclusions
 from recsys.graph.similar_artists import similar_artists
-from recsys.mix import Mix
+from recsys.mix import Mix, MixTrack, Reason
+from recsys.store.base import MixStore, StoreUnavailableError, decode_user
+
+log = logging.getLogger(__name__)
 
 
 def _only(mixes: tuple[Mix, ...]) -> Mix:
@@ -69,3 +77,85 @@ def similar(engine: Engine, artist_id: str, limit: int) -> dict[str, Any]:
             for s in similar_artists(graph, artist_id, limit)
         ],
     }
+
+
+def _hydrate(engine: Engine, compact: dict[str, Any]) -> Mix:
+    """A stored compact mix with titles and artists from the current pool (a track the pool
+    no longer holds keeps no metadata and is removed by the final filter)."""
+    tracks = []
+    for track_id, reason_type, via in compact["tracks"]:
+        track = engine.context.catalog.tracks.get(track_id)
+        tracks.append(
+            MixTrack(
+                track_id,
+                track.artist_ids if track else (),
+                track.title if track else "",
+                Reason(reason_type, via),
+            )
+        )
+    return Mix(
+        mix_id=compact["mix_id"],
+        kind=compact["kind"],
+        title=compact["title"],
+        generated_at=datetime.fromisoformat(compact["generated_at"]),
+        pool_version=compact["pool_version"],
+        model_version=compact["model_version"],
+        tracks=tuple(tracks),
+    )
+
+
+StoredPart = Literal["mixes", "release_radar"]
+
+
+def _stored(
+    engine: Engine, store: MixStore, user_id: str, exclusions: UserExclusions, part: StoredPart
+) -> list[Mix] | None:
+    """The user's stored mixes after the final filter, or None when the store has none."""
+    payload = store.read_user(user_id)
+    if payload is None:
+        return None
+    document = decode_user(payload)
+    compact = document["mixes"] if part == "mixes" else [document["release_radar"]]
+    mixes = [_hydrate(engine, m) for m in compact if m is not None]
+    track_ids = sorted({t.track_id for m in mixes for t in m.tracks})
+    gate = StoredReadGate(engine.gate.pool_track_ids, store.excluded_among(track_ids))
+    return [final_filter(m, gate, exclusions)[0] for m in mixes]
+
+
+def read_user_mixes(
+    engine: Engine, store: MixStore, user_id: str, exclusions: UserExclusions
+) -> dict[str, Any]:
+    """``GET /v1/users/{id}/mixes``: the stored mixes, filtered now. A user the store does not
+    know gets mixes generated on the spot (non-personalised when the engine has never seen
+    them); when the store does not answer, non-personalised mixes that pass the gate."""
+    try:
+        stored = _stored(engine, store, user_id, exclusions, "mixes")
+    except StoreUnavailableError as error:
+        log.warning("store unavailable, serving non-personalised mixes: %s", error)
+        return _fallback(engine, user_id, exclusions, "personal_mixes")
+    if stored is None:
+        return user_mixes(engine, user_id)
+    return {"user_id": user_id, "mixes": [m.as_dict() for m in stored]}
+
+
+def read_release_radar(
+    engine: Engine, store: MixStore, user_id: str, exclusions: UserExclusions
+) -> dict[str, Any]:
+    try:
+        stored = _stored(engine, store, user_id, exclusions, "release_radar")
+    except StoreUnavailableError as error:
+        log.warning("store unavailable, serving a non-personalised release radar: %s", error)
+        return _fallback(engine, user_id, exclusions, "release_radar")
+    if not stored:
+        return release_radar(engine, user_id)
+    return stored[0].as_dict()
+
+
+def _fallback(
+    engine: Engine, user_id: str, exclusions: UserExclusions, name: str
+) -> dict[str, Any]:
+    request = GenerationRequest(user=anonymous(user_id, exclusions))
+    result, _ = run_generator(name, engine.context, request, engine.gate)
+    if name == "personal_mixes":
+        return {"user_id": user_id, "mixes": [m.as_dict() for m in result.mixes]}
+    return _only(result.mixes).as_dict()

@@ -19,6 +19,7 @@ from recsys.errors import ConfigError
 from recsys.generators.context import GeneratorSettings
 from recsys.graph.similar_artists import GraphSettings
 from recsys.listening.fraud import FraudRules
+from recsys.store.redis_store import RedisSettings
 
 DEFAULT_CONFIG_NAME = "default.toml"
 ENV_PREFIX = "RECSYS_"
@@ -32,6 +33,15 @@ class DemoSettings:
     seed: int
     show_issues: int
     show_tracks: int
+
+
+@dataclass(frozen=True, slots=True)
+class ServeSettings:
+    host: str
+    port: int
+    workers: int
+    log_user_ids: str
+    rebuild_workers: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +60,8 @@ class Settings:
     als: AlsSettings
     graph: GraphSettings
     generators: GeneratorSettings
+    redis: RedisSettings
+    serve: ServeSettings
 
 
 def default_config_path() -> Path:
@@ -163,4 +175,6 @@ def load_settings(config_file: Path | None, environ: Mapping[str, str], cwd: Pat
         als=_section(raw, "als", AlsSettings),
         graph=_section(raw, "graph", GraphSettings),
         generators=_section(raw, "generators", GeneratorSettings),
+        redis=_section(raw, "redis", RedisSettings),
+        serve=_section(raw, "serve", ServeSettings),
     )

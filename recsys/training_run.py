@@ -33,6 +33,7 @@ from recsys.listening.fraud import FraudVerdict, screen_listens
 from recsys.listening.history import ListeningHistory, build_history, save_history
 from recsys.listening.reader import ListenReport, read_listens
 from recsys.listening.training import artist_play_matrix, track_facts
+from recsys.privacy import load_tombstones
 from recsys.settings import Settings
 from recsys.user_feeds import read_user_feeds
 from recsys.user_state import import_user_feeds, load_optouts
@@ -130,13 +131,20 @@ def run_training(
     )
     links_added, link_issues = timer.run("links", lambda: _import_links(conn, data_dir, now))
     feeds = read_user_feeds(data_dir)
+    erased = load_tombstones(conn, now)  # an old export must not bring an erased user back
     with transaction(conn):
-        import_user_feeds(conn, feeds.optouts, feeds.exclusions, feeds.follows, now)
+        import_user_feeds(
+            conn,
+            [u for u in feeds.optouts if u not in erased],
+            [e for e in feeds.exclusions if e.user_id not in erased],
+            {u: a for u, a in feeds.follows.items() if u not in erased},
+            now,
+        )
     optouts = load_optouts(conn)
     catalog, build = imported.catalog, imported.build
     listens, listen_report = timer.run(
         "listens",
-        lambda: read_listens(data_dir, catalog.tracks, excluded_users=optouts),
+        lambda: read_listens(data_dir, catalog.tracks, excluded_users=optouts, erased_users=erased),
     )
     facts = track_facts(listens, catalog, build.report.rejected_tracks)
     verdict = timer.run("fraud", lambda: screen_listens(listens, facts, settings.fraud))

@@ -1,4 +1,8 @@
-"""`recsys mixes|release-radar|radio|similar`: the listener read paths, as the API's JSON."""
+"""`recsys mixes|release-radar|radio|similar`: the listener read paths, as the API's JSON.
+
+Mixes and Release Radar are read from the store (as the cron job wrote them) and filtered now;
+radios and similar artists are generated on request.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from typing import Any
 from recsys import service
 from recsys.commands.context import CommandContext, valid_id
 from recsys.engine import Engine, load_engine
+from recsys.generators.steps import NO_EXCLUSIONS
+from recsys.store.factory import open_store
 
 
 def _limit(text: str) -> int:
@@ -48,13 +54,25 @@ def engine_for(ctx: CommandContext) -> Engine:
         conn.close()
 
 
+def _read(ctx: CommandContext, user_id: str, read: Any) -> dict[str, Any]:
+    engine = engine_for(ctx)
+    store = open_store(ctx.settings)
+    try:
+        exclusions = engine.exclusions.get(user_id, NO_EXCLUSIONS)
+        return dict(read(engine, store, user_id, exclusions))
+    finally:
+        store.close()
+
+
 def run_mixes(args: argparse.Namespace, ctx: CommandContext) -> int:
-    ctx.print_json(service.user_mixes(engine_for(ctx), valid_id(args.user_id, "user_id")))
+    user_id = valid_id(args.user_id, "user_id")
+    ctx.print_json(_read(ctx, user_id, service.read_user_mixes))
     return 0
 
 
 def run_release_radar(args: argparse.Namespace, ctx: CommandContext) -> int:
-    ctx.print_json(service.release_radar(engine_for(ctx), valid_id(args.user_id, "user_id")))
+    user_id = valid_id(args.user_id, "user_id")
+    ctx.print_json(_read(ctx, user_id, service.read_release_radar))
     return 0
 
 

@@ -9,8 +9,10 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -141,6 +143,41 @@ def train_artist_model(
     )
 
 
+def _replace_file(folder: Path, name: str, write: Callable[[BinaryIO], None]) -> None:
+    """Write ``folder/name`` through a temporary file, so a crash leaves the old file."""
+    handle, staging = tempfile.mkstemp(prefix=f".{name}-", dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(staging, folder / name)
+    finally:
+        if os.path.exists(staging):
+            os.unlink(staging)
+
+
+def save_model_files(folder: Path, model: ArtistModel) -> None:
+    """Write (or overwrite, file by file) a model's files into ``folder``; meta goes last."""
+    _replace_file(
+        folder,
+        MODEL_FILE,
+        lambda out: np.savez(
+            out,
+            user_factors=model.user_factors,
+            artist_factors=model.artist_factors,
+            neighbour_index=model.neighbour_index,
+            neighbour_score=model.neighbour_score,
+            user_ids=np.array(model.users.ids, dtype=str),
+            artist_ids=np.array(model.artists.ids, dtype=str),
+        ),
+    )
+    _replace_file(folder, TAGS_FILE, lambda out: sp.save_npz(out, model.artist_tags))
+    _replace_file(folder, PROFILES_FILE, lambda out: sp.save_npz(out, model.user_tag_profiles))
+    meta = json.dumps({"version": model.version, "settings": asdict(model.settings)}, indent=1)
+    _replace_file(folder, META_FILE, lambda out: out.write(meta.encode()))
+
+
 def save_model(root: Path, model: ArtistModel) -> Path:
     """Write ``root/<version>/`` through a staging folder; a complete copy is kept as is."""
     target = root / model.version
@@ -149,23 +186,7 @@ def save_model(root: Path, model: ArtistModel) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
     try:
-        with (staging / MODEL_FILE).open("wb") as handle:
-            np.savez(
-                handle,
-                user_factors=model.user_factors,
-                artist_factors=model.artist_factors,
-                neighbour_index=model.neighbour_index,
-                neighbour_score=model.neighbour_score,
-                user_ids=np.array(model.users.ids, dtype=object).astype(str),
-                artist_ids=np.array(model.artists.ids, dtype=object).astype(str),
-            )
-            handle.flush()
-            os.fsync(handle.fileno())
-        sp.save_npz(staging / TAGS_FILE, model.artist_tags)
-        sp.save_npz(staging / PROFILES_FILE, model.user_tag_profiles)
-        (staging / META_FILE).write_text(
-            json.dumps({"version": model.version, "settings": asdict(model.settings)}, indent=1)
-        )
+        save_model_files(staging, model)
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)

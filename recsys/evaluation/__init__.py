@@ -1,5 +1,5 @@
-"""Offline evaluation (SPEC section 7): the hetrec2011-lastfm-2k loader, a seeded per-user split
-and the ranking / coherence metrics that ``recsys evaluate`` reports."""
+"""Offline evaluation (SPEC section 7): the hetrec2011-lastfm-2k loader, a seeded per-user split,
+the ranking / coherence metrics and the report that ``recsys evaluate`` prints."""
 
 from recsys.evaluation.hetrec import HetrecData, is_hetrec_dir, load_hetrec
 from recsys.evaluation.metrics import (
@@ -10,11 +10,25 @@ from recsys.evaluation.metrics import (
     precision_at_k,
     relevant_from_csr,
 )
+from recsys.evaluation.report import (
+    EvaluationData,
+    evaluate,
+    evaluate_data_dir,
+    evaluate_hetrec,
+    format_report,
+    is_data_dir,
+)
 from recsys.evaluation.split import n_test_items, train_test_split
 
 __all__ = [
+    "EvaluationData",
     "HetrecData",
     "coherence",
+    "evaluate",
+    "evaluate_data_dir",
+    "evaluate_hetrec",
+    "format_report",
+    "is_data_dir",
     "is_hetrec_dir",
     "jaccard",
     "list_coherence",

@@ -248,8 +248,7 @@ def mix_artist_lists(
         cluster = clusters[0]
         anchors = sorted(cluster, key=lambda a: (-cluster[a], a))[:MIX_ANCHORS]
         discoveries = [
-            n.artist_id
-            for n in neighbours_of(graph, cluster, exclude=affinity.keys(), blocked=frozenset())
+            n.artist_id for n in neighbours_of(graph, cluster, exclude=affinity.keys(), blocked={})
         ][:MIX_DISCOVERIES]
         lists.append([column[a] for a in anchors + discoveries])
     return lists

@@ -8,7 +8,8 @@ clock, the state or the network: a mix is a pure function of these and the seed.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import networkx as nx
@@ -61,13 +62,36 @@ class GenerationContext:
     catalog: CatalogIndex
     graph: nx.Graph
     model: ArtistModel | None
-    blocked: frozenset[tuple[str, str]]  # curator blocks, as canonical pairs
+    blocked: Mapping[str, frozenset[str]]  # artist -> artists a curator blocked it with
     now: datetime
     settings: GeneratorSettings
+
+    _recent_releases: dict[date, tuple[tuple[tuple[str, ...], ...], frozenset[str]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def today(self) -> date:
         return self.now.date()
+
+    def recent_releases(self, days: int) -> tuple[tuple[tuple[str, ...], ...], frozenset[str]]:
+        """The last ``days`` days' releases (newest first, each release's tracks most listened
+        first) and every artist on them: the same for all listeners, so worked out once."""
+        first_day = self.today - timedelta(days=days)
+        cached = self._recent_releases.get(first_day)
+        if cached is None:
+            releases = tuple(
+                track_ids
+                for _day, _release, track_ids in self.catalog.releases_since(first_day, self.today)
+            )
+            artists = frozenset(
+                a
+                for track_ids in releases
+                for t in track_ids
+                for a in self.catalog.tracks[t].artist_ids
+            )
+            cached = self._recent_releases[first_day] = (releases, artists)
+        return cached
 
     @property
     def model_version(self) -> str:

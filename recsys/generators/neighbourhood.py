@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from recsys.curation.links import canonical_pair
 from recsys.generators.catalog_index import CatalogIndex
 from recsys.listening.history import TrackHistory
 from recsys.mix import Reason
@@ -59,20 +58,23 @@ def neighbours_of(
     anchors: Mapping[str, float],
     *,
     exclude: Collection[str],
-    blocked: Collection[tuple[str, str]],
+    blocked: Mapping[str, frozenset[str]],
+    only: Collection[str] | None = None,
 ) -> list[Neighbour]:
     """Artists one edge away from the weighted anchors, best first.
 
     An artist blocked with *any* anchor is left out: a curator's block means "never put these
     two together", which a mix built around both would do even via a third artist.
+    ``blocked`` maps each artist to those it is blocked with; ``only`` restricts candidates.
     """
     scores: dict[str, float] = {}
     best: dict[str, tuple[float, str]] = {}
+    adjacency = graph.adj
     for anchor, weight in anchors.items():
-        if anchor not in graph:
+        if anchor not in adjacency:
             continue
-        for other, data in graph[anchor].items():
-            if other in exclude or other in anchors:
+        for other, data in adjacency[anchor].items():
+            if other in exclude or other in anchors or (only is not None and other not in only):
                 continue
             contribution = weight * float(data["score"])
             scores[other] = scores.get(other, 0.0) + contribution
@@ -81,11 +83,16 @@ def neighbours_of(
     ranked = [
         Neighbour(artist, score, best[artist][1])
         for artist, score in scores.items()
-        if not any(canonical_pair(artist, a) in blocked for a in anchors)
+        if not (artist in blocked and not blocked[artist].isdisjoint(anchors))
     ]
     ranked.sort(key=lambda n: (-n.score, n.artist_id))
     return ranked
 
 
-def blocked_pairs_touching(blocked: Iterable[tuple[str, str]], artist: str) -> set[str]:
-    return {b if a == artist else a for a, b in blocked if artist in (a, b)}
+def blocked_partners(pairs: Iterable[tuple[str, str]]) -> dict[str, frozenset[str]]:
+    """Each artist → the artists a curator blocked it with (both directions)."""
+    partners: dict[str, set[str]] = {}
+    for a, b in pairs:
+        partners.setdefault(a, set()).add(b)
+        partners.setdefault(b, set()).add(a)
+    return {artist: frozenset(others) for artist, others in partners.items()}

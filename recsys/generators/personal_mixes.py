@@ -20,6 +20,7 @@ from recsys.generators.result import GenerationResult, make_mix
 from recsys.generators.steps import (
     apply_steps,
     cap_per_artist,
+    drop_blocked,
     drop_duplicates,
     drop_excluded,
     drop_recently_played,
@@ -40,8 +41,15 @@ def cluster_artists(
     ``min_size`` artists joins the community it is most strongly linked to, if any, so each mix
     stays coherent and as many as possible can be filled.
     """
-    members = [a for a in affinity if a in graph]
-    sub = graph.subgraph(members)
+    members = {a for a in affinity if a in graph}
+    # A plain copy of the induced subgraph: networkx's subgraph views are slow to walk.
+    sub = nx.Graph()
+    sub.add_nodes_from(sorted(members))
+    adjacency = graph.adj
+    for a in sub.nodes:
+        for b, data in adjacency[a].items():
+            if b in members and a < b:
+                sub.add_edge(a, b, score=data["score"])
     communities = [set(c) for c in nx.community.louvain_communities(sub, weight="score", seed=seed)]
     communities.sort(key=lambda c: (len(c), min(c)))
     merged = True
@@ -173,6 +181,7 @@ def _rules(ctx: GenerationContext, user: UserProfile):  # type: ignore[no-untype
     settings = ctx.settings
     steps = [
         drop_excluded(user.exclusions),
+        drop_blocked(ctx.blocked),
         drop_duplicates(ctx.catalog.isrc_of),
         drop_recently_played(user.recent_tracks(ctx.today, settings.recent_days)),
         cap_per_artist(settings.max_tracks_per_artist, settings.max_discovery_tracks_per_artist),

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recsys.curation.links import canonical_pair
 from recsys.generators.context import GenerationContext, UserProfile
 from recsys.generators.neighbourhood import artist_affinity, edge_reason
 from recsys.generators.result import GenerationResult, make_mix
 from recsys.generators.steps import (
     apply_steps,
     cap_per_artist,
+    drop_blocked,
     drop_duplicates,
     drop_excluded,
     spread_artists,
@@ -61,7 +61,7 @@ def stations(ctx: GenerationContext, seed_artist: str) -> list[Station]:
         key=lambda item: (-item[1][0], item[0]),
     )
     for artist, (weight, parent) in ranked:
-        if canonical_pair(seed_artist, artist) in ctx.blocked:
+        if artist in ctx.blocked.get(seed_artist, ()):
             continue
         result.append(Station(artist, weight, edge_reason(graph, parent, artist)))
         if len(result) > NEIGHBOURHOOD:
@@ -147,10 +147,14 @@ def _walk(
 
 
 def _finish(
-    ctx: GenerationContext, user: UserProfile | None, tracks: list[MixTrack]
+    ctx: GenerationContext, user: UserProfile | None, tracks: list[MixTrack], seed_artist: str
 ) -> list[MixTrack]:
     cap = ctx.settings.radio_max_tracks_per_artist
-    steps = [drop_duplicates(ctx.catalog.isrc_of), cap_per_artist(cap, cap)]
+    steps = [
+        drop_blocked(ctx.blocked, seed_artist),
+        drop_duplicates(ctx.catalog.isrc_of),
+        cap_per_artist(cap, cap),
+    ]
     if user is not None:
         steps.insert(0, drop_excluded(user.exclusions))
     return spread_artists(apply_steps(tracks, steps))[: ctx.settings.radio_tracks]
@@ -163,7 +167,7 @@ def artist_radio(
     rng = ctx.rng_for("artist_radio", seed_artist, user.user_id if user else "")
     plan = stations(ctx, seed_artist)
     opener = _opener(ctx, seed_artist, user)
-    tracks = _finish(ctx, user, _walk(ctx, plan, user, opener, rng))
+    tracks = _finish(ctx, user, _walk(ctx, plan, user, opener, rng), seed_artist)
     title = f"{ctx.catalog.name(seed_artist)} Radio"
     key = f"{seed_artist}:{user.user_id if user else ''}"
     return _result(make_mix(ctx, "artist_radio", key, title, tracks))
@@ -193,7 +197,8 @@ def track_radio(
     walked = _walk(ctx, stations(ctx, track.primary_artist_id), user, first, rng)
     title = f"{track.title} Radio"
     key = f"{seed_track}:{user.user_id if user else ''}"
-    return _result(make_mix(ctx, "track_radio", key, title, _finish(ctx, user, walked)))
+    tracks = _finish(ctx, user, walked, track.primary_artist_id)
+    return _result(make_mix(ctx, "track_radio", key, title, tracks))
 
 
 def _result(mix: Mix) -> GenerationResult:

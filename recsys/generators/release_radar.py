@@ -5,14 +5,13 @@ release. Empty but valid when nothing was released lately.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from recsys.generators.context import GenerationContext, UserProfile
 from recsys.generators.neighbourhood import artist_affinity, edge_reason, neighbours_of
 from recsys.generators.result import GenerationResult, make_mix
 from recsys.generators.steps import (
     apply_steps,
     cap_per_artist,
+    drop_blocked,
     drop_duplicates,
     drop_excluded,
     spread_artists,
@@ -23,30 +22,35 @@ NAME = "release_radar"
 TITLE = "Release Radar"
 
 
-def _circles(ctx: GenerationContext, user: UserProfile) -> dict[str, tuple[int, Reason]]:
-    """Artist → (closeness, reason): followed 0, played 1, neighbours 2 (cold start: popular)."""
+def _circles(
+    ctx: GenerationContext, user: UserProfile, released: frozenset[str]
+) -> dict[str, tuple[int, Reason]]:
+    """Artist with a recent release → (closeness, reason): followed 0, played 1, their graph
+    neighbours 2; for listeners without personalisation, the pool's popular artists 1."""
     circles: dict[str, tuple[int, Reason]] = {}
     if user.personalised:
-        for artist in sorted(user.follows):
+        for artist in sorted(user.follows & released):
             circles[artist] = (0, Reason("followed_artist", {"artist_id": artist}))
         affinity = artist_affinity(user.history, ctx.catalog)
         top = dict(
             sorted(affinity.items(), key=lambda kv: (-kv[1], kv[0]))[: ctx.settings.top_artists]
         )
         for artist in top:
-            circles.setdefault(artist, (1, Reason("history", {"artist_id": artist})))
-        anchors = {a: w for a, w in top.items()} | dict.fromkeys(
-            user.follows, max(top.values(), default=1.0)
-        )
+            if artist in released:
+                circles.setdefault(artist, (1, Reason("history", {"artist_id": artist})))
+        anchors = top | dict.fromkeys(user.follows, max(top.values(), default=1.0))
     else:
         popular = ctx.catalog.popular_artists(ctx.settings.cold_start_artists)
         for artist in popular:
-            circles[artist] = (
-                1,
-                Reason("seed", {"artist_id": artist, "basis": "popular in the pool"}),
-            )
+            if artist in released:
+                circles[artist] = (
+                    1,
+                    Reason("seed", {"artist_id": artist, "basis": "popular in the pool"}),
+                )
         anchors = dict.fromkeys(popular, 1.0)
-    for neighbour in neighbours_of(ctx.graph, anchors, exclude=set(circles), blocked=ctx.blocked):
+    for neighbour in neighbours_of(
+        ctx.graph, anchors, exclude=set(circles), blocked=ctx.blocked, only=released
+    ):
         circles.setdefault(
             neighbour.artist_id,
             (2, edge_reason(ctx.graph, neighbour.anchor, neighbour.artist_id)),
@@ -56,13 +60,10 @@ def _circles(ctx: GenerationContext, user: UserProfile) -> dict[str, tuple[int, 
 
 def generate(ctx: GenerationContext, user: UserProfile) -> GenerationResult:
     settings = ctx.settings
-    first_day = ctx.today - timedelta(days=settings.release_radar_days)
-    circles = _circles(ctx, user)
+    releases, released = ctx.recent_releases(settings.release_radar_days)
+    circles = _circles(ctx, user, released) if releases else {}
     candidates: list[tuple[int, int, MixTrack]] = []
-    for order, (day, _release, track_ids) in enumerate(
-        ctx.catalog.releases_since(first_day, ctx.today)
-    ):
-        del day
+    for order, track_ids in enumerate(releases):
         taken = 0
         for track_id in track_ids:
             track = ctx.catalog.tracks[track_id]
@@ -82,6 +83,7 @@ def generate(ctx: GenerationContext, user: UserProfile) -> GenerationResult:
     candidates.sort(key=lambda c: (c[0], c[1]))  # closest circle first, then newest release
     steps = [
         drop_excluded(user.exclusions),
+        drop_blocked(ctx.blocked),
         drop_duplicates(ctx.catalog.isrc_of),
         cap_per_artist(settings.max_tracks_per_artist, settings.max_tracks_per_artist),
     ]

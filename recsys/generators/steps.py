@@ -9,7 +9,7 @@ per artist, and a user's "don't play this" choices honoured (featured appearance
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from recsys.mix import MixTrack
@@ -34,6 +34,24 @@ NO_EXCLUSIONS = UserExclusions()
 def drop_excluded(exclusions: UserExclusions) -> Step:
     def step(tracks: Sequence[MixTrack]) -> list[MixTrack]:
         return [t for t in tracks if exclusions.allows(t.track_id, t.artist_ids)]
+
+    return step
+
+
+def drop_blocked(blocked: Mapping[str, frozenset[str]], seed_artist: str | None = None) -> Step:
+    """Drop a track whose credits include an artist blocked with the artist its reason names
+    (or with a radio's seed): a featured appearance must not smuggle in a blocked pair."""
+
+    def step(tracks: Sequence[MixTrack]) -> list[MixTrack]:
+        kept = []
+        for track in tracks:
+            via = track.reason.via.get("artist_id")
+            forbidden = blocked.get(via, frozenset()) if isinstance(via, str) else frozenset()
+            if seed_artist is not None:
+                forbidden = forbidden | blocked.get(seed_artist, frozenset())
+            if forbidden.isdisjoint(track.artist_ids):
+                kept.append(track)
+        return kept
 
     return step
 

@@ -1,0 +1,136 @@
+"""Erasure, tombstones and user ids in logs.
+
+Erasing a user removes their rows from the state, their stored mixes from every store
+version, and their rows from the current model and listening history; a tombstone (a keyed
+hash, not the id) keeps any later rebuild from bringing them back from an old export. Logs
+carry the same keyed hash instead of raw ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import sqlite3
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from pool.audit import AuditEntry, append_audit
+from pool.state import get_pointer, set_pointer, transaction
+from recsys.embeddings.artist_model import load_model, save_model_files
+from recsys.listening.history import load_history, save_history
+from recsys.store.base import MixStore
+from recsys.vocabulary import Vocabulary
+
+PRIVACY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS user_tombstones (
+    user_hash TEXT PRIMARY KEY,
+    erased_at TEXT NOT NULL
+);
+"""
+KEY_POINTER = "user_hash_key"
+
+
+def user_hash_key(conn: sqlite3.Connection, now: datetime) -> bytes:
+    """The state's secret for hashing user ids, made on first use."""
+    key = get_pointer(conn, KEY_POINTER)
+    if key is None:
+        key = secrets.token_hex(32)
+        with transaction(conn):
+            set_pointer(conn, KEY_POINTER, key, now)
+    return bytes.fromhex(key)
+
+
+def hash_user(key: bytes, user_id: str) -> str:
+    return hmac.new(key, user_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+@dataclass
+class Tombstones:
+    """``user_id in tombstones`` hashes the id once and remembers the answer."""
+
+    key: bytes
+    hashes: frozenset[str]
+    _seen: dict[str, bool] = field(default_factory=dict)
+
+    def __contains__(self, user_id: object) -> bool:
+        if not isinstance(user_id, str) or not self.hashes:
+            return False
+        answer = self._seen.get(user_id)
+        if answer is None:
+            answer = self._seen[user_id] = hash_user(self.key, user_id) in self.hashes
+        return answer
+
+
+def load_tombstones(conn: sqlite3.Connection, now: datetime) -> Tombstones:
+    hashes = frozenset(r[0] for r in conn.execute("SELECT user_hash FROM user_tombstones"))
+    return Tombstones(user_hash_key(conn, now), hashes)
+
+
+def erase_user(
+    conn: sqlite3.Connection,
+    state_dir: Path,
+    store: MixStore | None,
+    user_id: str,
+    *,
+    actor: str,
+    role: str,
+    now: datetime,
+    models_dir: str = "models",
+    model_pointer: str = "model",
+) -> dict[str, int]:
+    """Erase ``user_id`` everywhere; returns what was removed where."""
+    key = user_hash_key(conn, now)
+    user_hash = hash_user(key, user_id)
+    removed: dict[str, int] = {}
+    with transaction(conn):
+        for table in ("user_optouts", "user_exclusions", "user_follows"):
+            removed[table] = conn.execute(
+                f"DELETE FROM {table} WHERE user_id = ?",
+                (user_id,),
+            ).rowcount
+        conn.execute(
+            "INSERT OR REPLACE INTO user_tombstones VALUES (?, ?)", (user_hash, now.isoformat())
+        )
+        append_audit(
+            conn,
+            AuditEntry(
+                now,
+                actor,
+                role,
+                "users.erase",
+                f"user:{user_hash}",
+                None,
+                removed,
+                "erasure request",
+            ),
+        )
+    if store is not None:
+        store.delete_user(user_id)
+    version = get_pointer(conn, model_pointer)
+    if version is not None:
+        removed |= _erase_from_artefacts(state_dir / models_dir, version, user_id)
+    return removed
+
+
+def _erase_from_artefacts(models: Path, version: str, user_id: str) -> dict[str, int]:
+    folder = models / version
+    history = load_history(folder)
+    in_history = user_id in history.users
+    if in_history:
+        save_history(folder, history.without_users({user_id}))
+    model = load_model(models, version)
+    row = model.users.index_of(user_id)
+    if row is not None:
+        keep = np.array([i for i in range(len(model.users)) if i != row], dtype=np.int64)
+        model = replace(
+            model,
+            users=Vocabulary(model.users.ids[i] for i in keep),
+            user_factors=model.user_factors[keep],
+            user_tag_profiles=model.user_tag_profiles[keep],
+        )
+        save_model_files(folder, model)
+    return {"history": int(in_history), "model_factors": int(row is not None)}

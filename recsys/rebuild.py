@@ -1,0 +1,204 @@
+"""The cron job: train, then generate every user's mixes and Release Radar into the store.
+
+One rebuild at a time (an exclusive lock file in the state folder; a second one refuses at
+once). Generation fans out over forked worker processes that share the loaded engine
+copy-on-write. The new store version becomes current only after every user was written and
+counted; if anything fails or the job is interrupted, the previous version stays served.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import multiprocessing
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from recsys.engine import Engine, load_engine
+from recsys.errors import RecsysError
+from recsys.generators.registry import GenerationRequest, run_generator
+from recsys.privacy import hash_user, user_hash_key
+from recsys.settings import Settings
+from recsys.state import open_engine_state
+from recsys.store.base import MixStore, encode_user
+from recsys.store.factory import open_store
+from recsys.training_run import StageTimer, run_training
+
+log = logging.getLogger(__name__)
+LOCK_FILE = "rebuild.lock"
+CHUNK_USERS = 256
+
+
+class RebuildLockedError(RecsysError):
+    """Another rebuild holds the lock."""
+
+
+@contextmanager
+def rebuild_lock(state_dir: Path) -> Iterator[None]:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with (state_dir / LOCK_FILE).open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RebuildLockedError(
+                f"another rebuild is running (lock {state_dir / LOCK_FILE}); not starting a second"
+            ) from None
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@dataclass
+class UserOutcome:
+    mixes: int = 0
+    tracks: int = 0
+    empty_radars: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)
+    notes: int = 0
+
+
+# The engine of the current rebuild, set before forking so workers inherit it.
+_ENGINE: Engine | None = None
+
+
+def generate_user(engine: Engine, user_id: str) -> tuple[bytes, UserOutcome]:
+    """A user's mixes and Release Radar, through the final filter, encoded for the store."""
+    outcome = UserOutcome()
+    request = GenerationRequest(user=engine.profile(user_id))
+    mixes, dropped = run_generator("personal_mixes", engine.context, request, engine.gate)
+    radar, radar_dropped = run_generator("release_radar", engine.context, request, engine.gate)
+    outcome.mixes = len(mixes.mixes)
+    outcome.tracks = sum(len(m.tracks) for m in (*mixes.mixes, *radar.mixes))
+    outcome.empty_radars = int(not radar.mixes[0].tracks)
+    outcome.dropped = dropped + radar_dropped
+    outcome.notes = len(mixes.notes) + len(radar.notes)
+    return encode_user(mixes.mixes, radar.mixes[0]), outcome
+
+
+def _generate_chunk(users: Sequence[str]) -> tuple[list[tuple[str, bytes]], UserOutcome]:
+    if _ENGINE is None:
+        raise RuntimeError("generate_all sets the engine before any chunk is generated")
+    total = UserOutcome()
+    payloads = []
+    for user_id in users:
+        payload, outcome = generate_user(_ENGINE, user_id)
+        payloads.append((user_id, payload))
+        _add(total, outcome)
+    return payloads, total
+
+
+Progress = Callable[[int, int], None]
+
+
+def generate_all(
+    engine: Engine,
+    users: Sequence[str],
+    writer_put: Callable[[Any], None],
+    workers: int,
+    progress: Progress,
+) -> UserOutcome:
+    """Generate every user in chunks over ``workers`` forked processes (1 = in process)."""
+    global _ENGINE  # noqa: PLW0603 - shared with forked workers by design
+    _ENGINE = engine
+    chunks = [users[i : i + CHUNK_USERS] for i in range(0, len(users), CHUNK_USERS)]
+    total = UserOutcome()
+    done = 0
+    try:
+        if workers <= 1:
+            results: Iterator[tuple[list[tuple[str, bytes]], UserOutcome]] = map(
+                _generate_chunk, chunks
+            )
+            for payloads, outcome in results:
+                writer_put(payloads)
+                done += len(payloads)
+                _add(total, outcome)
+                progress(done, len(users))
+        else:
+            context = multiprocessing.get_context("fork")
+            with context.Pool(workers) as pool:
+                for payloads, outcome in pool.imap(_generate_chunk, chunks):
+                    writer_put(payloads)
+                    done += len(payloads)
+                    _add(total, outcome)
+                    progress(done, len(users))
+    finally:
+        _ENGINE = None
+    return total
+
+
+def _add(total: UserOutcome, outcome: UserOutcome) -> None:
+    total.mixes += outcome.mixes
+    total.tracks += outcome.tracks
+    total.empty_radars += outcome.empty_radars
+    total.dropped.update(outcome.dropped)
+    total.notes += outcome.notes
+
+
+def store_version(model_version: str, now: datetime) -> str:
+    return f"{now:%Y%m%dT%H%M%S}-{model_version.removeprefix('als-')[:12]}"
+
+
+def run_rebuild(
+    settings: Settings,
+    data_dir: Path,
+    now: datetime,
+    *,
+    progress: Progress,
+    workers: int,
+    store: MixStore | None = None,
+) -> dict[str, Any]:
+    """The whole cron job; returns its summary. Raises (old version still current) on failure."""
+    timer = StageTimer()
+    state_dir = settings.state_dir
+    with rebuild_lock(state_dir):
+        conn = open_engine_state(state_dir)
+        try:
+            run = run_training(conn, state_dir, data_dir, settings, now, timer=timer)
+            engine = timer.run("load", lambda: load_engine(conn, state_dir, settings, now))
+            key = user_hash_key(conn, now)
+        finally:
+            conn.close()
+        store = store or open_store(settings)
+        users = engine.known_users()
+        version = store_version(engine.context.model_version, now)
+        writer = store.begin(version)
+        started = time.perf_counter()
+        try:
+            outcome = generate_all(engine, users, writer.put_many, workers, progress)
+            seconds = time.perf_counter() - started
+            timer.seconds["generate"] = round(seconds, 3)
+            timer.run("switch", lambda: writer.commit(len(users)))
+        except BaseException:
+            writer.abort()
+            raise
+        store.replace_excluded_tracks(engine.gate.exclusions.withheld())
+    log.info(
+        "rebuild %s published: %d users (first user %s)",
+        version,
+        len(users),
+        hash_user(key, users[0]) if users else "-",
+    )
+    summary = run.summary()
+    summary["store"] = {"name": store.name, "version": version}
+    summary["generation"] = {
+        "users": len(users),
+        "mixes": outcome.mixes,
+        "tracks": outcome.tracks,
+        "empty_release_radars": outcome.empty_radars,
+        "notes": outcome.notes,
+        "tracks_excluded_by_final_filter": dict(sorted(outcome.dropped.items())),
+        "users_per_second": round(len(users) / max(timer.seconds["generate"], 1e-9), 1),
+        "workers": workers,
+    }
+    summary["seconds"] = timer.seconds
+    return summary

@@ -1,0 +1,179 @@
+"""The Redis mix store, for production: pipelined writes, versioned hashes, one atomic switch.
+
+Every rebuild writes its users into the hash ``<prefix>mixes:<version>``; ``commit`` checks the
+hash holds exactly the expected number of users (HLEN), then points ``<prefix>current`` at it
+with one SET and unlinks older versions. A reader resolves the pointer and the user in one Lua
+call, so it sees the old version or the new one, never a mix of both.
+
+Explicit connect and socket timeouts (redis-py can otherwise wait forever on a black-holed
+connection) and retries with exponential backoff; when Redis still does not answer, callers
+get ``StoreUnavailableError`` (HTTP 503), never a hang.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
+
+from recsys.store.base import StoreIntegrityError, StoreUnavailableError
+
+_READ_CURRENT_USER = """
+local version = redis.call('GET', KEYS[1])
+if not version then return false end
+return redis.call('HGET', ARGV[1] .. version, ARGV[2])
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class RedisSettings:
+    """``config/default.toml`` ``[redis]``."""
+
+    prefix: str = "recsys:"
+    connect_timeout_s: float = 0.5
+    socket_timeout_s: float = 1.0
+    retries: int = 2
+    backoff_base_s: float = 0.05
+    backoff_cap_s: float = 0.5
+    write_batch: int = 500
+
+
+class RedisVersionWriter:
+    def __init__(self, store: RedisStore, version: str) -> None:
+        self._store = store
+        self._version = version
+        self._key = store.key(f"mixes:{version}")
+        store.call(lambda r: r.sadd(store.key("versions"), version))
+
+    def put_many(self, users: Iterable[tuple[str, bytes]]) -> None:
+        batch = self._store.settings.write_batch
+
+        def write(r: redis.Redis) -> None:
+            pipe = r.pipeline(transaction=False)
+            pending = 0
+            for user_id, payload in users:
+                pipe.hset(self._key, user_id, payload)
+                pending += 1
+                if pending >= batch:
+                    pipe.execute()
+                    pending = 0
+            if pending:
+                pipe.execute()
+
+        self._store.call(write)
+
+    def commit(self, expected_users: int) -> None:
+        store = self._store
+        count = int(store.call(lambda r: r.hlen(self._key)))
+        if count != expected_users:
+            raise StoreIntegrityError(
+                f"version {self._version} holds {count} users in Redis, expected"
+                f" {expected_users}; the previous version stays current"
+            )
+        store.call(lambda r: r.set(store.key("current"), self._version))
+        store.drop_versions_except(self._version)
+
+    def abort(self) -> None:
+        store = self._store
+        if store.current_version() != self._version:
+            store.call(lambda r: r.unlink(self._key))
+            store.call(lambda r: r.srem(store.key("versions"), self._version))
+
+
+class RedisStore:
+    name = "redis"
+
+    def __init__(self, url: str, settings: RedisSettings) -> None:
+        self.settings = settings
+        retry = Retry(
+            ExponentialBackoff(cap=settings.backoff_cap_s, base=settings.backoff_base_s),
+            settings.retries,
+        )
+        try:
+            self.client = redis.Redis.from_url(
+                url,
+                socket_connect_timeout=settings.connect_timeout_s,
+                socket_timeout=settings.socket_timeout_s,
+                retry=retry,
+                retry_on_error=[RedisConnectionError, RedisTimeoutError],
+                health_check_interval=30,
+            )
+        except ValueError as error:
+            raise StoreUnavailableError(f"bad Redis URL {url!r}: {error}") from error
+        self._read_user = self.client.register_script(_READ_CURRENT_USER)
+
+    def key(self, name: str) -> str:
+        return f"{self.settings.prefix}{name}"
+
+    def call(self, operation: Any) -> Any:
+        """Run one operation; Redis failures become ``StoreUnavailableError``."""
+        try:
+            return operation(self.client)
+        except RedisError as error:
+            raise StoreUnavailableError(f"Redis did not answer: {error}") from error
+
+    def begin(self, version: str) -> RedisVersionWriter:
+        return RedisVersionWriter(self, version)
+
+    def current_version(self) -> str | None:
+        value = self.call(lambda r: r.get(self.key("current")))
+        return None if value is None else value.decode()
+
+    def read_user(self, user_id: str) -> bytes | None:
+        value = self.call(
+            lambda r: self._read_user(
+                keys=[self.key("current")], args=[self.key("mixes:"), user_id], client=r
+            )
+        )
+        return None if value is None else bytes(value)
+
+    def versions(self) -> set[str]:
+        return {v.decode() for v in self.call(lambda r: r.smembers(self.key("versions")))}
+
+    def drop_versions_except(self, keep: str) -> None:
+        for version in self.versions() - {keep}:
+            self.call(lambda r, v=version: r.unlink(self.key(f"mixes:{v}")))
+            self.call(lambda r, v=version: r.srem(self.key("versions"), v))
+
+    def delete_user(self, user_id: str) -> None:
+        for version in self.versions():
+            self.call(lambda r, v=version: r.hdel(self.key(f"mixes:{v}"), user_id))
+
+    def replace_excluded_tracks(self, track_ids: Iterable[str]) -> None:
+        staging, target = self.key("excluded:staging"), self.key("excluded")
+        members = list(track_ids)
+
+        def replace(r: redis.Redis) -> None:
+            pipe = r.pipeline(transaction=True)
+            pipe.delete(staging)
+            for start in range(0, len(members), 10_000):
+                pipe.sadd(staging, *members[start : start + 10_000])
+            if members:
+                pipe.rename(staging, target)
+            else:
+                pipe.delete(target)
+            pipe.execute()
+
+        self.call(replace)
+
+    def excluded_among(self, track_ids: list[str]) -> set[str]:
+        if not track_ids:
+            return set()
+        flags = self.call(lambda r: r.smismember(self.key("excluded"), track_ids))
+        return {t for t, flagged in zip(track_ids, flags, strict=True) if flagged}
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.client.ping())
+        except RedisError:
+            return False
+
+    def close(self) -> None:
+        self.client.close()
