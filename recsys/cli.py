@@ -19,6 +19,7 @@ from recsys import __version__
 from recsys.commands import (
     audit_commands,
     demo,
+    evaluate_commands,
     flag_commands,
     link_commands,
     listener_commands,
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         world_commands,
         pool_commands,
         train_commands,
+        evaluate_commands,
         rebuild_commands,
         serve_commands,
         listener_commands,

@@ -27,6 +27,7 @@ from pool.state import get_pointer, set_pointer, transaction
 from recsys.curation.links import parse_link_row
 from recsys.curation.store import import_links, load_links
 from recsys.embeddings.artist_model import ArtistModel, load_model, save_model, train_artist_model
+from recsys.embeddings.tag_space import artist_tag_counts, tag_vectors
 from recsys.errors import RecsysError
 from recsys.graph.similar_artists import build_similar_artist_graph
 from recsys.listening.fraud import FraudVerdict, screen_listens
@@ -154,7 +155,15 @@ def run_training(
     model = timer.run(
         "als",
         lambda: train_artist_model(
-            plays, users, artists, settings.als, neighbours=settings.graph.als_neighbours
+            plays,
+            users,
+            artists,
+            settings.als,
+            neighbours=settings.graph.als_neighbours,
+            artist_tags=tag_vectors(
+                artist_tag_counts(artists, pool_artist_tags(build.snapshot))[0]
+            ),
+            neighbour_tag_weight=settings.graph.tag_weight,
         ),
     )
     history = timer.run("history", lambda: build_history(listens, verdict, build.snapshot))

@@ -210,6 +210,7 @@ def _engine_model(data: EvaluationData, split: _Split, settings: Settings) -> Ar
         replace(settings.als, seed=split.seed),
         neighbours=settings.graph.als_neighbours,
         artist_tags=tag_vectors(data.tag_counts(split.test)),
+        neighbour_tag_weight=settings.graph.tag_weight,
     )
 
 

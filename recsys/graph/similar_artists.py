@@ -25,6 +25,7 @@ class GraphSettings:
 
     als_neighbours: int = 20
     min_als_score: float = 0.2
+    tag_weight: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
