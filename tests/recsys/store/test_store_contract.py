@@ -1,0 +1,99 @@
+"""Both stores meet one contract: versions switch atomically after a count check, a failed
+version never becomes current, erasure reaches every version, exclusions are one lookup."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from recsys.mix import Mix, MixTrack, Reason
+from recsys.store.base import MixStore, StoreIntegrityError, decode_user, encode_user
+from recsys.store.embedded import EmbeddedStore
+from recsys.store.redis_store import RedisSettings, RedisStore
+
+AT = datetime(2026, 11, 26, tzinfo=UTC)
+
+
+def _payload(tag: str) -> bytes:
+    mix = Mix(
+        f"mix-{tag}",
+        "mix",
+        f"Mix {tag}",
+        AT,
+        "pool-1",
+        "als-1",
+        (MixTrack("t1", ("a",), "One", Reason("history", {"artist_id": "a"})),),
+    )
+    return encode_user([mix], None)
+
+
+@pytest.fixture(params=["embedded", pytest.param("redis", marks=pytest.mark.redis)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MixStore]:
+    if request.param == "embedded":
+        made: MixStore = EmbeddedStore(tmp_path)
+    else:
+        url = request.getfixturevalue("redis_url")
+        made = RedisStore(url, RedisSettings(prefix="test:"))
+    yield made
+    made.close()
+
+
+def test_payload_round_trip() -> None:
+    document = decode_user(_payload("x"))
+    assert document["mixes"][0]["tracks"] == [["t1", "history", {"artist_id": "a"}]]
+    assert document["release_radar"] is None
+
+
+def test_a_committed_version_is_read_and_replaces_the_old(store: MixStore) -> None:
+    assert store.current_version() is None
+    assert store.read_user("u1") is None
+    first = store.begin("v1")
+    first.put_many([("u1", _payload("1")), ("u2", _payload("1"))])
+    first.commit(2)
+    assert store.current_version() == "v1"
+    second = store.begin("v2")
+    second.put_many([("u1", _payload("2"))])
+    # Until the switch, readers still see v1.
+    assert decode_user(store.read_user("u1") or b"")["mixes"][0]["mix_id"] == "mix-1"
+    second.commit(1)
+    assert decode_user(store.read_user("u1") or b"")["mixes"][0]["mix_id"] == "mix-2"
+    assert store.read_user("u2") is None  # the old version is gone
+
+
+def test_a_short_version_is_refused_and_the_old_stays(store: MixStore) -> None:
+    good = store.begin("v1")
+    good.put_many([("u1", _payload("1"))])
+    good.commit(1)
+    broken = store.begin("v2")
+    broken.put_many([("u1", _payload("2"))])
+    with pytest.raises(StoreIntegrityError, match="expected 2"):
+        broken.commit(2)
+    broken.abort()
+    assert store.current_version() == "v1"
+    assert decode_user(store.read_user("u1") or b"")["mixes"][0]["mix_id"] == "mix-1"
+
+
+def test_erasure_reaches_every_version(store: MixStore) -> None:
+    current = store.begin("v1")
+    current.put_many([("gone", _payload("1")), ("stays", _payload("1"))])
+    current.commit(2)
+    pending = store.begin("v2")
+    pending.put_many([("gone", _payload("2"))])
+    store.delete_user("gone")
+    assert store.read_user("gone") is None
+    assert store.read_user("stays") is not None
+    with pytest.raises(StoreIntegrityError):
+        pending.commit(1)  # the erased user is no longer in the version being written
+
+
+def test_excluded_tracks_are_replaced_whole(store: MixStore) -> None:
+    store.replace_excluded_tracks(["t1", "t2"])
+    assert store.excluded_among(["t1", "t3"]) == {"t1"}
+    store.replace_excluded_tracks(["t3"])
+    assert store.excluded_among(["t1", "t2", "t3"]) == {"t3"}
+    store.replace_excluded_tracks([])
+    assert store.excluded_among(["t3"]) == set()
+    assert store.ping()

@@ -1,0 +1,188 @@
+"""The cron job end to end on the embedded store and on a real Redis: every user published,
+a failed or concurrent rebuild never replaces what is served, flags and erasure act at once."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pool.model import AiFlag
+from pool.state import add_flag, load_serving_exclusions
+from recsys import service
+from recsys.engine import load_engine
+from recsys.generators.steps import NO_EXCLUSIONS
+from recsys.listening.history import load_history
+from recsys.privacy import erase_user
+from recsys.rebuild import RebuildLockedError, rebuild_lock, run_rebuild
+from recsys.settings import Settings, load_settings
+from recsys.state import open_engine_state
+from recsys.store.base import MixStore, VersionWriter
+from recsys.store.factory import open_store
+from recsys.world import WorldConfig, generate_world
+from tests.recsys.invariants import forbidden_tracks
+
+NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
+LATER = datetime(2026, 11, 27, 12, tzinfo=UTC)
+
+
+def _quiet(done: int, total: int) -> None:
+    del done, total
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    root = tmp_path_factory.mktemp("rebuild-world")
+    generate_world(
+        root / "data", WorldConfig(users=300, artists=60, seed=8, today=date(2026, 11, 26))
+    )
+    return root / "data", json.loads((root / "data.truth.json").read_text())
+
+
+def _settings(tmp_path: Path, store_url: str = "embedded") -> Settings:
+    return replace(
+        load_settings(None, {}, tmp_path), state_dir=tmp_path / "state", store_url=store_url
+    )
+
+
+class FailingStore:
+    """A real store whose version writer breaks after the first batch, like a crash."""
+
+    def __init__(self, inner: MixStore) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    def begin(self, version: str) -> VersionWriter:
+        writer = self.inner.begin(version)
+        calls = {"n": 0}
+
+        class Broken:
+            def put_many(self, users: Iterable[tuple[str, bytes]]) -> None:
+                calls["n"] += 1
+                if calls["n"] > 1:
+                    raise OSError("disk full in the middle of the rebuild")
+                writer.put_many(users)
+
+            def commit(self, expected_users: int) -> None:
+                writer.commit(expected_users)
+
+            def abort(self) -> None:
+                writer.abort()
+
+        return Broken()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def _rebuild_then_fail(settings: Settings, data: Path) -> None:
+    first = run_rebuild(settings, data, NOW, progress=_quiet, workers=1)
+    store = open_store(settings)
+    try:
+        version = store.current_version()
+        assert version == first["store"]["version"]
+        some_user = first["generation"]["users"] and store.read_user("u0000001")
+        with pytest.raises(OSError, match="disk full"):
+            run_rebuild(
+                settings, data, LATER, progress=_quiet, workers=1, store=FailingStore(store)
+            )  # type: ignore[arg-type]
+        assert store.current_version() == version
+        assert store.read_user("u0000001") == some_user
+    finally:
+        store.close()
+
+
+def test_rebuild_publishes_every_user_and_outputs_are_clean(
+    tmp_path: Path, world: tuple[Path, dict[str, Any]]
+) -> None:
+    data, truth = world
+    settings = _settings(tmp_path)
+    summary = run_rebuild(settings, data, NOW, progress=_quiet, workers=2)
+    generation = summary["generation"]
+    assert generation["users"] >= 270  # everyone but bots with no follows or exclusions
+    assert generation["mixes"] > generation["users"]
+    conn = open_engine_state(settings.state_dir)
+    engine = load_engine(conn, settings.state_dir, settings, NOW)
+    conn.close()
+    store = open_store(settings)
+    forbidden = forbidden_tracks(truth)
+    for user_id in engine.known_users():
+        mixes = service.read_user_mixes(engine, store, user_id, NO_EXCLUSIONS)["mixes"]
+        radar = service.read_release_radar(engine, store, user_id, NO_EXCLUSIONS)
+        served = {t["track_id"] for m in [*mixes, radar] for t in m["tracks"]}
+        assert not served & forbidden
+    store.close()
+
+
+def test_a_failed_rebuild_leaves_the_previous_version_served(
+    tmp_path: Path, world: tuple[Path, dict[str, Any]]
+) -> None:
+    _rebuild_then_fail(_settings(tmp_path), world[0])
+
+
+@pytest.mark.redis
+def test_a_failed_rebuild_leaves_the_previous_version_served_on_redis(
+    tmp_path: Path, world: tuple[Path, dict[str, Any]], redis_url: str
+) -> None:
+    _rebuild_then_fail(_settings(tmp_path, redis_url), world[0])
+
+
+def test_a_second_rebuild_refuses_while_one_runs(
+    tmp_path: Path, world: tuple[Path, dict[str, Any]]
+) -> None:
+    settings = _settings(tmp_path)
+    with rebuild_lock(settings.state_dir), pytest.raises(RebuildLockedError, match="running"):
+        run_rebuild(settings, world[0], NOW, progress=_quiet, workers=1)
+
+
+def test_a_flag_removes_a_stored_track_at_the_next_read(
+    tmp_path: Path, world: tuple[Path, dict[str, Any]]
+) -> None:
+    settings = _settings(tmp_path)
+    run_rebuild(settings, world[0], NOW, progress=_quiet, workers=1)
+    conn = open_engine_state(settings.state_dir)
+    engine = load_engine(conn, settings.state_dir, settings, NOW)
+    store = open_store(settings)
+    user = next(u for u in engine.history.users.ids if store.read_user(u) is not None)
+    before = service.read_user_mixes(engine, store, user, NO_EXCLUSIONS)["mixes"]
+    victim = before[0]["tracks"][1]["track_id"]
+    add_flag(
+        conn, AiFlag(victim, "curator", 1.0, LATER), by="carol", why="confirmed AI", role="curator"
+    )
+    store.replace_excluded_tracks(load_serving_exclusions(conn, settings.ai).withheld())
+    after = service.read_user_mixes(engine, store, user, NO_EXCLUSIONS)["mixes"]
+    assert victim not in {t["track_id"] for m in after for t in m["tracks"]}
+    assert len(after[0]["tracks"]) < len(before[0]["tracks"])
+    conn.close()
+    store.close()
+
+
+def test_erasure_is_not_undone_by_the_next_rebuild(
+    tmp_path: Path, world: tuple[Path, dict[str, Any]]
+) -> None:
+    settings = _settings(tmp_path)
+    run_rebuild(settings, world[0], NOW, progress=_quiet, workers=1)
+    conn = open_engine_state(settings.state_dir)
+    engine = load_engine(conn, settings.state_dir, settings, NOW)
+    user = next(iter(engine.history.users.ids))
+    store = open_store(settings)
+    removed = erase_user(conn, settings.state_dir, store, user, actor="ada", role="admin", now=NOW)
+    assert removed["history"] == 1 and removed["model_factors"] == 1
+    assert store.read_user(user) is None
+    conn.close()
+    run_rebuild(settings, world[0], LATER, progress=_quiet, workers=1)
+    assert store.read_user(user) is None
+    conn = open_engine_state(settings.state_dir)
+    engine = load_engine(conn, settings.state_dir, settings, LATER)
+    assert user not in engine.history.users
+    assert engine.context.model is not None and user not in engine.context.model.users
+    assert user not in engine.known_users()
+    version = engine.context.model.version
+    assert user not in load_history(settings.state_dir / "models" / version).users
+    conn.close()
+    store.close()
