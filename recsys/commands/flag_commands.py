@@ -11,6 +11,7 @@ from pool.state import add_flag, record_review, review_queue
 from recsys.commands.context import CommandContext, valid_id, valid_text
 from recsys.commands.trust_commands import add_staff_arguments
 from recsys.errors import UsageError
+from recsys.exclusion_sync import publish_exclusions
 
 
 def add_parsers(commands: Any) -> None:
@@ -44,6 +45,7 @@ def run_add(args: argparse.Namespace, ctx: CommandContext) -> int:
     conn = ctx.open_state()
     try:
         add_flag(conn, flag, by=by, why=why, role="trust")
+        publish_exclusions(conn, ctx.settings)
     finally:
         conn.close()
     ctx.print_json(
@@ -64,6 +66,7 @@ def run_review(args: argparse.Namespace, ctx: CommandContext) -> int:
     conn = ctx.open_state()
     try:
         record_review(conn, review)
+        publish_exclusions(conn, ctx.settings)
     finally:
         conn.close()
     ctx.print_json({"track_id": track_id, "decision": review.decision})

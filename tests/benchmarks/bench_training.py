@@ -58,7 +58,7 @@ def main() -> None:
             for name, seconds in run.timings.items():
                 stages.setdefault(name, []).append(seconds)
             # Plain implicit on the very same matrix and hyper-parameters.
-            weighted = confidence(run.plays, settings.als.alpha)
+            weighted = confidence(run.plays, settings.als)
             with threadpool_limits(1, "blas"):
                 model = implicit.cpu.als.AlternatingLeastSquares(
                     factors=settings.als.factors,
