@@ -58,6 +58,12 @@ class GeneratorSettings:
 
 
 @dataclass(frozen=True)
+class RecentReleases:
+    releases: tuple[tuple[str, ...], ...]  # newest release first
+    by_artist: Mapping[str, tuple[int, ...]]  # artist -> positions in ``releases``
+
+
+@dataclass(frozen=True)
 class GenerationContext:
     catalog: CatalogIndex
     graph: nx.Graph
@@ -66,7 +72,7 @@ class GenerationContext:
     now: datetime
     settings: GeneratorSettings
 
-    _recent_releases: dict[date, tuple[tuple[tuple[str, ...], ...], frozenset[str]]] = field(
+    _recent_releases: dict[date, RecentReleases] = field(
         default_factory=dict, repr=False, compare=False
     )
 
@@ -74,9 +80,10 @@ class GenerationContext:
     def today(self) -> date:
         return self.now.date()
 
-    def recent_releases(self, days: int) -> tuple[tuple[tuple[str, ...], ...], frozenset[str]]:
+    def recent_releases(self, days: int) -> RecentReleases:
         """The last ``days`` days' releases (newest first, each release's tracks most listened
-        first) and every artist on them: the same for all listeners, so worked out once."""
+        first) and, per artist, which of them they are on: the same for all listeners, so
+        worked out once."""
         first_day = self.today - timedelta(days=days)
         cached = self._recent_releases.get(first_day)
         if cached is None:
@@ -84,13 +91,12 @@ class GenerationContext:
                 track_ids
                 for _day, _release, track_ids in self.catalog.releases_since(first_day, self.today)
             )
-            artists = frozenset(
-                a
-                for track_ids in releases
-                for t in track_ids
-                for a in self.catalog.tracks[t].artist_ids
-            )
-            cached = self._recent_releases[first_day] = (releases, artists)
+            by_artist: dict[str, list[int]] = {}
+            for order, track_ids in enumerate(releases):
+                for artist in {a for t in track_ids for a in self.catalog.tracks[t].artist_ids}:
+                    by_artist.setdefault(artist, []).append(order)
+            cached = RecentReleases(releases, {a: tuple(o) for a, o in by_artist.items()})
+            self._recent_releases[first_day] = cached
         return cached
 
     @property

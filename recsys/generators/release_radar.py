@@ -5,6 +5,8 @@ release. Empty but valid when nothing was released lately.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from recsys.generators.context import GenerationContext, UserProfile
 from recsys.generators.neighbourhood import artist_affinity, edge_reason, neighbours_of
 from recsys.generators.result import GenerationResult, make_mix
@@ -23,13 +25,13 @@ TITLE = "Release Radar"
 
 
 def _circles(
-    ctx: GenerationContext, user: UserProfile, released: frozenset[str]
+    ctx: GenerationContext, user: UserProfile, released: Collection[str]
 ) -> dict[str, tuple[int, Reason]]:
     """Artist with a recent release → (closeness, reason): followed 0, played 1, their graph
     neighbours 2; for listeners without personalisation, the pool's popular artists 1."""
     circles: dict[str, tuple[int, Reason]] = {}
     if user.personalised:
-        for artist in sorted(user.follows & released):
+        for artist in sorted(a for a in user.follows if a in released):
             circles[artist] = (0, Reason("followed_artist", {"artist_id": artist}))
         affinity = artist_affinity(user.history, ctx.catalog)
         top = dict(
@@ -60,10 +62,12 @@ def _circles(
 
 def generate(ctx: GenerationContext, user: UserProfile) -> GenerationResult:
     settings = ctx.settings
-    releases, released = ctx.recent_releases(settings.release_radar_days)
-    circles = _circles(ctx, user, released) if releases else {}
+    recent = ctx.recent_releases(settings.release_radar_days)
+    circles = _circles(ctx, user, recent.by_artist.keys()) if recent.releases else {}
+    orders = sorted({o for artist in circles for o in recent.by_artist.get(artist, ())})
     candidates: list[tuple[int, int, MixTrack]] = []
-    for order, track_ids in enumerate(releases):
+    for order in orders:
+        track_ids = recent.releases[order]
         taken = 0
         for track_id in track_ids:
             track = ctx.catalog.tracks[track_id]

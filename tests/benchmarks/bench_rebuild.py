@@ -1,0 +1,110 @@
+"""Benchmark: the cron job on a generated world, next to plain `implicit` batch `recommend`.
+
+Target (SPEC section 7, issue 5): the full pipeline's users/second at no less than half the
+rate of plain `implicit` batch `recommend` (N=50, liked items filtered) on the same model.
+Prints the rebuild's whole-run time, its stages, peak memory, and both rates, measured in the
+same run on the same machine.
+
+    python tests/benchmarks/bench_rebuild.py --users 100000 --artists 10000 [--store redis://127.0.0.1:6379/13]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import implicit.cpu.als
+import numpy as np
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+
+from recsys.embeddings.als import confidence
+from recsys.engine import load_engine
+from recsys.rebuild import run_rebuild
+from recsys.settings import load_settings
+from recsys.state import open_engine_state
+from recsys.world import WorldConfig, generate_world
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--artists", type=int, default=10_000)
+    parser.add_argument("--store", default="embedded")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-rebuild-") as tmp:
+        world = Path(tmp) / "world"
+        generate_world(
+            world,
+            WorldConfig(users=args.users, artists=args.artists, seed=1, today=date(2026, 11, 26)),
+        )
+        settings = replace(
+            load_settings(None, {}, Path(tmp)), state_dir=Path(tmp) / "state", store_url=args.store
+        )
+        now = datetime.now(UTC)
+        started = time.perf_counter()
+        summary = run_rebuild(
+            settings, world, now, progress=lambda d, t: None, workers=args.workers
+        )
+        total = time.perf_counter() - started
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        generation = summary["generation"]
+        print(
+            f"rebuild of {args.users:,} users into {args.store}: {total:.1f} s in all,"
+            f" peak RSS {peak:,.0f} MiB (largest worker {children:,.0f} MiB)"
+        )
+        print(f"stages (s): {summary['seconds']}")
+        print(
+            f"generation: {generation['users']:,} users, {generation['mixes']:,} mixes,"
+            f" {generation['users_per_second']:,.0f} users/s on {args.workers} workers"
+        )
+
+        conn = open_engine_state(settings.state_dir)
+        engine = load_engine(conn, settings.state_dir, settings, now)
+        conn.close()
+        model = engine.context.model
+        if model is None:
+            raise SystemExit("no model was trained")
+        plain = implicit.cpu.als.AlternatingLeastSquares(
+            factors=model.settings.factors, random_state=model.settings.seed
+        )
+        plain.user_factors = model.user_factors
+        plain.item_factors = model.artist_factors
+        # The same users the model knows, with the artists they played as "liked" items.
+        users = np.arange(len(model.users))
+        rows, cols = [], []
+        for row, user_id in enumerate(model.users.ids):
+            for track_id in engine.history.of(user_id).track_ids:
+                track = engine.context.catalog.tracks.get(track_id)
+                for artist in track.artist_ids if track else ():
+                    column = model.artists.index_of(artist)
+                    if column is not None:
+                        rows.append(row)
+                        cols.append(column)
+        liked = sp.csr_matrix(
+            (np.ones(len(rows), dtype=np.float32), (rows, cols)),
+            shape=(len(model.users), len(model.artists)),
+        )
+        liked.sum_duplicates()
+        user_items = confidence(liked, model.settings)
+        with threadpool_limits(1, "blas"):
+            started = time.perf_counter()
+            plain.recommend(users, user_items, N=50, filter_already_liked_items=True)
+            seconds = time.perf_counter() - started
+        rate = len(users) / seconds
+        print(
+            f"plain implicit batch recommend (N=50): {rate:,.0f} users/s;"
+            f" pipeline / implicit = {generation['users_per_second'] / rate:.3f}"
+            " (target >= 0.5)"
+        )
+
+
+if __name__ == "__main__":
+    main()
