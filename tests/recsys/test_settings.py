@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import tomllib
+from dataclasses import fields, is_dataclass
 from pathlib import Path
 
 import pytest
 
 from recsys.errors import ConfigError
-from recsys.settings import load_settings
+from recsys.settings import default_config_path, load_settings
 
 
 def test_defaults_come_from_config_default_toml(tmp_path: Path) -> None:
@@ -51,3 +53,37 @@ def test_bad_config_file_is_named(tmp_path: Path) -> None:
     broken.write_text("[pool.ai\n")
     with pytest.raises(ConfigError, match=r"broken\.toml is not valid TOML"):
         load_settings(broken, {}, tmp_path)
+
+
+def test_every_documented_key_is_a_setting_and_every_setting_is_documented(
+    tmp_path: Path,
+) -> None:
+    def leaves(table: dict[str, object], prefix: str = "") -> set[str]:
+        keys: set[str] = set()
+        for key, value in table.items():
+            if isinstance(value, dict):
+                keys |= leaves(value, f"{prefix}{key}.")
+            else:
+                keys.add(f"{prefix}{key}")
+        return keys
+
+    documented = leaves(tomllib.loads(default_config_path().read_text()))
+    settings = load_settings(None, {}, tmp_path)
+    sections = {"ai": "pool.ai", "state_dir": "state.dir", "store_url": "store.url"}
+    used: set[str] = set()
+    for field in fields(settings):
+        value = getattr(settings, field.name)
+        if is_dataclass(value):
+            name = sections.get(field.name, field.name)
+            used |= {f"{name}.{inner.name}" for inner in fields(value)}
+        else:
+            used.add(sections[field.name])
+    assert documented == used
+    rows = default_config_path().read_text().splitlines()
+    for key in documented:
+        line = next(
+            i for i, row in enumerate(rows) if row.startswith(f"{key.rsplit('.', 1)[-1]} =")
+        )
+        while line > 0 and " = " in rows[line - 1] and not rows[line - 1].startswith("#"):
+            line -= 1  # a group of keys shares the comment above the group
+        assert rows[line - 1].startswith("#"), f"{key} has no comment above it"
