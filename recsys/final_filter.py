@@ -47,15 +47,18 @@ class ServingGate:
 
 @dataclass(frozen=True, slots=True)
 class StoredReadGate:
-    """The gate of the read path: the current pool, and the store's set of tracks excluded
-    since (kept current by every flag, review and takedown, so a read needs one lookup)."""
+    """The gate of the read path: the current pool, this process's view of what is withheld,
+    and the store's set of tracks excluded since (kept current by every flag, review and
+    takedown, so a read needs one lookup). A track is served only when all three agree, so a
+    store that missed an update while it was down cannot bring a flagged track back."""
 
-    pool_track_ids: Container[str]
+    gate: ServingGate
     excluded_now: Container[str]
 
     def reason_against(self, track_id: str) -> str | None:
-        if track_id not in self.pool_track_ids:
-            return NOT_IN_POOL
+        reason = self.gate.reason_against(track_id)
+        if reason is not None:
+            return reason
         return EXCLUDED_NOW if track_id in self.excluded_now else None
 
 

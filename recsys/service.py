@@ -118,7 +118,7 @@ def _stored(
     compact = document["mixes"] if part == "mixes" else [document["release_radar"]]
     mixes = [_hydrate(engine, m) for m in compact if m is not None]
     track_ids = sorted({t.track_id for m in mixes for t in m.tracks})
-    gate = StoredReadGate(engine.gate.pool_track_ids, store.excluded_among(track_ids))
+    gate = StoredReadGate(engine.gate, store.excluded_among(track_ids))
     return [final_filter(m, gate, exclusions)[0] for m in mixes]
 
 

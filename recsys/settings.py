@@ -42,6 +42,7 @@ class ServeSettings:
     workers: int
     log_user_ids: str
     rebuild_workers: int
+    cache_mib: int
 
 
 @dataclass(frozen=True, slots=True)

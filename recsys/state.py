@@ -13,9 +13,10 @@ from pool.errors import StateError
 from pool.state import open_state
 from recsys.curation.store import LINKS_SCHEMA
 from recsys.privacy import PRIVACY_SCHEMA
+from recsys.tokens import TOKENS_SCHEMA
 from recsys.user_state import USER_SCHEMA
 
-ENGINE_SCHEMAS = (LINKS_SCHEMA, USER_SCHEMA, PRIVACY_SCHEMA)
+ENGINE_SCHEMAS = (LINKS_SCHEMA, USER_SCHEMA, PRIVACY_SCHEMA, TOKENS_SCHEMA)
 
 
 def open_engine_state(state_dir: Path) -> sqlite3.Connection:

@@ -1,0 +1,111 @@
+"""The listener reads, open to the app's network: health, stored mixes, radios, similar artists.
+
+Each answer comes from one call into ``recsys.service``, the same function the CLI prints, so
+the CLI and the API answer with the same JSON. A user the engine has never seen gets
+cold-start mixes, not 404. The endpoints are async: ``recsys.api.reads`` says why, and what
+runs where.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from recsys import service
+from recsys.api.reads import ListenerReads
+from recsys.api.responses import json_response
+from recsys.api.schemas import ERROR_RESPONSES, HealthOut, Id, MixOut, SimilarOut, UserMixesOut
+from recsys.api.services import Services
+
+router = APIRouter()
+Limit = Annotated[int | None, Query(ge=1, le=500, description="At most this many tracks.")]
+SimilarLimit = Annotated[int, Query(ge=1, le=500, description="At most this many artists.")]
+UserParam = Annotated[Id | None, Query(description="Personalise for this listener.")]
+
+
+def _services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+def _reads(request: Request) -> ListenerReads:
+    reads: ListenerReads = request.app.state.reads
+    return reads
+
+
+@router.get(
+    "/healthz",
+    response_model=HealthOut,
+    name="health.read",
+    responses={503: {"model": HealthOut, "description": "The store does not answer"}},
+)
+async def healthz(request: Request) -> Response:
+    found = _services(request)
+    engine = found.live.current()
+    healthy = _reads(request).store_answers()
+    body: dict[str, str] = {
+        "status": "ok" if healthy else "degraded",
+        "store": found.store.name,
+        "pool_version": engine.gate.pool_version,
+        "model_version": engine.context.model_version,
+    }
+    if not healthy:
+        body |= {"error": "store_unavailable", "detail": "the store did not answer a ping"}
+    return json_response(body, 200 if healthy else 503)
+
+
+@router.get(
+    "/v1/users/{user_id}/mixes",
+    response_model=UserMixesOut,
+    name="mixes.read",
+    responses=ERROR_RESPONSES,
+)
+async def user_mixes(user_id: Id, request: Request) -> Response:
+    return _reads(request).stored(user_id, "mixes")
+
+
+@router.get(
+    "/v1/users/{user_id}/release-radar",
+    response_model=MixOut,
+    name="release_radar.read",
+    responses=ERROR_RESPONSES,
+)
+async def release_radar(user_id: Id, request: Request) -> Response:
+    return _reads(request).stored(user_id, "release_radar")
+
+
+@router.get(
+    "/v1/radio/artist/{artist_id}",
+    response_model=MixOut,
+    name="radio.artist",
+    responses=ERROR_RESPONSES,
+)
+async def artist_radio(
+    artist_id: Id, request: Request, user_id: UserParam = None, limit: Limit = None
+) -> Response:
+    return _reads(request).radio("artist", artist_id, user_id, limit)
+
+
+@router.get(
+    "/v1/radio/track/{track_id}",
+    response_model=MixOut,
+    name="radio.track",
+    responses=ERROR_RESPONSES,
+)
+async def track_radio(
+    track_id: Id, request: Request, user_id: UserParam = None, limit: Limit = None
+) -> Response:
+    return _reads(request).radio("track", track_id, user_id, limit)
+
+
+@router.get(
+    "/v1/artists/{artist_id}/similar",
+    response_model=SimilarOut,
+    name="similar.read",
+    responses=ERROR_RESPONSES,
+)
+async def similar(artist_id: Id, request: Request, limit: SimilarLimit = 20) -> Response:
+    # A few graph lookups: cheaper than a hop to the thread pool.
+    return json_response(service.similar(_services(request).live.current(), artist_id, limit))

@@ -1,0 +1,126 @@
+"""Per-listener changes: "don't play this" exclusions (the app) and erasure (admins).
+
+Exclusions are read fresh from the state on every listener read, so a change here needs no
+engine refresh. Erasure removes the user's rows, stored mixes and model rows, then reloads the
+engine so the very next read treats them as a listener never seen (cold start).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import Response
+
+from pool.audit import AuditEntry, append_audit
+from pool.state import transaction
+from recsys.api.auth import Principal, require_role
+from recsys.api.errors import not_found
+from recsys.api.responses import json_response
+from recsys.api.schemas import ERROR_RESPONSES, ErasureOut, ExclusionIn, ExclusionOut, Id
+from recsys.api.services import Services, services
+from recsys.api.trail import mark_audited
+from recsys.privacy import erase_user
+from recsys.store.base import StoreUnavailableError
+from recsys.user_feeds import ExclusionKind, UserExclusion
+from recsys.user_state import set_exclusion
+
+router = APIRouter(responses=ERROR_RESPONSES)
+Found = Annotated[Services, Depends(services)]
+App = Annotated[Principal, Depends(require_role("app"))]
+Admin = Annotated[Principal, Depends(require_role("admin"))]
+
+
+def _is_active(conn: sqlite3.Connection, exclusion: UserExclusion) -> bool:
+    row = conn.execute(
+        "SELECT active FROM user_exclusions WHERE user_id = ? AND kind = ? AND target_id = ?",
+        (exclusion.user_id, exclusion.kind, exclusion.target_id),
+    ).fetchone()
+    return row is not None and bool(row[0])
+
+
+def _change_exclusion(
+    found: Services, caller: Principal, exclusion: UserExclusion, *, active: bool
+) -> bool:
+    """Set one exclusion and write its audit record in one transaction; True if it changed."""
+    conn, now = found.conn(), found.now()
+    action = "exclusions.add" if active else "exclusions.remove"
+    target = {"kind": exclusion.kind, "id": exclusion.target_id}
+    with transaction(conn):
+        before = _is_active(conn, exclusion)
+        if not active and not before:
+            raise not_found(f"there is no active {exclusion.kind} exclusion of that id")
+        changed = set_exclusion(conn, exclusion, active=active, now=now)
+        append_audit(
+            conn,
+            AuditEntry(
+                now,
+                caller.name,
+                caller.role,
+                action,
+                found.user_ref(exclusion.user_id),
+                target | {"active": before},
+                target | {"active": active},
+                "listener request through the app",
+            ),
+        )
+    return changed
+
+
+@router.post("/v1/users/{user_id}/exclusions", response_model=ExclusionOut, name="exclusions.add")
+def add_exclusion(
+    user_id: Id, body: ExclusionIn, request: Request, found: Found, caller: App
+) -> Response:
+    exclusion = UserExclusion(user_id, body.kind, body.id)
+    changed = _change_exclusion(found, caller, exclusion, active=True)
+    mark_audited(request)
+    return json_response(
+        {"user_id": user_id, "kind": body.kind, "id": body.id, "active": True, "changed": changed}
+    )
+
+
+@router.delete(
+    "/v1/users/{user_id}/exclusions/{kind}/{id}",
+    response_model=ExclusionOut,
+    name="exclusions.remove",
+)
+def remove_exclusion(
+    *,
+    user_id: Id,
+    kind: Literal["artist", "track"],
+    target_id: Annotated[Id, Path(alias="id")],
+    request: Request,
+    found: Found,
+    caller: App,
+) -> Response:
+    exclusion_kind: ExclusionKind = kind
+    exclusion = UserExclusion(user_id, exclusion_kind, target_id)
+    changed = _change_exclusion(found, caller, exclusion, active=False)
+    mark_audited(request)
+    return json_response(
+        {"user_id": user_id, "kind": kind, "id": target_id, "active": False, "changed": changed}
+    )
+
+
+@router.delete("/v1/users/{user_id}", response_model=ErasureOut, name="users.erase")
+def erase(user_id: Id, request: Request, found: Found, caller: Admin) -> Response:
+    settings = found.settings
+    try:
+        removed = erase_user(
+            found.conn(),
+            settings.state_dir,
+            found.store,
+            user_id,
+            actor=caller.name,
+            role=caller.role,
+            now=found.now(),
+        )
+    except StoreUnavailableError:
+        # The state's part (with its audit record) committed before the store was asked;
+        # repeating the call finishes the erasure.
+        mark_audited(request)
+        raise
+    mark_audited(request)
+    found.live.reload()
+    return json_response({"erased": True, "removed": removed})

@@ -1,0 +1,178 @@
+"""Request bodies and response shapes of the API, for validation and for ``/openapi.json``.
+
+Bodies are strict (no string-to-number coercion, no unknown keys) so a client's mistake is a
+422 naming the field instead of a silently different request. Ids go through the same
+``pool.fields.check_id`` as the command line and the feeds. Responses are documented here but
+rendered from the service's plain dicts (see ``recsys.api.responses``): the read path never
+pays for a second validation of what the engine already built.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from pool.fields import check_id
+
+# check_id raises FieldError, a ValueError, which pydantic reports with the field's location.
+Id = Annotated[
+    str,
+    AfterValidator(lambda value: check_id(value, "id")),
+    Field(description="An opaque id: 1-128 characters, no control characters."),
+]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class LinkIn(Body):
+    artist_a: Id
+    artist_b: Id
+    kind: Literal["similar", "block"]
+    weight: float | None = Field(
+        default=None, description="0.0-1.0, how similar; required for 'similar', not for 'block'"
+    )
+    note: str = Field(description="Why: kept in the audit trail.")
+
+
+class FlagIn(Body):
+    track_id: Id
+    source: Literal["detector", "label", "curator", "listener"]
+    score: float = Field(description="0.0-1.0: how likely the track is fully AI-generated.")
+    note: str = Field(default="", description="Why, for the audit trail (optional).")
+
+
+class ReviewIn(Body):
+    decision: Literal["exclude", "clear"]
+    note: str = Field(description="Why: kept in the audit trail.")
+
+
+class ExclusionIn(Body):
+    kind: Literal["artist", "track"]
+    id: Id
+
+
+class ReasonOut(BaseModel):
+    type: Literal["history", "curated_link", "als_neighbour", "followed_artist", "seed"]
+    via: dict[str, Any]
+
+
+class TrackOut(BaseModel):
+    track_id: str
+    artist_ids: list[str]
+    title: str
+    reason: ReasonOut
+
+
+class MixOut(BaseModel):
+    mix_id: str
+    kind: Literal["mix", "release_radar", "artist_radio", "track_radio"]
+    title: str
+    generated_at: str
+    pool_version: str
+    model_version: str
+    tracks: list[TrackOut]
+
+
+class UserMixesOut(BaseModel):
+    user_id: str
+    mixes: list[MixOut]
+
+
+class SimilarArtistOut(BaseModel):
+    artist_id: str
+    score: float
+    source: str
+
+
+class SimilarOut(BaseModel):
+    artist_id: str
+    similar: list[SimilarArtistOut]
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "degraded"]
+    store: str
+    pool_version: str
+    model_version: str
+
+
+class ErrorOut(BaseModel):
+    error: str
+    detail: str
+    field: str | None = None
+
+
+class LinkOut(BaseModel):
+    artist_a: str
+    artist_b: str
+    kind: Literal["similar", "block"]
+    weight: float
+    curator: str
+    note: str
+    created_at: str
+
+
+class LinksOut(BaseModel):
+    links: list[LinkOut]
+
+
+class LinkChangeOut(BaseModel):
+    link: LinkOut | None = None
+    before: dict[str, Any] | None = None
+    removed: dict[str, Any] | None = None
+    effective: str
+
+
+class FlagOut(BaseModel):
+    track_id: str
+    source: str
+    score: float
+    withheld_now: bool
+    effective: str
+
+
+class ReviewQueueItem(BaseModel):
+    track_id: str
+    max_score: float
+
+
+class ReviewQueueOut(BaseModel):
+    queue: list[ReviewQueueItem]
+
+
+class ReviewOut(BaseModel):
+    track_id: str
+    decision: str
+    withheld_now: bool
+
+
+class AuditOut(BaseModel):
+    entries: list[dict[str, Any]]
+
+
+class ExclusionOut(BaseModel):
+    user_id: str
+    kind: str
+    id: str
+    active: bool
+    changed: bool
+
+
+class ErasureOut(BaseModel):
+    erased: bool
+    removed: dict[str, int]
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": description}
+    for status, description in (
+        (401, "Missing, unknown or revoked bearer token"),
+        (403, "The token's role may not call this endpoint"),
+        (404, "Unknown artist, track, link or exclusion"),
+        (422, "A field failed validation; 'field' names it"),
+        (503, "The store or the state did not answer"),
+    )
+}

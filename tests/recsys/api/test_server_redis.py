@@ -1,0 +1,54 @@
+"""The same read path through a real server process, with the mixes in Redis.
+
+Uses its own database (15), flushed before and after. Skips when no Redis answers, except
+where ``RECSYS_REQUIRE_REDIS=1`` (CI): there it fails, so the Redis path cannot go untested.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from tests.recsys.api.read_checks import check_read_path
+from tests.recsys.api.world import RebuiltWorld, rebuild_world, running_server
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+pytestmark = [pytest.mark.redis, pytest.mark.e2e]
+
+
+@pytest.fixture(scope="module")
+def redis_db() -> Iterator[str]:
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5, socket_timeout=1.0)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        client.close()
+        if os.environ.get("RECSYS_REQUIRE_REDIS") == "1":
+            pytest.fail(f"Redis is required here and does not answer at {REDIS_URL}: {error}")
+        pytest.skip(f"no Redis at {REDIS_URL} ({error}); start redis-server to run this test")
+    client.flushdb()
+    yield REDIS_URL
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def redis_server(
+    rebuilt_world: RebuiltWorld, redis_db: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("api-redis")
+    shutil.copytree(rebuilt_world.data, root / "data")  # same world, rebuilt into Redis
+    world = rebuild_world(root, redis_db)
+    with running_server(world.state, root / "server.log", {"RECSYS_STORE": redis_db}) as base:
+        yield base
+
+
+def test_the_listener_read_path_over_redis(redis_server: str, tmp_path: Path) -> None:
+    with httpx.Client(base_url=redis_server, timeout=30) as client:
+        check_read_path(client, "redis")
