@@ -8,12 +8,17 @@ catalog of a million tracks is never held as text in memory.
 from __future__ import annotations
 
 import csv
-import json
+import re
 from collections.abc import Callable, Iterable, Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+import orjson
+
 from pool.fields import (
+    DATE_PATTERN,
+    ISRC_PATTERN,
     FieldError,
     check_choice,
     check_date,
@@ -66,27 +71,32 @@ def _decoded_lines(path: Path, label: str) -> Iterator[tuple[int, str] | FeedIss
 
 
 def read_jsonl(path: Path, label: str, parse: Callable[[dict[str, Any]], T]) -> Iterator[Parsed[T]]:
-    """Parse a JSON-lines file; blank lines are skipped, everything else must be an object."""
-    for item in _decoded_lines(path, label):
-        if isinstance(item, FeedIssue):
-            yield item
-            continue
-        number, text = item
-        if not text.strip():
-            continue
-        try:
-            row = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as error:
-            reason = error.msg if isinstance(error, json.JSONDecodeError) else "nested too deep"
-            yield FeedIssue(label, number, f"malformed JSON ({reason})")
-            continue
-        if not isinstance(row, dict):
-            yield FeedIssue(label, number, "a line must hold one JSON object")
-            continue
-        try:
-            yield number, parse(row)
-        except FieldError as error:
-            yield FeedIssue(label, number, str(error))
+    """Parse a JSON-lines file; blank lines are skipped, everything else must be an object.
+
+    orjson parses the raw bytes (and checks their UTF-8) about five times faster than the
+    standard library, which matters for a catalog of a million tracks.
+    """
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                row = orjson.loads(raw)
+            except orjson.JSONDecodeError as error:
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError as bad:
+                    yield FeedIssue(label, number, f"not valid UTF-8 (byte {bad.start})")
+                else:
+                    yield FeedIssue(label, number, f"malformed JSON ({error.msg})")
+                continue
+            if not isinstance(row, dict):
+                yield FeedIssue(label, number, "a line must hold one JSON object")
+                continue
+            try:
+                yield number, parse(row)
+            except FieldError as error:
+                yield FeedIssue(label, number, str(error))
 
 
 def read_csv(
@@ -145,8 +155,85 @@ def parse_label(row: dict[str, Any]) -> Label:
     )
 
 
+# Many ids (or texts) joined by \x1e, a control character neither may contain, are checked by
+# one regex call: each id has no control characters and no whitespace at either end; each text
+# has no control characters and something besides whitespace.
+_SEP = "\x1e"
+_ID = r"[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?"
+_TEXT = r"[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*"
+_PLAIN_IDS = re.compile(f"{_ID}(?:{_SEP}{_ID})*")
+_PLAIN_TEXTS = re.compile(f"{_TEXT}(?:{_SEP}{_TEXT})*")
+
+
+def _fast_track(row: dict[str, Any]) -> Track | None:
+    """The common case in a few C-level checks; None whenever anything is unusual, so that
+    ``parse_track`` falls back to the field-by-field checks that name the problem. It accepts
+    a strict subset of what those checks accept, and builds the same track."""
+    try:
+        track_id, title = row["track_id"], row["title"]
+        artist_ids, label_id = row["artist_ids"], row["label_id"]
+        release_id, release_title = row["release_id"], row["release_title"]
+        release_date, duration = row["release_date"], row["duration_ms"]
+        isrc, declaration, partner = row["isrc"], row["ai_declaration"], row["partner"]
+    except KeyError:
+        return None
+    tags = row.get("tags", [])
+    if (
+        type(artist_ids) is not list
+        or not artist_ids
+        or type(tags) is not list
+        or type(duration) is not int
+        or not 0 < duration <= 24 * 60 * 60 * 1000
+        or type(declaration) is not str
+        or declaration not in AI_DECLARATIONS
+        or type(isrc) is not str
+        or type(release_date) is not str
+    ):
+        return None
+    ids = [track_id, label_id, release_id, partner, *artist_ids]
+    texts = [title, release_title, *tags]
+    try:
+        if max(map(len, ids)) > 128 or max(map(len, texts)) > 1024:
+            return None
+        if not _PLAIN_IDS.fullmatch(_SEP.join(ids)):
+            return None
+        if not _PLAIN_TEXTS.fullmatch(_SEP.join(texts)):
+            return None
+    except TypeError:  # a value that is not a string
+        return None
+    if len(set(artist_ids)) != len(artist_ids):
+        return None
+    normalised_isrc = isrc.replace("-", "").upper()
+    if not ISRC_PATTERN.fullmatch(normalised_isrc) or not DATE_PATTERN.fullmatch(release_date):
+        return None
+    try:
+        day = date.fromisoformat(release_date)
+    except ValueError:
+        return None
+    return Track(
+        track_id=track_id,
+        title=title,
+        artist_ids=tuple(artist_ids),
+        label_id=label_id,
+        release_id=release_id,
+        release_title=release_title,
+        release_date=day,
+        duration_ms=duration,
+        isrc=normalised_isrc,
+        tags=tuple(tag.strip().lower() for tag in tags),
+        ai_declaration=declaration,
+        partner=partner,
+    )
+
+
 def parse_track(row: dict[str, Any]) -> Track:
     """A catalog track. Any field a feed adds about trust ("verified", "trusted") is ignored."""
+    fast = _fast_track(row)
+    return fast if fast is not None else parse_track_checked(row)
+
+
+def parse_track_checked(row: dict[str, Any]) -> Track:
+    """Field by field, naming the first field that is wrong."""
     return Track(
         track_id=check_id(require(row, "track_id"), "track_id"),
         title=check_text(require(row, "title"), "title"),

@@ -15,8 +15,8 @@ MAX_ID_LENGTH = 128
 MAX_TEXT_LENGTH = 1024
 MAX_DURATION_MS = 24 * 60 * 60 * 1000
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_ISRC = re.compile(r"[A-Z]{2}[A-Z0-9]{3}[0-9]{7}")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+ISRC_PATTERN = re.compile(r"[A-Z]{2}[A-Z0-9]{3}[0-9]{7}")
+DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class FieldError(ValueError):
@@ -72,7 +72,7 @@ def check_tags(value: Any, field: str) -> tuple[str, ...]:
 
 
 def check_date(value: Any, field: str) -> date:
-    if not isinstance(value, str) or not _DATE.fullmatch(value):
+    if not isinstance(value, str) or not DATE_PATTERN.fullmatch(value):
         raise FieldError(field, "must be a date YYYY-MM-DD")
     try:
         return date.fromisoformat(value)
@@ -116,7 +116,7 @@ def check_isrc(value: Any, field: str) -> str:
     if not isinstance(value, str):
         raise FieldError(field, "must be a string ISRC")
     normalised = value.replace("-", "").upper()
-    if not _ISRC.fullmatch(normalised):
+    if not ISRC_PATTERN.fullmatch(normalised):
         raise FieldError(field, f"is not a valid ISRC (CC-XXX-YY-NNNNN): {value!r}")
     return normalised
 

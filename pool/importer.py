@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from pool.ai_status import AiRules
 from pool.builder import PoolBuild, PoolReport, build_pool
+from pool.bulk import gc_paused
 from pool.catalog import Catalog, read_catalog
 from pool.errors import SnapshotError
 from pool.feeds import (
@@ -64,6 +65,13 @@ def import_data_dir(
     conn: sqlite3.Connection, state_dir: Path, data_dir: Path, rules: AiRules, now: datetime
 ) -> ImportResult:
     """Import ``data_dir`` and make its pool current; raises and changes nothing on failure."""
+    with gc_paused():
+        return _import(conn, state_dir, data_dir, rules, now)
+
+
+def _import(
+    conn: sqlite3.Connection, state_dir: Path, data_dir: Path, rules: AiRules, now: datetime
+) -> ImportResult:
     catalog = read_catalog(data_dir)
     issues: list[FeedIssue] = []
     with transaction(conn):

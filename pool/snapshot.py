@@ -18,6 +18,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any, cast
 
+import orjson
+
 from pool.errors import SnapshotError
 from pool.model import AiDeclaration, Artist, Label, Track
 
@@ -78,9 +80,8 @@ def _track_from_record(row: dict[str, Any]) -> Track:
 
 
 def _lines(records: Iterator[dict[str, Any]]) -> bytes:
-    return "".join(
-        json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in records
-    ).encode("utf-8")
+    """Compact JSON lines (orjson: the same bytes for the same records, fast at a million)."""
+    return b"".join(orjson.dumps(r) + b"\n" for r in records)
 
 
 def _encode(
@@ -150,15 +151,15 @@ def read_snapshot(root: Path, version: str) -> PoolSnapshot:
         raise SnapshotError(f"pool snapshot {version} does not match its content address")
     tracks = {
         t.track_id: t
-        for t in (_track_from_record(json.loads(line)) for line in track_bytes.splitlines())
+        for t in (_track_from_record(orjson.loads(line)) for line in track_bytes.splitlines())
     }
     artists = {
         r["artist_id"]: Artist(r["artist_id"], r["name"], r["partner"])
-        for r in map(json.loads, artist_bytes.splitlines())
+        for r in map(orjson.loads, artist_bytes.splitlines())
     }
     labels = {
         r["label_id"]: Label(r["label_id"], r["name"], r["partner"])
-        for r in map(json.loads, label_bytes.splitlines())
+        for r in map(orjson.loads, label_bytes.splitlines())
     }
     return PoolSnapshot(version, tracks, artists, labels)
 

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import networkx as nx
 import scipy.sparse as sp
 
+from pool.bulk import gc_paused
 from pool.feeds import good_rows, read_jsonl
 from pool.importer import ImportResult, import_data_dir, load_current_pool
 from pool.model import FeedIssue
@@ -143,10 +144,13 @@ def run_training(
         )
     optouts = load_optouts(conn)
     catalog, build = imported.catalog, imported.build
-    listens, listen_report = timer.run(
-        "listens",
-        lambda: read_listens(data_dir, catalog.tracks, excluded_users=optouts, erased_users=erased),
-    )
+    with gc_paused():
+        listens, listen_report = timer.run(
+            "listens",
+            lambda: read_listens(
+                data_dir, catalog.tracks, excluded_users=optouts, erased_users=erased
+            ),
+        )
     facts = track_facts(listens, catalog, build.report.rejected_tracks)
     verdict = timer.run("fraud", lambda: screen_listens(listens, facts, settings.fraud))
     plays, users, artists = artist_play_matrix(listens, verdict, build.snapshot)

@@ -7,10 +7,14 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pool.ai_status import AiRules
 from pool.catalog import read_catalog
 from pool.errors import DataDirectoryError
+from pool.feeds import _fast_track, parse_track_checked
+from pool.fields import FieldError
 from pool.importer import current_pool_version, import_data_dir
 from pool.state import list_trust
 from tests.factories import DataDir, track_row
@@ -116,3 +120,57 @@ def test_unusable_directory_is_a_clear_error_and_changes_nothing(
         import_data_dir(conn, state_dir, bad, AiRules(), NOW)
     assert current_pool_version(conn) == before.build.snapshot.version
     assert {row["id"] for row in list_trust(conn, "artist")} == {"ar1"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    overrides=st.dictionaries(
+        st.sampled_from(
+            [
+                "track_id",
+                "title",
+                "artist_ids",
+                "label_id",
+                "release_date",
+                "duration_ms",
+                "isrc",
+                "tags",
+                "ai_declaration",
+                "partner",
+            ]
+        ),
+        st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(-5, 10**9),
+            st.floats(allow_nan=True),
+            st.text(max_size=140),
+            st.lists(st.text(max_size=5), max_size=3),
+            st.sampled_from(
+                [
+                    "none",
+                    "generated",
+                    " id",
+                    "id ",
+                    "ok\u2003",
+                    "2026-02-30",
+                    "GB-AYE-26-00001",
+                    "gbaye2600001",
+                ]
+            ),
+        ),
+        max_size=3,
+    )
+)
+def test_the_fast_path_never_admits_what_the_field_checks_refuse(
+    overrides: dict[str, object],
+) -> None:
+    row = track_row("t1", ["ar1"])
+    row.update(overrides)
+    fast = _fast_track(row)
+    try:
+        slow = parse_track_checked(row)
+    except FieldError:
+        assert fast is None
+    else:
+        assert fast is None or fast == slow
