@@ -7,13 +7,22 @@ refused too, since nobody could have verified it.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from pool.errors import DataDirectoryError
-from pool.feeds import Parsed, parse_artist, parse_label, parse_track, read_jsonl
+from pool.feeds import (
+    Parsed,
+    parse_artist,
+    parse_jsonl_lines,
+    parse_label,
+    parse_track,
+    read_jsonl,
+)
 from pool.model import Artist, FeedIssue, Label, Track
 
 ARTISTS_FILE = "catalog/artists.jsonl"
@@ -78,6 +87,44 @@ def _references(
             yield item
 
 
+PARALLEL_MIN_BYTES = 32 << 20
+
+
+def _parse_track_range(job: tuple[Path, int, int, int]) -> list[Parsed[Track]]:
+    path, start, stop, first_line = job
+    with path.open("rb") as handle:
+        handle.seek(start)
+        lines = handle.read(stop - start).splitlines(keepends=True)
+    return list(parse_jsonl_lines(lines, first_line, TRACKS_FILE, parse_track))
+
+
+def _parsed_tracks(path: Path) -> Iterator[Parsed[Track]]:
+    """The tracks feed, parsed on every core when it is large: the file is cut at line ends
+    into one range per process, each range keeps its line numbers, results come in order."""
+    size = path.stat().st_size
+    workers = os.cpu_count() or 1
+    if size < PARALLEL_MIN_BYTES or workers < 2:
+        yield from read_jsonl(path, TRACKS_FILE, parse_track)
+        return
+    jobs: list[tuple[Path, int, int, int]] = []
+    with path.open("rb") as handle:
+        start, line = 0, 1
+        for part in range(1, workers * 4 + 1):
+            target = size * part // (workers * 4)
+            handle.seek(target)
+            handle.readline()  # move to the next line end
+            stop = size if part == workers * 4 else min(handle.tell(), size)
+            if stop <= start:
+                continue
+            handle.seek(start)
+            jobs.append((path, start, stop, line))
+            line += handle.read(stop - start).count(b"\n")
+            start = stop
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        for parsed in pool.imap(_parse_track_range, jobs):
+            yield from parsed
+
+
 def _required(data_dir: Path, relative: str) -> Path:
     path = data_dir / relative
     if not path.is_file():
@@ -105,7 +152,7 @@ def read_catalog(data_dir: Path) -> Catalog:
             issues,
         )
         tracks = _unique_by_id(
-            _references(read_jsonl(paths[2], TRACKS_FILE, parse_track), artists, labels),
+            _references(_parsed_tracks(paths[2]), artists, labels),
             lambda t: t.track_id,
             TRACKS_FILE,
             issues,

@@ -8,7 +8,6 @@ written into a temporary folder and renamed into place, so a reader never sees h
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import tempfile
@@ -126,7 +125,9 @@ def write_snapshot(
     try:
         for name, payload in zip((TRACKS_FILE, ARTISTS_FILE, LABELS_FILE), encoded, strict=True):
             (staging / name).write_bytes(payload)
-        (staging / REPORT_FILE).write_text(json.dumps(report, indent=1, sort_keys=True))
+        (staging / REPORT_FILE).write_bytes(
+            orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+        )
         for path in staging.iterdir():
             with path.open("rb") as handle:
                 os.fsync(handle.fileno())
@@ -166,6 +167,6 @@ def read_snapshot(root: Path, version: str) -> PoolSnapshot:
 
 def read_report(root: Path, version: str) -> dict[str, Any]:
     try:
-        return cast(dict[str, Any], json.loads((root / version / REPORT_FILE).read_text()))
-    except (OSError, json.JSONDecodeError) as error:
+        return cast(dict[str, Any], orjson.loads((root / version / REPORT_FILE).read_bytes()))
+    except (OSError, orjson.JSONDecodeError) as error:
         raise SnapshotError(f"pool report {version} cannot be read: {error}") from error

@@ -174,3 +174,22 @@ def test_the_fast_path_never_admits_what_the_field_checks_refuse(
         assert fast is None
     else:
         assert fast is None or fast == slow
+
+
+def test_parallel_parse_of_a_large_feed_gives_the_same_catalog_and_line_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = DataDir()
+    data.artist("ar1")
+    data.tracks += [track_row(f"t{i}", ["ar1"]) for i in range(400)]
+    root = data.write(tmp_path / "data")
+    lines = (root / TRACKS).read_bytes().splitlines(keepends=True)
+    lines[123] = b'{"track_id": broken\n'
+    lines[321] = _row(isrc="nope").replace(b'"t_bad"', b'"t_other"') + b"\n"
+    (root / TRACKS).write_bytes(b"".join(lines))
+    sequential = read_catalog(root)
+    monkeypatch.setattr("pool.catalog.PARALLEL_MIN_BYTES", 0)
+    parallel = read_catalog(root)
+    assert parallel.tracks == sequential.tracks
+    assert [str(i) for i in parallel.issues] == [str(i) for i in sequential.issues]
+    assert [i.line for i in parallel.issues] == [124, 322]

@@ -151,3 +151,41 @@ def test_unknown_setting_is_refused(tmp_path: Path) -> None:
     )
     assert result.code == 2
     assert "unknown setting 'pool.ai.exclude_treshold'" in result.err
+
+
+def test_curator_links_through_the_cli(tmp_path: Path, data_dir: Path) -> None:
+    state = tmp_path / "state"
+    assert _admitted(state, data_dir) == 2
+    added = run_cli(
+        "links",
+        "add",
+        "ar1",
+        "ar2",
+        "--weight",
+        "0.8",
+        "--by",
+        "cora",
+        "--why",
+        "same scene",
+        state_dir=state,
+    )
+    assert added.code == 0, added.err
+    listed = json.loads(run_cli("links", "list", "--artist", "ar2", state_dir=state).out)
+    assert [(link["artist_a"], link["artist_b"], link["kind"]) for link in listed] == [
+        ("ar1", "ar2", "similar")
+    ]
+    for args, message in [
+        (("links", "add", "ar1", "ar1", "--weight", "0.5"), "cannot be linked to itself"),
+        (("links", "add", "ar1", "ghost", "--weight", "0.5"), "not a verified artist"),
+        (("links", "add", "ar1", "ar2", "--weight", "2"), "between 0.0 and 1.0"),
+        (("links", "remove", "ar1", "ar9"), "there is no link"),
+    ]:
+        refused = run_cli(*args, "--by", "cora", "--why", "test", state_dir=state)
+        assert refused.code == 2
+        assert message in refused.err
+        assert "Traceback" not in refused.err
+    removed = run_cli(
+        "links", "remove", "ar2", "ar1", "--by", "cora", "--why", "mistake", state_dir=state
+    )
+    assert removed.code == 0, removed.err
+    assert json.loads(run_cli("links", "list", state_dir=state).out) == []

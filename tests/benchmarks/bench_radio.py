@@ -1,0 +1,79 @@
+"""Benchmark: generating a 50-track radio on request (issue 4: well under 30 ms).
+
+Trains a generated world once, loads the engine, then times `service.artist_radio` and
+`service.track_radio` (generation and the final filter, no HTTP) for random seeds, with and
+without a user; prints p50/p99 per kind, the median over --runs.
+
+    python tests/benchmarks/bench_radio.py --users 20000 --artists 2000 --requests 300 --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import numpy as np
+
+from recsys import service
+from recsys.engine import load_engine
+from recsys.settings import load_settings
+from recsys.state import open_engine_state
+from recsys.training_run import run_training
+from recsys.world import WorldConfig, generate_world
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=20_000)
+    parser.add_argument("--artists", type=int, default=2_000)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-radio-") as tmp:
+        world = Path(tmp) / "world"
+        generate_world(
+            world,
+            WorldConfig(users=args.users, artists=args.artists, seed=2, today=date(2026, 11, 26)),
+        )
+        settings = replace(load_settings(None, {}, Path(tmp)), state_dir=Path(tmp) / "state")
+        now = datetime.now(UTC)
+        conn = open_engine_state(settings.state_dir)
+        run_training(conn, settings.state_dir, world, settings, now)
+        engine = load_engine(conn, settings.state_dir, settings, now)
+        conn.close()
+        rng = random.Random(1)
+        artists = sorted(engine.context.graph.nodes)
+        tracks = sorted(engine.context.catalog.tracks)
+        users = list(engine.history.users.ids)
+        kinds = {
+            "artist radio": lambda: service.artist_radio(engine, rng.choice(artists), None, None),
+            "artist radio, personalised": lambda: service.artist_radio(
+                engine, rng.choice(artists), rng.choice(users), None
+            ),
+            "track radio": lambda: service.track_radio(engine, rng.choice(tracks), None, None),
+        }
+        for name, call in kinds.items():
+            p50s, p99s, lengths = [], [], []
+            for _ in range(args.runs):
+                seconds = []
+                for _ in range(args.requests):
+                    started = time.perf_counter()
+                    mix = call()
+                    seconds.append(time.perf_counter() - started)
+                    lengths.append(len(mix["tracks"]))
+                p50s.append(float(np.percentile(seconds, 50)) * 1000)
+                p99s.append(float(np.percentile(seconds, 99)) * 1000)
+            print(
+                f"{name:<28} p50 {statistics.median(p50s):5.1f} ms  p99"
+                f" {statistics.median(p99s):5.1f} ms  (median tracks {statistics.median(lengths)})"
+            )
+
+
+if __name__ == "__main__":
+    main()
