@@ -8,6 +8,7 @@ the clock passed in, so the core stays free of it.
 from __future__ import annotations
 
 import logging
+import shutil
 import sqlite3
 import time
 from collections.abc import Callable
@@ -175,6 +176,7 @@ def run_training(
     save_history(folder, history)
     with transaction(conn):
         set_pointer(conn, MODEL_POINTER, model.version, now)
+    prune_models(state_dir / MODELS_DIR, keep=model.version)
     flagged = frozenset(listens.users.id_of(int(u)) for u in verdict.flagged_users.nonzero()[0])
     return TrainingRun(
         pool=imported,
@@ -189,6 +191,14 @@ def run_training(
         plays=plays,
         timings=timer.seconds,
     )
+
+
+def prune_models(models: Path, *, keep: str) -> None:
+    """Delete every model folder but the current one: older models hold the factors and
+    histories of users who may have been erased since, and nothing reads them any more."""
+    for folder in models.iterdir():
+        if folder.is_dir() and folder.name != keep:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def load_current_model(conn: sqlite3.Connection, state_dir: Path) -> ArtistModel:

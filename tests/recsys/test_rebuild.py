@@ -186,3 +186,16 @@ def test_erasure_is_not_undone_by_the_next_rebuild(
     assert user not in load_history(settings.state_dir / "models" / version).users
     conn.close()
     store.close()
+
+
+def test_only_the_current_model_stays_on_disk(
+    tmp_path: Path, world: tuple[Path, dict[str, Any]]
+) -> None:
+    settings = _settings(tmp_path)
+    settings = replace(settings, als=replace(settings.als, iterations=5))
+    first = run_rebuild(settings, world[0], NOW, progress=_quiet, workers=1)
+    changed = replace(settings, als=replace(settings.als, iterations=6))
+    second = run_rebuild(changed, world[0], LATER, progress=_quiet, workers=1)
+    assert first["model"]["version"] != second["model"]["version"]
+    kept = sorted(p.name for p in (settings.state_dir / "models").iterdir())
+    assert kept == [second["model"]["version"]]
