@@ -6,15 +6,14 @@ where ``RECSYS_REQUIRE_REDIS=1`` (CI): there it fails, so the Redis path cannot 
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
+from tests.conftest import empty_redis_db
 from tests.recsys.api.read_checks import check_read_path
 from tests.recsys.api.world import RebuiltWorld, rebuild_world, running_server
 
@@ -24,18 +23,8 @@ pytestmark = [pytest.mark.redis, pytest.mark.e2e]
 
 @pytest.fixture(scope="module")
 def redis_db() -> Iterator[str]:
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5, socket_timeout=1.0)
-    try:
-        client.ping()
-    except redis.RedisError as error:
-        client.close()
-        if os.environ.get("RECSYS_REQUIRE_REDIS") == "1":
-            pytest.fail(f"Redis is required here and does not answer at {REDIS_URL}: {error}")
-        pytest.skip(f"no Redis at {REDIS_URL} ({error}); start redis-server to run this test")
-    client.flushdb()
-    yield REDIS_URL
-    client.flushdb()
-    client.close()
+    with empty_redis_db(REDIS_URL) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
