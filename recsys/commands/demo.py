@@ -24,7 +24,7 @@ from recsys.errors import UsageError
 from recsys.graph.similar_artists import similar_artists
 from recsys.settings import Settings
 from recsys.state import open_engine_state
-from recsys.training_run import load_current_graph, run_training
+from recsys.training_run import run_training
 from recsys.world import WorldConfig, generate_world
 
 DEMO_MARKER = ".recsys-demo"
@@ -72,9 +72,10 @@ def run_demo(args: argparse.Namespace, ctx: CommandContext) -> int:
     conn = open_engine_state(state_dir)
     try:
         run = run_training(conn, state_dir, world_dir, settings, ctx.now)
-        graph = load_current_graph(conn, state_dir, settings)
     finally:
         conn.close()
+    engine = _engine(state_dir, settings, ctx)
+    graph = engine.context.graph
     summary = run.summary()
     ctx.print("2. built the trust-gated candidate pool:")
     print_summary(ctx, summary["pool"], max_issues=demo.show_issues)
@@ -97,7 +98,6 @@ def run_demo(args: argparse.Namespace, ctx: CommandContext) -> int:
         for s in similar_artists(graph, artist, 10):
             via = f"curated by {s.link.curator}" if s.link is not None else "ALS neighbour"
             ctx.print(f"    {s.score:5.2f}  {names.get(s.artist_id, s.artist_id):<32} {via}")
-    engine = _engine(state_dir, settings, ctx)
     user = _showcase_user(engine)
     if user is not None:
         mixes = service.user_mixes(engine, user)["mixes"]

@@ -146,14 +146,6 @@ def top_k_cosine(
     return neighbours, scores
 
 
-def score_users(
-    user_factors: FloatMatrix, item_factors: FloatMatrix, users: npt.NDArray[np.int64]
-) -> FloatMatrix:
-    """Dot-product scores of some users against every item."""
-    with threadpool_limits(1, "blas"):
-        return (user_factors[users] @ item_factors.T).astype(np.float32)
-
-
 def recommend_items(
     user_factors: FloatMatrix,
     item_factors: FloatMatrix,
