@@ -8,9 +8,6 @@ written into a temporary folder and renamed into place, so a reader never sees h
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -20,6 +17,7 @@ from typing import Any, cast
 import orjson
 
 from pool.errors import SnapshotError
+from pool.files import publish_folder, replace_file
 from pool.model import AiDeclaration, Artist, Label, Track
 
 TRACKS_FILE = "tracks.jsonl"
@@ -117,27 +115,14 @@ def write_snapshot(
     root: Path, snapshot: PoolSnapshot, encoded: tuple[bytes, bytes, bytes], report: dict[str, Any]
 ) -> Path:
     """Store a snapshot under ``root/<version>``; an existing complete copy is kept as is."""
-    target = root / snapshot.version
-    if (target / REPORT_FILE).is_file():
-        return target
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
-    try:
+    report_bytes = orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+
+    def fill(staging: Path) -> None:
         for name, payload in zip((TRACKS_FILE, ARTISTS_FILE, LABELS_FILE), encoded, strict=True):
-            (staging / name).write_bytes(payload)
-        (staging / REPORT_FILE).write_bytes(
-            orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
-        )
-        for path in staging.iterdir():
-            with path.open("rb") as handle:
-                os.fsync(handle.fileno())
-        if target.exists():  # an incomplete leftover of a crashed build
-            shutil.rmtree(target)
-        os.replace(staging, target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    return target
+            replace_file(staging, name, lambda out, data=payload: out.write(data))
+        replace_file(staging, REPORT_FILE, lambda out: out.write(report_bytes))
+
+    return publish_folder(root / snapshot.version, REPORT_FILE, fill)
 
 
 def read_snapshot(root: Path, version: str) -> PoolSnapshot:

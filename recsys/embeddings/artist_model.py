@@ -6,13 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +15,7 @@ import scipy.sparse as sp
 from implicit.nearest_neighbours import bm25_weight
 from threadpoolctl import threadpool_limits
 
+from pool.files import publish_folder, replace_file
 from recsys.embeddings.als import (
     AlsSettings,
     FloatMatrix,
@@ -180,23 +176,9 @@ def train_artist_model(
     )
 
 
-def _replace_file(folder: Path, name: str, write: Callable[[BinaryIO], None]) -> None:
-    """Write ``folder/name`` through a temporary file, so a crash leaves the old file."""
-    handle, staging = tempfile.mkstemp(prefix=f".{name}-", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            write(out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(staging, folder / name)
-    finally:
-        if os.path.exists(staging):
-            os.unlink(staging)
-
-
 def save_model_files(folder: Path, model: ArtistModel) -> None:
     """Write (or overwrite, file by file) a model's files into ``folder``; meta goes last."""
-    _replace_file(
+    replace_file(
         folder,
         MODEL_FILE,
         lambda out: np.savez(
@@ -209,28 +191,17 @@ def save_model_files(folder: Path, model: ArtistModel) -> None:
             artist_ids=np.array(model.artists.ids, dtype=str),
         ),
     )
-    _replace_file(folder, TAGS_FILE, lambda out: sp.save_npz(out, model.artist_tags))
-    _replace_file(folder, PROFILES_FILE, lambda out: sp.save_npz(out, model.user_tag_profiles))
+    replace_file(folder, TAGS_FILE, lambda out: sp.save_npz(out, model.artist_tags))
+    replace_file(folder, PROFILES_FILE, lambda out: sp.save_npz(out, model.user_tag_profiles))
     meta = json.dumps({"version": model.version, "settings": asdict(model.settings)}, indent=1)
-    _replace_file(folder, META_FILE, lambda out: out.write(meta.encode()))
+    replace_file(folder, META_FILE, lambda out: out.write(meta.encode()))
 
 
 def save_model(root: Path, model: ArtistModel) -> Path:
     """Write ``root/<version>/`` through a staging folder; a complete copy is kept as is."""
-    target = root / model.version
-    if (target / META_FILE).is_file():
-        return target
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
-    try:
-        save_model_files(staging, model)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    return target
+    return publish_folder(
+        root / model.version, META_FILE, lambda staging: save_model_files(staging, model)
+    )
 
 
 def load_model(root: Path, version: str) -> ArtistModel:

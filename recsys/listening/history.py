@@ -9,14 +9,13 @@ history is a slice, not a search.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
+from pool.files import replace_file
 from pool.snapshot import PoolSnapshot
 from recsys.errors import RecsysError
 from recsys.listening.fraud import FraudVerdict
@@ -140,26 +139,21 @@ def build_history(log: ListenLog, verdict: FraudVerdict, pool: PoolSnapshot) -> 
 
 def save_history(folder: Path, history: ListeningHistory) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    handle, staging = tempfile.mkstemp(prefix=".history-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            np.savez(
-                out,
-                users=np.array(history.users.ids, dtype=str),
-                tracks=np.array(history.tracks.ids, dtype=str),
-                indptr=history.indptr,
-                track=history.track,
-                plays=history.plays,
-                last_day=history.last_day,
-                heard=history.heard,
-                listeners=history.listeners,
-            )
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(staging, folder / HISTORY_FILE)
-    finally:
-        if os.path.exists(staging):
-            os.unlink(staging)
+    replace_file(
+        folder,
+        HISTORY_FILE,
+        lambda out: np.savez(
+            out,
+            users=np.array(history.users.ids, dtype=str),
+            tracks=np.array(history.tracks.ids, dtype=str),
+            indptr=history.indptr,
+            track=history.track,
+            plays=history.plays,
+            last_day=history.last_day,
+            heard=history.heard,
+            listeners=history.listeners,
+        ),
+    )
 
 
 def load_history(folder: Path) -> ListeningHistory:
