@@ -20,7 +20,7 @@ from recsys.embeddings.artist_model import ArtistModel, load_model
 from recsys.final_filter import ServingGate
 from recsys.generators.catalog_index import CatalogIndex, build_catalog_index
 from recsys.generators.context import GenerationContext, UserProfile, anonymous
-from recsys.generators.neighbourhood import blocked_partners
+from recsys.generators.neighbourhood import blocked_partners, graph_weights
 from recsys.generators.steps import NO_EXCLUSIONS, UserExclusions
 from recsys.graph.similar_artists import build_similar_artist_graph
 from recsys.listening.history import ListeningHistory, load_history
@@ -99,6 +99,7 @@ def load_engine(
         blocked=blocked,
         now=now,
         settings=settings.generators,
+        weights=graph_weights(graph),
     )
     gate = ServingGate(
         pool.version, frozenset(pool.tracks), load_serving_exclusions(conn, settings.ai)

@@ -45,8 +45,8 @@ from recsys.embeddings.tag_space import artist_tag_counts, tag_vectors
 from recsys.evaluation.hetrec import HetrecData
 from recsys.evaluation.metrics import coherence, ndcg_at_k, precision_at_k, relevant_from_csr
 from recsys.evaluation.split import train_test_split
-from recsys.generators.neighbourhood import neighbours_of
-from recsys.generators.personal_mixes import cluster_artists
+from recsys.generators.neighbourhood import graph_weights, neighbours_of
+from recsys.generators.taste_clusters import cluster_artists
 from recsys.graph.similar_artists import build_similar_artist_graph
 from recsys.settings import Settings
 from recsys.state import open_engine_state
@@ -232,6 +232,7 @@ def mix_artist_lists(
     ids = model.artists.ids
     column = {artist: i for i, artist in enumerate(ids)}
     graph = build_similar_artist_graph(set(ids), [], model.neighbours(), settings.graph)
+    weights = graph_weights(graph)
     familiar = round(gen.mix_target_tracks * gen.familiar_share)
     min_size = -(-familiar // gen.max_tracks_per_artist)
     lists: list[list[int]] = []
@@ -242,14 +243,15 @@ def mix_artist_lists(
             for a, p in zip(train.indices[lo:hi], train.data[lo:hi], strict=True)
         }
         top = dict(sorted(affinity.items(), key=lambda kv: (-kv[1], kv[0]))[: gen.top_artists])
-        clusters = cluster_artists(graph, top, gen.seed, min_size) if top else []
+        clusters = cluster_artists(weights, top, gen.seed, min_size) if top else []
         if not clusters:
             lists.append([])
             continue
         cluster = clusters[0]
         anchors = sorted(cluster, key=lambda a: (-cluster[a], a))[:MIX_ANCHORS]
         discoveries = [
-            n.artist_id for n in neighbours_of(graph, cluster, exclude=affinity.keys(), blocked={})
+            n.artist_id
+            for n in neighbours_of(weights, cluster, exclude=affinity.keys(), blocked={})
         ][:MIX_DISCOVERIES]
         lists.append([column[a] for a in anchors + discoveries])
     return lists

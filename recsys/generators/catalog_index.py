@@ -24,6 +24,7 @@ class CatalogIndex:
     track_listeners: Mapping[str, int]
     artist_listeners: Mapping[str, int]
     releases_by_date: tuple[tuple[date, str, tuple[str, ...]], ...]  # newest first
+    artists_by_listeners: tuple[str, ...]  # most listened first (ties by id)
 
     def isrc_of(self, track_id: str) -> str | None:
         track = self.tracks.get(track_id)
@@ -39,8 +40,7 @@ class CatalogIndex:
         return [r for r in self.releases_by_date if first_day <= r[0] <= today]
 
     def popular_artists(self, count: int) -> list[str]:
-        ranked = sorted(self.artist_tracks, key=lambda a: (-self.artist_listeners.get(a, 0), a))
-        return ranked[:count]
+        return list(self.artists_by_listeners[:count])
 
 
 def build_catalog_index(pool: PoolSnapshot, track_listeners: Mapping[str, int]) -> CatalogIndex:
@@ -74,6 +74,9 @@ def build_catalog_index(pool: PoolSnapshot, track_listeners: Mapping[str, int]) 
         track_listeners=dict(track_listeners),
         artist_listeners=artist_listeners,
         releases_by_date=tuple(releases),
+        artists_by_listeners=tuple(
+            sorted(artist_tracks, key=lambda a: (-artist_listeners.get(a, 0), a))
+        ),
     )
 
 

@@ -19,6 +19,7 @@ import numpy.typing as npt
 from recsys.embeddings.artist_model import ArtistModel
 from recsys.generators.catalog_index import CatalogIndex
 from recsys.generators.steps import NO_EXCLUSIONS, UserExclusions
+from recsys.generators.taste_clusters import GraphWeights
 from recsys.listening.history import EMPTY_HISTORY, TrackHistory
 
 _EPOCH = date(1970, 1, 1)
@@ -71,6 +72,7 @@ class GenerationContext:
     blocked: Mapping[str, frozenset[str]]  # artist -> artists a curator blocked it with
     now: datetime
     settings: GeneratorSettings
+    weights: GraphWeights  # the graph's edge scores as plain dicts (``graph_weights``)
 
     _recent_releases: dict[date, RecentReleases] = field(
         default_factory=dict, repr=False, compare=False

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from recsys.generators.catalog_index import CatalogIndex
+from recsys.generators.taste_clusters import GraphWeights
 from recsys.listening.history import TrackHistory
 from recsys.mix import Reason
 
@@ -53,8 +54,16 @@ class Neighbour:
     anchor: str  # the anchor whose edge contributes most: the reason's "via"
 
 
+def graph_weights(graph: nx.Graph) -> dict[str, dict[str, float]]:
+    """The graph's edge scores as plain dicts: the generators walk them for every listener,
+    and networkx's adjacency views cost more than the walk itself."""
+    return {
+        a: {b: float(data["score"]) for b, data in nbrs.items()} for a, nbrs in graph.adj.items()
+    }
+
+
 def neighbours_of(
-    graph: nx.Graph,
+    weights: GraphWeights,
     anchors: Mapping[str, float],
     *,
     exclude: Collection[str],
@@ -69,14 +78,11 @@ def neighbours_of(
     """
     scores: dict[str, float] = {}
     best: dict[str, tuple[float, str]] = {}
-    adjacency = graph.adj
     for anchor, weight in anchors.items():
-        if anchor not in adjacency:
-            continue
-        for other, data in adjacency[anchor].items():
+        for other, score in weights.get(anchor, {}).items():
             if other in exclude or other in anchors or (only is not None and other not in only):
                 continue
-            contribution = weight * float(data["score"])
+            contribution = weight * score
             scores[other] = scores.get(other, 0.0) + contribution
             if contribution > best.get(other, (-1.0, ""))[0]:
                 best[other] = (contribution, anchor)

@@ -51,7 +51,7 @@ def _circles(
                 )
         anchors = dict.fromkeys(popular, 1.0)
     for neighbour in neighbours_of(
-        ctx.graph, anchors, exclude=set(circles), blocked=ctx.blocked, only=released
+        ctx.weights, anchors, exclude=set(circles), blocked=ctx.blocked, only=released
     ):
         circles.setdefault(
             neighbour.artist_id,

@@ -7,10 +7,11 @@ current pool does not vouch for.
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Iterable
 from typing import Any, Protocol
+
+import orjson
 
 from recsys.errors import RecsysError
 from recsys.mix import Mix
@@ -40,11 +41,11 @@ def encode_user(mixes: Iterable[Mix], release_radar: Mix | None) -> bytes:
         "mixes": [compact(m) for m in mixes],
         "release_radar": compact(release_radar) if release_radar is not None else None,
     }
-    return zlib.compress(json.dumps(document, separators=(",", ":")).encode(), 1)
+    return zlib.compress(orjson.dumps(document), 1)
 
 
 def decode_user(payload: bytes) -> dict[str, Any]:
-    return dict(json.loads(zlib.decompress(payload)))
+    return dict(orjson.loads(zlib.decompress(payload)))
 
 
 class VersionWriter(Protocol):
