@@ -4,7 +4,8 @@ neighbourhoods scored from several anchors, and the reason an edge gives a track
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+import math
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import networkx as nx
@@ -69,30 +70,37 @@ def neighbours_of(
     exclude: Collection[str],
     blocked: Mapping[str, frozenset[str]],
     only: Collection[str] | None = None,
-) -> list[Neighbour]:
+) -> Iterator[Neighbour]:
     """Artists one edge away from the weighted anchors, best first.
 
     An artist blocked with *any* anchor is left out: a curator's block means "never put these
     two together", which a mix built around both would do even via a third artist.
     ``blocked`` maps each artist to those it is blocked with; ``only`` restricts candidates.
+    Lazy: a generator that needs a few neighbours does not pay for naming every one's anchor.
     """
     scores: dict[str, float] = {}
-    best: dict[str, tuple[float, str]] = {}
     for anchor, weight in anchors.items():
-        for other, score in weights.get(anchor, {}).items():
-            if other in exclude or other in anchors or (only is not None and other not in only):
-                continue
-            contribution = weight * score
-            scores[other] = scores.get(other, 0.0) + contribution
-            if contribution > best.get(other, (-1.0, ""))[0]:
-                best[other] = (contribution, anchor)
+        row = weights.get(anchor)
+        if row is not None:
+            for other, score in row.items():
+                scores[other] = scores.get(other, 0.0) + weight * score
     ranked = [
-        Neighbour(artist, score, best[artist][1])
+        (-score, artist)
         for artist, score in scores.items()
-        if not (artist in blocked and not blocked[artist].isdisjoint(anchors))
+        if artist not in exclude
+        and artist not in anchors
+        and (only is None or artist in only)
+        and not (artist in blocked and not blocked[artist].isdisjoint(anchors))
     ]
-    ranked.sort(key=lambda n: (-n.score, n.artist_id))
-    return ranked
+    ranked.sort()
+    for negative, artist in ranked:
+        # The anchor whose edge contributes most (the first of equals): the reason's "via".
+        via, strongest = "", -math.inf
+        for anchor, weight in anchors.items():
+            edge = weights.get(anchor, {}).get(artist)
+            if edge is not None and weight * edge > strongest:
+                via, strongest = anchor, weight * edge
+        yield Neighbour(artist, -negative, via)
 
 
 def blocked_partners(pairs: Iterable[tuple[str, str]]) -> dict[str, frozenset[str]]:
