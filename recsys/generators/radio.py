@@ -8,7 +8,9 @@ curator blocked with the seed never plays on its radio.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
+from itertools import accumulate
 
 import numpy as np
 
@@ -41,15 +43,15 @@ class Station:
 
 def stations(ctx: GenerationContext, seed_artist: str) -> list[Station]:
     """The seed, its neighbours and theirs, strongest first, blocks with the seed removed."""
-    graph = ctx.graph
+    edges = ctx.weights
     weights: dict[str, tuple[float, str]] = {seed_artist: (1.0, seed_artist)}
-    for first, data in graph[seed_artist].items():
-        weights[first] = max(weights.get(first, (0.0, "")), (float(data["score"]), seed_artist))
+    for first, score in edges.get(seed_artist, {}).items():
+        weights[first] = max(weights.get(first, (0.0, "")), (score, seed_artist))
     for first, (first_weight, _) in list(weights.items()):
         if first == seed_artist:
             continue
-        for second, data in graph[first].items():
-            weight = first_weight * float(data["score"]) * SECOND_HOP_DAMPING
+        for second, score in edges.get(first, {}).items():
+            weight = first_weight * score * SECOND_HOP_DAMPING
             if second not in weights or weights[second][0] < weight:
                 weights[second] = (weight, first)
     strongest = max((w for a, (w, _) in weights.items() if a != seed_artist), default=0.5)
@@ -63,7 +65,7 @@ def stations(ctx: GenerationContext, seed_artist: str) -> list[Station]:
     for artist, (weight, parent) in ranked:
         if artist in ctx.blocked.get(seed_artist, ()):
             continue
-        result.append(Station(artist, weight, edge_reason(graph, parent, artist)))
+        result.append(Station(artist, weight, edge_reason(ctx.graph, parent, artist)))
         if len(result) > NEIGHBOURHOOD:
             break
     return result
@@ -71,17 +73,27 @@ def stations(ctx: GenerationContext, seed_artist: str) -> list[Station]:
 
 def _weights(
     ctx: GenerationContext, user: UserProfile | None, plan: list[Station]
-) -> tuple[np.ndarray, dict[str, float]]:
-    weights = np.array([s.weight for s in plan], dtype=np.float64)
+) -> tuple[list[float], dict[str, float]]:
+    weights = [s.weight for s in plan]
     heard: dict[str, float] = {}
     if user is not None and user.personalised:
         affinity = artist_affinity(user.history, ctx.catalog)
         boost = ctx.settings.radio_familiar_boost
-        weights *= np.array([boost if s.artist_id in affinity else 1.0 for s in plan])
-        heard = {
-            t: float(h) for t, h in zip(user.history.track_ids, user.history.heard, strict=True)
-        }
+        weights = [
+            w * boost if s.artist_id in affinity else w for w, s in zip(weights, plan, strict=True)
+        ]
+        heard = dict(zip(user.history.track_ids, user.history.heard.tolist(), strict=True))
     return weights, heard
+
+
+def _draw(weights: list[float], rng: np.random.Generator) -> int:
+    """An index drawn with probability proportional to its (non-negative) weight; the caller
+    makes sure some weight is positive. A zero weight is never drawn."""
+    cumulative = list(accumulate(weights))
+    index = bisect_right(cumulative, rng.random() * cumulative[-1])
+    if index < len(weights):
+        return index
+    return max(i for i, w in enumerate(weights) if w > 0)  # rounding at the very top
 
 
 def _walk(
@@ -91,7 +103,11 @@ def _walk(
     first: MixTrack | None,
     rng: np.random.Generator,
 ) -> list[MixTrack]:
+    """A weighted random walk over the stations: each step draws a station by its weight
+    (artists the listener plays boosted), then one of its top tracks, better known and less
+    skipped ones more likely; no artist back-to-back, at most the configured tracks each."""
     settings = ctx.settings
+    cap = settings.radio_max_tracks_per_artist
     weights, heard = _weights(ctx, user, plan)
     queues = {
         s.artist_id: list(ctx.catalog.artist_tracks.get(s.artist_id, ())[:TOP_TRACKS_PER_ARTIST])
@@ -105,44 +121,43 @@ def _walk(
                 used[artist] += 1
             if first.track_id in queues.get(artist, ()):
                 queues[artist].remove(first.track_id)
+    index_of = {s.artist_id: i for i, s in enumerate(plan)}
+    # Each station's weight while it can still play (tracks left, under the cap), else 0.
+    available = [
+        w if queues[s.artist_id] and used[s.artist_id] < cap else 0.0
+        for w, s in zip(weights, plan, strict=True)
+    ]
     exclusions = user.exclusions if user is not None else None
     attempts = 0
     while len(tracks) < settings.radio_tracks and attempts < settings.radio_tracks * 6:
         attempts += 1
-        open_ = np.array(
-            [
-                bool(queues[s.artist_id])
-                and used[s.artist_id] < settings.radio_max_tracks_per_artist
-                for s in plan
-            ]
-        )
-        if not open_.any():
+        open_ = available.copy()
+        for artist in tracks[-1].artist_ids if tracks else ():
+            if artist in index_of:
+                open_[index_of[artist]] = 0.0  # no artist back-to-back
+        if not any(open_):
             break
-        if tracks:
-            open_ &= np.array([s.artist_id not in tracks[-1].artist_ids for s in plan])
-            if not open_.any():
-                break
-        p = np.where(open_, weights, 0.0)
-        station = plan[int(rng.choice(len(plan), p=p / p.sum()))]
+        index = _draw(open_, rng)
+        station = plan[index]
         queue = queues[station.artist_id]
-        choice_weights = np.array(
-            [
-                1.0
-                / (1 + i)
-                * (ctx.settings.radio_skip_penalty if heard.get(t, 1.0) < 0.5 else 1.0)
-                for i, t in enumerate(queue)
-            ]
-        )
-        track_id = queue.pop(int(rng.choice(len(queue), p=choice_weights / choice_weights.sum())))
+        choice_weights = [
+            (settings.radio_skip_penalty if heard.get(t, 1.0) < 0.5 else 1.0) / (1 + i)
+            for i, t in enumerate(queue)
+        ]
+        track_id = queue.pop(_draw(choice_weights, rng))
+        if not queue:
+            available[index] = 0.0
         track = ctx.catalog.tracks[track_id]
         if exclusions is not None and not exclusions.allows(track_id, track.artist_ids):
             continue
-        if any(used.get(a, 0) >= settings.radio_max_tracks_per_artist for a in track.artist_ids):
+        if any(used.get(a, 0) >= cap for a in track.artist_ids):
             continue
         tracks.append(MixTrack(track_id, track.artist_ids, track.title, station.reason))
         for artist in track.artist_ids:
             if artist in used:
                 used[artist] += 1
+                if used[artist] >= cap:
+                    available[index_of[artist]] = 0.0
     return tracks
 
 
