@@ -8,9 +8,10 @@ clock, the state or the network: a mix is a pure function of these and the seed.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any, TypeVar, cast
 
 import networkx as nx
 import numpy as np
@@ -23,6 +24,7 @@ from recsys.generators.taste_clusters import GraphWeights
 from recsys.listening.history import EMPTY_HISTORY, TrackHistory
 
 _EPOCH = date(1970, 1, 1)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,9 @@ class GeneratorSettings:
 class RecentReleases:
     releases: tuple[tuple[str, ...], ...]  # newest release first
     by_artist: Mapping[str, tuple[int, ...]]  # artist -> positions in ``releases``
+    # The graph's edges that lead to an artist with a recent release, for every artist: the
+    # Release Radar looks only for those, for every listener.
+    edges_to_released: GraphWeights
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,8 @@ class GenerationContext:
     _recent_releases: dict[date, RecentReleases] = field(
         default_factory=dict, repr=False, compare=False
     )
+    # Outputs that are the same for every listener without personalisation (see ``shared``).
+    _shared: dict[tuple[str, ...], Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def today(self) -> date:
@@ -97,9 +104,25 @@ class GenerationContext:
             for order, track_ids in enumerate(releases):
                 for artist in {a for t in track_ids for a in self.catalog.tracks[t].artist_ids}:
                     by_artist.setdefault(artist, []).append(order)
-            cached = RecentReleases(releases, {a: tuple(o) for a, o in by_artist.items()})
+            edges_to_released = {
+                artist: kept
+                for artist, row in self.weights.items()
+                if (kept := {b: w for b, w in row.items() if b in by_artist})
+            }
+            cached = RecentReleases(
+                releases, {a: tuple(o) for a, o in by_artist.items()}, edges_to_released
+            )
             self._recent_releases[first_day] = cached
         return cached
+
+    def shared(self, key: tuple[str, ...], compute: Callable[[], T]) -> T:
+        """``compute()``, worked out once per context and ``key``: what is the same for every
+        listener without personalisation (cold start, opt-outs) is not built for each of them.
+        Copies made by ``dataclasses.replace`` (another ``now``) share it, so a key must name
+        everything besides the context's pool, graph and model that the value depends on."""
+        if key not in self._shared:
+            self._shared[key] = compute()
+        return cast(T, self._shared[key])
 
     @property
     def model_version(self) -> str:

@@ -10,12 +10,12 @@ new) get the same shape built around the pool's most listened artists.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from itertools import chain
 
-from recsys.generators.context import GenerationContext, UserProfile
+from recsys.generators.context import GenerationContext, UserProfile, anonymous
 from recsys.generators.neighbourhood import artist_affinity, edge_reason, neighbours_of
-from recsys.generators.result import GenerationResult, make_mix
+from recsys.generators.result import GenerationResult, for_listener, make_mix
 from recsys.generators.steps import TrackRules, interleave, spread_artists
 from recsys.generators.taste_clusters import cluster_artists
 from recsys.mix import Mix, MixTrack, Reason
@@ -159,8 +159,30 @@ def _build_mix(
 
 def generate(ctx: GenerationContext, user: UserProfile) -> GenerationResult:
     """Up to ``max_mixes`` mixes of ``mix_min_tracks``-``mix_max_tracks`` tracks."""
+    if not (user.personalised and user.history.track_ids):
+        return _non_personalised(ctx, user)
+    result = _generate(ctx, user)
+    if result.mixes:
+        return result
+    notes = (*result.notes, "personal history too thin for a mix: non-personalised mixes instead")
+    return GenerationResult(_non_personalised(ctx, user).mixes, notes)
+
+
+def _non_personalised(ctx: GenerationContext, user: UserProfile) -> GenerationResult:
+    """What a stranger gets, built once per context for everyone without exclusions."""
+    if user.exclusions.artists or user.exclusions.tracks:
+        return _generate(ctx, anonymous(user.user_id, user.exclusions))
+    shared = ctx.shared((NAME, "non-personalised"), lambda: _generate(ctx, anonymous("")))
+    mixes = tuple(
+        for_listener(ctx, mix, f"{user.user_id}:{index}")
+        for index, mix in enumerate(shared.mixes, start=1)
+    )
+    return GenerationResult(mixes, shared.notes)
+
+
+def _generate(ctx: GenerationContext, user: UserProfile) -> GenerationResult:
     settings = ctx.settings
-    if user.personalised and user.history.track_ids:
+    if user.personalised:
         affinity = artist_affinity(user.history, ctx.catalog)
         played = frozenset(affinity)
     else:
@@ -190,11 +212,6 @@ def generate(ctx: GenerationContext, user: UserProfile) -> GenerationResult:
         if len(mix.tracks) >= settings.mix_min_tracks:
             mixes.append(mix)
             notes.append("regions of taste too small apart: one mix around all top artists")
-    if not mixes and user.personalised:
-        notes.append("personal history too thin for a mix: non-personalised mixes instead")
-        return GenerationResult(
-            generate(ctx, replace(user, personalised=False)).mixes, tuple(notes)
-        )
     if not mixes and not notes:
         notes.append("no artists to build a mix around")
     return GenerationResult(tuple(mixes), tuple(notes))

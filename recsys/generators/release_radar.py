@@ -5,11 +5,14 @@ release. Empty but valid when nothing was released lately.
 
 from __future__ import annotations
 
-from collections.abc import Collection
-
-from recsys.generators.context import GenerationContext, UserProfile
+from recsys.generators.context import (
+    GenerationContext,
+    RecentReleases,
+    UserProfile,
+    anonymous,
+)
 from recsys.generators.neighbourhood import artist_affinity, edge_reason, neighbours_of
-from recsys.generators.result import GenerationResult, make_mix
+from recsys.generators.result import GenerationResult, for_listener, make_mix
 from recsys.generators.steps import (
     apply_steps,
     cap_per_artist,
@@ -25,10 +28,11 @@ TITLE = "Release Radar"
 
 
 def _circles(
-    ctx: GenerationContext, user: UserProfile, released: Collection[str]
+    ctx: GenerationContext, user: UserProfile, recent: RecentReleases
 ) -> dict[str, tuple[int, Reason]]:
     """Artist with a recent release → (closeness, reason): followed 0, played 1, their graph
     neighbours 2; for listeners without personalisation, the pool's popular artists 1."""
+    released = recent.by_artist
     circles: dict[str, tuple[int, Reason]] = {}
     if user.personalised:
         for artist in sorted(a for a in user.follows if a in released):
@@ -51,7 +55,7 @@ def _circles(
                 )
         anchors = dict.fromkeys(popular, 1.0)
     for neighbour in neighbours_of(
-        ctx.weights, anchors, exclude=set(circles), blocked=ctx.blocked, only=released
+        recent.edges_to_released, anchors, exclude=set(circles), blocked=ctx.blocked
     ):
         circles.setdefault(
             neighbour.artist_id,
@@ -61,9 +65,21 @@ def _circles(
 
 
 def generate(ctx: GenerationContext, user: UserProfile) -> GenerationResult:
+    """The listener's Release Radar; built once per day for everyone without personalisation
+    or exclusions (they all get the same one)."""
+    if user.personalised or user.exclusions.artists or user.exclusions.tracks:
+        return _generate(ctx, user)
+    key = (NAME, "non-personalised", ctx.today.isoformat())
+    shared = ctx.shared(key, lambda: _generate(ctx, anonymous("")))
+    return GenerationResult(
+        tuple(for_listener(ctx, mix, user.user_id) for mix in shared.mixes), shared.notes
+    )
+
+
+def _generate(ctx: GenerationContext, user: UserProfile) -> GenerationResult:
     settings = ctx.settings
     recent = ctx.recent_releases(settings.release_radar_days)
-    circles = _circles(ctx, user, recent.by_artist.keys()) if recent.releases else {}
+    circles = _circles(ctx, user, recent) if recent.releases else {}
     orders = sorted({o for artist in circles for o in recent.by_artist.get(artist, ())})
     candidates: list[tuple[int, int, MixTrack]] = []
     for order in orders:

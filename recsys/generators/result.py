@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from recsys.generators.context import GenerationContext
 from recsys.mix import Mix, MixKind, MixTrack
@@ -15,15 +15,19 @@ class GenerationResult:
     notes: tuple[str, ...] = ()
 
 
-def make_mix(
-    ctx: GenerationContext, kind: MixKind, key: str, title: str, tracks: list[MixTrack]
-) -> Mix:
-    """A mix with a stable id: the same user, kind, slot, pool and model give the same id."""
+def mix_id(ctx: GenerationContext, kind: MixKind, key: str) -> str:
+    """A stable id: the same user, kind, slot, pool and model give the same id."""
     digest = hashlib.sha256(
         "\0".join((kind, key, ctx.catalog.pool_version, ctx.model_version)).encode()
     ).hexdigest()
+    return f"{kind}-{digest[:16]}"
+
+
+def make_mix(
+    ctx: GenerationContext, kind: MixKind, key: str, title: str, tracks: list[MixTrack]
+) -> Mix:
     return Mix(
-        mix_id=f"{kind}-{digest[:16]}",
+        mix_id=mix_id(ctx, kind, key),
         kind=kind,
         title=title,
         generated_at=ctx.now,
@@ -31,3 +35,9 @@ def make_mix(
         model_version=ctx.model_version,
         tracks=tuple(tracks),
     )
+
+
+def for_listener(ctx: GenerationContext, mix: Mix, key: str) -> Mix:
+    """A shared mix (built once for every listener without personalisation) as this
+    listener's own: their mix id, generated now."""
+    return replace(mix, mix_id=mix_id(ctx, mix.kind, key), generated_at=ctx.now)
