@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -30,23 +31,21 @@ from pool.importer import import_data_dir
 from pool.state import open_state
 from recsys.embeddings.als import recommend_items
 from recsys.embeddings.artist_model import train_artist_model
-from recsys.listening.fraud import FraudRules, screen_listens
+from recsys.listening.fraud import screen_listens
 from recsys.listening.reader import read_listens
 from recsys.listening.training import artist_play_matrix, track_facts
 from recsys.settings import load_settings
 from recsys.user_feeds import read_user_feeds
 from recsys.world import WorldConfig, generate_world
 
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# The screen switched off ("unscreened"), shared with tests/hardening/test_attacks.py.
+from tests.hardening.attack_world import SCREEN_OFF as NEVER  # noqa: E402
+
 TOP = 20
-NEVER = FraudRules(
-    max_plays_per_day=10**9,
-    max_track_plays_per_day=10**9,
-    max_short_play_share=2.0,
-    max_farm_share=2.0,
-    max_label_share=2.0,
-    bandwagon_target_share=2.0,
-    duplicate_min_group=10**9,
-)
 
 
 def main() -> None:
