@@ -1,7 +1,12 @@
 """The audit trail: one append-only record per staff change (who, when, what, why, result).
 
 SQLite triggers refuse UPDATE and DELETE on the table, so not even a bug in our own code can
-rewrite history.
+rewrite history. A third refuses an INSERT that names an existing id: ``INSERT OR REPLACE``
+and ``REPLACE INTO`` delete the old row to make room without firing DELETE triggers (SQLite
+fires them only with ``recursive_triggers`` on), which would rewrite a record silently. The
+schema runs at every opening of the state, so a dropped trigger is back at the next command.
+What the triggers cannot stop is someone with write access to the file itself: that is the
+file system's to guard (and backups').
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at);
 CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_log_no_replace BEFORE INSERT ON audit_log
+WHEN NEW.id IS NOT NULL AND EXISTS (SELECT 1 FROM audit_log WHERE id = NEW.id)
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
 

@@ -4,12 +4,19 @@ Erasing a user removes their rows from the state, their stored mixes from every 
 version, and their rows from the current model and listening history; a tombstone (a keyed
 hash, not the id) keeps any later rebuild from bringing them back from an old export. Logs
 carry the same keyed hash instead of raw ids.
+
+"Removed" means gone from the files, not only from query results. SQLite keeps deleted rows
+readable in free pages unless ``secure_delete`` is on, and in WAL mode the old page stays in
+the main database file until a checkpoint copies the new one over it; so erasure zeroes what
+it deletes and then checkpoints. The embedded store's file is erased too when the configured
+store is Redis: a deployment that moved to Redis keeps the old file in the state folder.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import sqlite3
 from dataclasses import dataclass, field, replace
@@ -23,7 +30,10 @@ from pool.state import get_pointer, set_pointer, transaction
 from recsys.embeddings.artist_model import load_model, save_model_files
 from recsys.listening.history import load_history, save_history
 from recsys.store.base import MixStore
+from recsys.store.embedded import STORE_FILE, EmbeddedStore
 from recsys.vocabulary import Vocabulary
+
+log = logging.getLogger(__name__)
 
 PRIVACY_SCHEMA = """
 CREATE TABLE IF NOT EXISTS user_tombstones (
@@ -45,6 +55,8 @@ def user_hash_key(conn: sqlite3.Connection, now: datetime) -> bytes:
 
 
 def hash_user(key: bytes, user_id: str) -> str:
+    """The keyed hash that stands for a user in tombstones, the audit trail and logs: stable
+    for one state (so records about one user can be linked), useless without its key."""
     return hmac.new(key, user_id.encode(), hashlib.sha256).hexdigest()[:32]
 
 
@@ -82,10 +94,20 @@ def erase_user(
     models_dir: str = "models",
     model_pointer: str = "model",
 ) -> dict[str, int]:
-    """Erase ``user_id`` everywhere; returns what was removed where."""
+    """Erase ``user_id`` everywhere; returns what was removed where.
+
+    The local parts go first: the state's rows, tombstone and audit record (naming the user
+    by hash) in one transaction, then the model and history files, then an unused embedded
+    store file. The configured store comes last, so a Redis that does not answer
+    (``StoreUnavailableError``) leaves only its own copy, which a repeated call, or the next
+    rebuild, removes. The audit trail itself is never touched: its records name users only
+    by their keyed hash, so there is nothing in it to erase.
+    """
     key = user_hash_key(conn, now)
     user_hash = hash_user(key, user_id)
     removed: dict[str, int] = {}
+    # Per connection; without it deleted rows stay in the file's free pages.
+    conn.execute("PRAGMA secure_delete = ON")
     with transaction(conn):
         for table in ("user_optouts", "user_exclusions", "user_follows"):
             removed[table] = conn.execute(
@@ -108,12 +130,49 @@ def erase_user(
                 "erasure request",
             ),
         )
-    if store is not None:
-        store.delete_user(user_id)
-    version = get_pointer(conn, model_pointer)
-    if version is not None:
-        removed |= _erase_from_artefacts(state_dir / models_dir, version, user_id)
+    try:
+        version = get_pointer(conn, model_pointer)
+        if version is not None:
+            removed |= _erase_from_artefacts(state_dir / models_dir, version, user_id)
+        if store is None or store.name != EmbeddedStore.name:
+            _erase_from_embedded_file(state_dir, user_id)
+        if store is not None:
+            store.delete_user(user_id)
+    finally:
+        _checkpoint(conn, "the state")
+        _checkpoint_file(state_dir / STORE_FILE)
     return removed
+
+
+def _erase_from_embedded_file(state_dir: Path, user_id: str) -> None:
+    """The embedded store's file, when it is not the store in use (an earlier deployment's):
+    nothing reads it any more, but it still holds every user's mixes."""
+    if not (state_dir / STORE_FILE).is_file():
+        return
+    store = EmbeddedStore(state_dir)
+    try:
+        store.delete_user(user_id)
+    finally:
+        store.close()
+
+
+def _checkpoint(conn: sqlite3.Connection, what: str) -> None:
+    """Copy the WAL into the database file and empty it, so the pages that held the erased
+    rows are overwritten in the file now rather than at some later checkpoint."""
+    busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    if busy:
+        # A reader holds an older snapshot; SQLite's next checkpoint finishes the job.
+        log.warning("could not checkpoint %s after an erasure; a later checkpoint will", what)
+
+
+def _checkpoint_file(path: Path) -> None:
+    if not path.is_file():
+        return
+    conn = sqlite3.connect(path, timeout=10.0, isolation_level=None)
+    try:
+        _checkpoint(conn, path.name)
+    finally:
+        conn.close()
 
 
 def _erase_from_artefacts(models: Path, version: str, user_id: str) -> dict[str, int]:

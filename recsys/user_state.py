@@ -64,7 +64,8 @@ def load_optouts(conn: sqlite3.Connection) -> frozenset[str]:
 
 
 def load_follows(conn: sqlite3.Connection, user_id: str | None = None) -> dict[str, frozenset[str]]:
-    query, params = "SELECT user_id, artist_id FROM user_follows", ()
+    query = "SELECT user_id, artist_id FROM user_follows"
+    params: tuple[str, ...] = ()
     if user_id is not None:
         query, params = query + " WHERE user_id = ?", (user_id,)
     follows: dict[str, set[str]] = {}

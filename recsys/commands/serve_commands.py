@@ -2,7 +2,9 @@
 
 The server is an edge: it builds the app from the settings the CLI loaded, with the wall clock
 as the app's clock. uvicorn's access log is off because it prints raw paths (user ids); the
-app logs requests itself with user ids hashed (`-v` shows them).
+app logs requests itself with user ids hashed (`-v` shows them). As an entry point it also
+installs the filter of ``recsys.logging_setup``, so a raw id that reaches a log line anyway
+(uvicorn's access log turned back on, a worker run under uvicorn directly) is hashed too.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from recsys.api import create_app
 from recsys.api.live import Clock
 from recsys.commands.context import CommandContext, valid_id, valid_text
 from recsys.errors import UsageError
+from recsys.logging_setup import redact_user_ids
 from recsys.settings import Settings, load_settings
 from recsys.tokens import ROLES, add_token, ensure_tokens_schema, list_tokens, revoke_token
 
@@ -154,9 +157,12 @@ def run_serve(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 
 def _app(settings: Settings, clock: Clock, cache_mib: int) -> FastAPI:
-    return create_app(
+    """The app, with this process's log lines filtered through its user-id reference."""
+    app = create_app(
         settings, clock, cache_bytes=cache_mib * MIB, radio_cache_bytes=cache_mib * MIB // 4
     )
+    redact_user_ids(app.state.services.user_ref)
+    return app
 
 
 def _announce(ctx: CommandContext, host: str, port: int, app: FastAPI) -> None:
