@@ -72,6 +72,9 @@ def open_state(state_dir: Path) -> sqlite3.Connection:
         conn = sqlite3.connect(state_dir / STATE_FILE, timeout=30.0, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
+        # Deleted rows are zeroed in the file, not left in free pages: an erased user must be
+        # gone from the disk, whatever SQLite build this is (only some default to it).
+        conn.execute("PRAGMA secure_delete=ON")
         conn.executescript(AUDIT_SCHEMA + POOL_SCHEMA)
     except (OSError, sqlite3.Error) as error:
         raise StateError(f"cannot open the state in {state_dir}: {error}") from error

@@ -59,7 +59,7 @@ def _change_exclusion(
                 caller.name,
                 caller.role,
                 action,
-                found.user_ref(exclusion.user_id),
+                found.audit_subject(exclusion.user_id),
                 target | {"active": before},
                 target | {"active": active},
                 "listener request through the app",

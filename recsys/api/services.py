@@ -38,9 +38,15 @@ class Services:
         return self.state.current()
 
     def user_ref(self, user_id: str) -> str:
-        """A user id as logs and the audit trail may show it: a keyed hash, or nothing."""
+        """A user id as logs may show it: a keyed hash, or nothing (``log_user_ids``)."""
         if self.settings.serve.log_user_ids == "none":
             return "user:-"
+        return self.audit_subject(user_id)
+
+    def audit_subject(self, user_id: str) -> str:
+        """A user as the audit trail names them: always the keyed hash. The trail must say
+        whom a record is about, and it must never hold a raw id, which erasure could not
+        remove from an append-only log."""
         return f"user:{hash_user(self.user_key, user_id)}"
 
     def engine_at_now(self) -> Engine:

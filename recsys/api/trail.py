@@ -41,7 +41,7 @@ def _printable(text: str, limit: int = 200) -> str:
 def subject_of(found: Services, path_params: dict[str, Any], fallback: str) -> str:
     """What the call was about, with a user id replaced by its keyed hash."""
     if "user_id" in path_params:
-        return found.user_ref(str(path_params["user_id"]))
+        return found.audit_subject(str(path_params["user_id"]))
     if "artist_a" in path_params and "artist_b" in path_params:
         return _printable(f"{path_params['artist_a']}|{path_params['artist_b']}")
     if "track_id" in path_params:

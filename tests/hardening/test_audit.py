@@ -11,7 +11,7 @@ import shutil
 import sqlite3
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -418,3 +418,28 @@ def test_erasure_and_rebuilds_keep_every_record_and_name_the_user_only_by_hash(
     assert erasure["before"] is None and erasure["after"]["user_exclusions"] == 1
     assert USER not in json.dumps(records)
     assert USER not in json.dumps(audit_rows(state))
+
+
+def test_records_name_the_user_by_hash_even_when_logs_leave_users_out(
+    rebuilt: Rebuilt, tmp_path: Path
+) -> None:
+    """``log_user_ids = "none"`` is about log lines; the trail must still say whom a record
+    is about (by hash), or an erasure or exclusion could not be traced to its user."""
+    state = shutil.copytree(rebuilt.state, tmp_path / "state")
+    tokens = make_tokens(state)
+    settings = settings_for(state)
+    settings = replace(settings, serve=replace(settings.serve, log_user_ids="none"))
+    app = create_app(settings, lambda: NOW)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        artist = min(app.state.services.live.engine.context.graph.nodes)
+        path = f"/v1/users/{USER}/exclusions"
+        answer = client.post(
+            path, json={"kind": "artist", "id": artist}, headers=bearer(tokens["app"])
+        )
+        assert answer.status_code == 200
+    conn = open_engine_state(state)
+    try:
+        expected = f"user:{hash_user(user_hash_key(conn, NOW), USER)}"
+    finally:
+        conn.close()
+    assert audit_records(state)[-1]["subject"] == expected
