@@ -24,7 +24,6 @@ from typing import Any
 from recsys.engine import Engine, load_engine
 from recsys.errors import RecsysError
 from recsys.generators.registry import GenerationRequest, run_generator
-from recsys.privacy import hash_user, user_hash_key
 from recsys.settings import Settings
 from recsys.state import open_engine_state
 from recsys.store.base import MixStore, encode_user
@@ -165,7 +164,6 @@ def run_rebuild(
         try:
             run = run_training(conn, state_dir, data_dir, settings, now, timer=timer)
             engine = timer.run("load", lambda: load_engine(conn, state_dir, settings, now))
-            key = user_hash_key(conn, now)
         finally:
             conn.close()
         store = store or open_store(settings)
@@ -182,12 +180,7 @@ def run_rebuild(
             writer.abort()
             raise
         store.replace_excluded_tracks(engine.gate.exclusions.withheld())
-    log.info(
-        "rebuild %s published: %d users (first user %s)",
-        version,
-        len(users),
-        hash_user(key, users[0]) if users else "-",
-    )
+    log.info("rebuild %s published: %d users", version, len(users))
     summary = run.summary()
     summary["store"] = {"name": store.name, "version": version}
     summary["generation"] = {
