@@ -9,6 +9,7 @@ counted; if anything fails or the job is interrupted, the previous version stays
 from __future__ import annotations
 
 import fcntl
+import gc
 import logging
 import multiprocessing
 import os
@@ -109,6 +110,10 @@ def generate_all(
     """Generate every user in chunks over ``workers`` forked processes (1 = in process)."""
     global _ENGINE  # noqa: PLW0603 - shared with forked workers by design
     _ENGINE = engine
+    # The engine (millions of objects) is read-only from here on. Frozen, the cyclic garbage
+    # collector stops walking it at every full collection (a fifth of the generation time on
+    # a 20k-user world), and forked workers stop copying its pages to update its headers.
+    gc.freeze()
     chunks = [users[i : i + CHUNK_USERS] for i in range(0, len(users), CHUNK_USERS)]
     total = UserOutcome()
     done = 0
@@ -132,6 +137,7 @@ def generate_all(
                     progress(done, len(users))
     finally:
         _ENGINE = None
+        gc.unfreeze()
     return total
 
 
