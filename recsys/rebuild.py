@@ -52,10 +52,25 @@ def rebuild_lock(state_dir: Path) -> Iterator[None]:
             ) from None
         handle.write(f"{os.getpid()}\n")
         handle.flush()
+        global _LOCK_FD  # noqa: PLW0603 - forked workers must close it (see _forget_lock)
+        _LOCK_FD = handle.fileno()
         try:
             yield
         finally:
+            _LOCK_FD = None
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# The lock's file descriptor while this process holds it. A flock belongs to the open file,
+# which forked workers share: were they to keep it open, a rebuild killed with SIGKILL would
+# stay locked until its orphaned workers noticed and exited, refusing the cron's retry.
+_LOCK_FD: int | None = None
+
+
+def _forget_lock() -> None:
+    """Worker initializer: close the inherited lock descriptor (the lock stays the parent's)."""
+    if _LOCK_FD is not None:
+        os.close(_LOCK_FD)
 
 
 @dataclass
@@ -129,7 +144,7 @@ def generate_all(
                 progress(done, len(users))
         else:
             context = multiprocessing.get_context("fork")
-            with context.Pool(workers) as pool:
+            with context.Pool(workers, initializer=_forget_lock) as pool:
                 for payloads, outcome in pool.imap(_generate_chunk, chunks):
                     writer_put(payloads)
                     done += len(payloads)
@@ -181,11 +196,13 @@ def run_rebuild(
             outcome = generate_all(engine, users, writer.put_many, workers, progress)
             seconds = time.perf_counter() - started
             timer.seconds["generate"] = round(seconds, 3)
+            # The withheld set goes first: it is not versioned, and a failure here must leave
+            # the old version current rather than fail a run whose new one is already live.
+            store.replace_excluded_tracks(engine.gate.exclusions.withheld())
             timer.run("switch", lambda: writer.commit(len(users)))
         except BaseException:
             writer.abort()
             raise
-        store.replace_excluded_tracks(engine.gate.exclusions.withheld())
     log.info("rebuild %s published: %d users", version, len(users))
     summary = run.summary()
     summary["store"] = {"name": store.name, "version": version}

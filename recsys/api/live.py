@@ -152,6 +152,12 @@ class LiveEngine:
         """The engine as last swapped in (no staleness check)."""
         return self._engine
 
+    @property
+    def store_version(self) -> str | None:
+        """The store's current version as last checked (None: the store held none, or has
+        not answered since start-up); /healthz reports it without asking the store again."""
+        return self._marks.store_version
+
     def on_change(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
 

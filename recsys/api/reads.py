@@ -24,6 +24,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from fastapi.responses import Response
@@ -36,6 +37,15 @@ from recsys.store.base import MixStore, StoreUnavailableError, VersionWriter
 STORE_COOLDOWN_S = 2.0
 StoredPart = Literal["mixes", "release_radar"]
 RadioKind = Literal["artist", "track"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreHealth:
+    """What /healthz says of the store: whether it answers, and the mix version it serves
+    (None when it holds none: never rebuilt, or restarted empty)."""
+
+    answers: bool
+    version: str | None
 
 
 class ResponseCache:
@@ -184,9 +194,23 @@ class ListenerReads:
         self.breaker = StoreBreaker(store_cooldown_s)
         found.live.on_change(self._new_generation)
 
-    def store_answers(self) -> bool:
-        """For /healthz: a ping, unless the store failed a moment ago."""
-        return self.breaker.ping(self._found.store)
+    def store_health(self) -> StoreHealth:
+        """For /healthz: a ping (unless the store failed a moment ago) and the version served.
+
+        The version is the live engine's last check, which costs nothing; only when that saw
+        none is the store asked, so that a store back from a restart is not called empty for
+        a check interval, while /healthz stays a trivial endpoint when all is well.
+        """
+        store = self._found.store
+        if not self.breaker.ping(store):
+            return StoreHealth(answers=False, version=None)
+        version = self._found.live.store_version
+        if version is None:
+            try:
+                version = self.breaker.call(store.current_version)
+            except StoreUnavailableError:
+                return StoreHealth(answers=False, version=None)
+        return StoreHealth(answers=True, version=version)
 
     def _new_generation(self) -> None:
         generation = self._found.live.generation

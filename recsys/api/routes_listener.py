@@ -42,18 +42,38 @@ def _reads(request: Request) -> ListenerReads:
     responses={503: {"model": HealthOut, "description": "The store does not answer"}},
 )
 async def healthz(request: Request) -> Response:
+    """503 only when the store does not answer (listeners then get non-personalised mixes).
+
+    A store that answers but holds no mixes (never rebuilt, or restarted empty) is 200 with
+    status "degraded" and ``store_empty``: the server still serves mixes generated on request,
+    so a load balancer must keep it, while a person reading the answer learns that a rebuild
+    is due. ``store_version`` names the published version listeners are served.
+    """
     found = _services(request)
     engine = found.live.current()
-    healthy = _reads(request).store_answers()
-    body: dict[str, str] = {
-        "status": "ok" if healthy else "degraded",
+    health = _reads(request).store_health()
+    body: dict[str, str | None] = {
+        "status": "ok",
         "store": found.store.name,
+        "store_version": health.version,
         "pool_version": engine.gate.pool_version,
         "model_version": engine.context.model_version,
     }
-    if not healthy:
-        body |= {"error": "store_unavailable", "detail": "the store did not answer a ping"}
-    return json_response(body, 200 if healthy else 503)
+    if not health.answers:
+        body |= {
+            "status": "degraded",
+            "error": "store_unavailable",
+            "detail": "the store did not answer a ping; listeners get non-personalised mixes",
+        }
+        return json_response(body, 503)
+    if health.version is None:
+        body |= {
+            "status": "degraded",
+            "error": "store_empty",
+            "detail": "the store holds no published mixes (never rebuilt, or restarted empty);"
+            " mixes are generated on request until the next rebuild",
+        }
+    return json_response(body, 200)
 
 
 @router.get(

@@ -1,5 +1,11 @@
 """`recsys rebuild --data DIR`: the cron job. A progress bar on a terminal, log lines otherwise,
-a summary at the end; exit 0 only when the new version is current."""
+a summary at the end; exit 0 only when the new version is current.
+
+The store is opened and asked once before anything else, so a cron run against a store that is
+down fails at once, with the state untouched, instead of after training. A store that stops
+answering later fails the run with one message that says what listeners keep getting (the
+store switches only to complete versions), not with the store client's bare error.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +18,16 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from recsys.commands.context import CommandContext
+from recsys.errors import RecsysError
 from recsys.rebuild import run_rebuild
+from recsys.store.base import StoreUnavailableError
+from recsys.store.factory import open_store
 
 log = logging.getLogger("recsys.rebuild")
+
+
+class RebuildFailedError(RecsysError):
+    """The rebuild stopped before publishing; the store still serves its last complete version."""
 
 
 def add_parsers(commands: Any) -> None:
@@ -52,9 +65,29 @@ class ProgressReporter:
 
 def run_rebuild_command(args: argparse.Namespace, ctx: CommandContext) -> int:
     workers = args.workers or ctx.settings.serve.rebuild_workers or os.cpu_count() or 1
-    summary = run_rebuild(
-        ctx.settings, args.data, ctx.now, progress=ProgressReporter(sys.stderr), workers=workers
-    )
+    store = open_store(ctx.settings)
+    try:
+        if not store.ping():
+            raise RebuildFailedError(
+                f"rebuild not started: the mix store ({store.name}) does not answer; nothing"
+                " was changed and the store keeps serving what it holds"
+            )
+        summary = run_rebuild(
+            ctx.settings,
+            args.data,
+            ctx.now,
+            progress=ProgressReporter(sys.stderr),
+            workers=workers,
+            store=store,
+        )
+    except StoreUnavailableError as error:
+        raise RebuildFailedError(
+            f"rebuild failed: the mix store stopped answering ({error}); a version becomes"
+            " current only once complete, so listeners keep the last complete one. Run the"
+            " rebuild again once the store answers"
+        ) from error
+    finally:
+        store.close()
     if args.json:
         ctx.print_json(summary)
         return 0

@@ -12,6 +12,7 @@ get ``StoreUnavailableError`` (HTTP 503), never a hang.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from recsys.store.base import StoreIntegrityError, StoreUnavailableError
+
+log = logging.getLogger(__name__)
 
 _READ_CURRENT_USER = """
 local version = redis.call('GET', KEYS[1])
@@ -81,10 +84,23 @@ class RedisVersionWriter:
         store.drop_versions_except(self._version)
 
     def abort(self) -> None:
+        """Drop the unfinished version, best effort.
+
+        Called while another error propagates (often Redis itself going away): raising here
+        would replace that error with a less telling one. A version left behind is never
+        current, and the next commit drops it with every other old version.
+        """
         store = self._store
-        if store.current_version() != self._version:
-            store.call(lambda r: r.unlink(self._key))
-            store.call(lambda r: r.srem(store.key("versions"), self._version))
+        try:
+            if store.current_version() != self._version:
+                store.call(lambda r: r.unlink(self._key))
+                store.call(lambda r: r.srem(store.key("versions"), self._version))
+        except StoreUnavailableError as error:
+            log.warning(
+                "could not drop the unfinished version %s (the next rebuild will): %s",
+                self._version,
+                error,
+            )
 
 
 class RedisStore:
