@@ -24,6 +24,7 @@ from recsys.generators.neighbourhood import blocked_partners, graph_weights
 from recsys.generators.steps import NO_EXCLUSIONS, UserExclusions
 from recsys.graph.similar_artists import build_similar_artist_graph
 from recsys.listening.history import ListeningHistory, load_history
+from recsys.privacy import Tombstones, load_tombstones
 from recsys.settings import Settings
 from recsys.training_run import MODEL_POINTER, MODELS_DIR
 from recsys.user_state import load_exclusions, load_follows, load_optouts
@@ -37,6 +38,8 @@ class Engine:
     optouts: frozenset[str]
     follows: dict[str, frozenset[str]]
     exclusions: dict[str, UserExclusions]
+    # Erased users: a store restored from an old snapshot may still hold their mixes.
+    tombstones: Tombstones
 
     def at(self, now: datetime) -> Engine:
         """The same engine generating as of ``now`` (for requests served later)."""
@@ -111,4 +114,5 @@ def load_engine(
         optouts=load_optouts(conn),
         follows=load_follows(conn),
         exclusions=load_exclusions(conn),
+        tombstones=load_tombstones(conn, now),
     )

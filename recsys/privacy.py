@@ -76,6 +76,11 @@ class Tombstones:
             answer = self._seen[user_id] = hash_user(self.key, user_id) in self.hashes
         return answer
 
+    def erased(self, user_id: str) -> bool:
+        """The same question without remembering the answer, for long-lived readers (a
+        server would otherwise keep every id it was asked about)."""
+        return bool(self.hashes) and hash_user(self.key, user_id) in self.hashes
+
 
 def load_tombstones(conn: sqlite3.Connection, now: datetime) -> Tombstones:
     hashes = frozenset(r[0] for r in conn.execute("SELECT user_hash FROM user_tombstones"))

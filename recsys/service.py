@@ -110,7 +110,10 @@ StoredPart = Literal["mixes", "release_radar"]
 def _stored(
     engine: Engine, store: MixStore, user_id: str, exclusions: UserExclusions, part: StoredPart
 ) -> list[Mix] | None:
-    """The user's stored mixes after the final filter, or None when the store has none."""
+    """The user's stored mixes after the final filter, or None when the store has none (or
+    holds an erased user's, as a store restored from a snapshot taken before would)."""
+    if engine.tombstones.erased(user_id):
+        return None
     payload = store.read_user(user_id)
     if payload is None:
         return None

@@ -81,6 +81,8 @@ class EmbeddedStore:
             )
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
+            # Deleted users' mixes are zeroed in the file, not left in free pages (erasure).
+            self.conn.execute("PRAGMA secure_delete=ON")
             self.conn.executescript(SCHEMA)
         except (OSError, sqlite3.Error) as error:
             raise StoreUnavailableError(f"embedded store in {state_dir}: {error}") from error

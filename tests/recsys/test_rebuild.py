@@ -188,6 +188,46 @@ def test_erasure_is_not_undone_by_the_next_rebuild(
     store.close()
 
 
+def personal_reasons(answer: dict[str, Any]) -> list[str]:
+    """Reasons only a listener's own data gives (their plays, their follows)."""
+    personal = {"history", "followed_artist"}
+    return [
+        t["reason"]["type"]
+        for m in answer["mixes"]
+        for t in m["tracks"]
+        if t["reason"]["type"] in personal
+    ]
+
+
+def test_an_erased_user_restored_into_the_store_is_not_served(
+    tmp_path: Path, world: tuple[Path, dict[str, Any]]
+) -> None:
+    """A store restored from a snapshot taken before an erasure holds the user's mixes again;
+    reads check the tombstones and answer as for a stranger instead."""
+    settings = _settings(tmp_path)
+    run_rebuild(settings, world[0], NOW, progress=_quiet, workers=1)
+    conn = open_engine_state(settings.state_dir)
+    engine = load_engine(conn, settings.state_dir, settings, NOW)
+    store = open_store(settings)
+    user = next(
+        u
+        for u in engine.history.users.ids
+        if personal_reasons(service.read_user_mixes(engine, store, u, NO_EXCLUSIONS))
+    )
+    payload = store.read_user(user)
+    version = store.current_version()
+    assert payload is not None and version is not None
+    erase_user(conn, settings.state_dir, store, user, actor="ada", role="admin", now=NOW)
+    writer = store.begin(version)  # the "restore": the old payload back in the current version
+    writer.put_many([(user, payload)])
+    assert store.read_user(user) == payload
+    engine = load_engine(conn, settings.state_dir, settings, NOW)
+    answer = service.read_user_mixes(engine, store, user, NO_EXCLUSIONS)
+    assert answer["mixes"] and not personal_reasons(answer)
+    conn.close()
+    store.close()
+
+
 def test_only_the_current_model_stays_on_disk(
     tmp_path: Path, world: tuple[Path, dict[str, Any]]
 ) -> None:
