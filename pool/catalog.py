@@ -2,7 +2,8 @@
 
 Duplicate ids fail closed: when two rows claim the same id we cannot tell which metadata is
 true, so neither is admitted. A track that names an artist or label the catalog lacks is
-refused too, since nobody could have verified it.
+refused too, since nobody could have verified it. A catalog in which no track survives is
+refused as a whole (``DataDirectoryError``), so the previous pool stays current.
 """
 
 from __future__ import annotations
@@ -159,6 +160,9 @@ def read_catalog(data_dir: Path) -> Catalog:
         )
     except OSError as error:
         raise DataDirectoryError(f"{data_dir}: cannot read the catalog ({error})") from error
-    if not tracks and not issues:
-        raise DataDirectoryError(f"{data_dir}: the catalog holds no tracks")
+    if not tracks:
+        # A catalog of refused rows is a broken delivery, not an empty one: publishing its
+        # empty pool would empty every served mix at the next read.
+        refused = f" ({len(issues)} rows refused; first: {issues[0]})" if issues else ""
+        raise DataDirectoryError(f"{data_dir}: the catalog holds no valid track{refused}")
     return Catalog(artists, labels, tracks, tuple(issues))

@@ -60,12 +60,34 @@ def good_rows(rows: Iterable[Parsed[T]], issues: list[FeedIssue]) -> Iterator[T]
             yield item[1]
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def without_bom(raw: bytes, number: int) -> bytes:
+    """A UTF-8 byte order mark is allowed at the very start of a file (spreadsheets write
+    one); anywhere else it is part of the text and fails like any other stray character."""
+    return raw[len(UTF8_BOM) :] if number == 1 and raw.startswith(UTF8_BOM) else raw
+
+
+def split_csv_line(text: str) -> list[str]:
+    """The fields of one CSV line; ``csv.Error`` when the line is not a complete record.
+
+    Every row of a feed is one line, so that an issue can name it. A quoted value with a line
+    break (RFC 4180 allows it) is refused, not split: its second half could otherwise read as
+    a row of its own (``ar9,"x<newline>ar666,y",...`` would verify ``ar666``). Balanced quotes
+    catch both halves; ``strict`` catches the other malformed quoting.
+    """
+    if text.count('"') % 2:
+        raise csv.Error("unbalanced quotes; a value cannot span lines")
+    return next(csv.reader([text], strict=True))
+
+
 def _decoded_lines(path: Path, label: str) -> Iterator[tuple[int, str] | FeedIssue]:
     """Lines of a UTF-8 file; a line with invalid bytes becomes an issue, not a crash."""
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             try:
-                yield number, raw.decode("utf-8").rstrip("\r\n")
+                yield number, without_bom(raw, number).decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError as error:
                 yield FeedIssue(label, number, f"not valid UTF-8 (byte {error.start})")
 
@@ -79,7 +101,8 @@ def parse_jsonl_lines(
     orjson parses the raw bytes (and checks their UTF-8) about five times faster than the
     standard library, which matters for a catalog of a million tracks.
     """
-    for number, raw in enumerate(lines, start=first_line):
+    for number, line in enumerate(lines, start=first_line):
+        raw = without_bom(line, number)
         if not raw.strip():
             continue
         try:
@@ -123,7 +146,11 @@ def read_csv(
         if header is None:
             if not text.strip():
                 continue
-            header = [name.strip() for name in next(csv.reader([text]))]
+            try:
+                header = [name.strip() for name in split_csv_line(text)]
+            except csv.Error as error:
+                yield FeedIssue(label, number, f"malformed CSV header ({error}); file skipped")
+                return
             missing = [name for name in columns if name not in header]
             if missing:
                 yield FeedIssue(label, number, f"header lacks column(s) {', '.join(missing)}")
@@ -132,7 +159,7 @@ def read_csv(
         if not text.strip():
             continue
         try:
-            values = next(csv.reader([text]))
+            values = split_csv_line(text)
         except csv.Error as error:
             yield FeedIssue(label, number, f"malformed CSV ({error})")
             continue
@@ -212,7 +239,11 @@ def _fast_track(row: dict[str, Any]) -> Track | None:
     if len(set(artist_ids)) != len(artist_ids):
         return None
     normalised_isrc = isrc.replace("-", "").upper()
-    if not ISRC_PATTERN.fullmatch(normalised_isrc) or not DATE_PATTERN.fullmatch(release_date):
+    if (
+        not isrc.isascii()
+        or not ISRC_PATTERN.fullmatch(normalised_isrc)
+        or not DATE_PATTERN.fullmatch(release_date)
+    ):
         return None
     try:
         day = date.fromisoformat(release_date)

@@ -90,7 +90,13 @@ def check_timestamp(value: Any, field: str) -> datetime:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise FieldError(field, f"is not an ISO 8601 timestamp: {value!r}") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:00:00+01:00 is a valid text for an instant before year 1 in UTC.
+        raise FieldError(field, f"is outside the years 1-9999 in UTC: {value!r}") from None
 
 
 def check_positive_int(value: Any, field: str, *, maximum: int) -> int:
@@ -112,9 +118,14 @@ def check_score(value: Any, field: str) -> float:
 
 
 def check_isrc(value: Any, field: str) -> str:
-    """An ISRC, normalised to its 12-character form (hyphens dropped, upper case)."""
+    """An ISRC, normalised to its 12-character form (hyphens dropped, upper case).
+
+    ISO 3901 codes are ASCII: without that check, upper-casing would turn ``ß`` into ``SS`` or
+    a dotless ``ı`` into ``I`` and make a valid-looking code out of one that is not."""
     if not isinstance(value, str):
         raise FieldError(field, "must be a string ISRC")
+    if not value.isascii():
+        raise FieldError(field, f"is not a valid ISRC (ASCII only): {value!r}")
     normalised = value.replace("-", "").upper()
     if not ISRC_PATTERN.fullmatch(normalised):
         raise FieldError(field, f"is not a valid ISRC (CC-XXX-YY-NNNNN): {value!r}")

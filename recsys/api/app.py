@@ -21,6 +21,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -52,6 +53,17 @@ DESCRIPTION = """Curated recommendations from a trust-gated pool (SPEC section 5
 Listener reads are open to the app's network; every other endpoint needs
 `Authorization: Bearer <token>` with a role of app, curator, trust or admin (admin may call
 everything). Errors are `{"error": "<code>", "detail": "..."}`."""
+
+
+class DocumentedJsonResponse(JsonResponse, JSONResponse):
+    """``JsonResponse`` as FastAPI's OpenAPI generator needs to see it.
+
+    FastAPI documents a route's ``response_model`` only when the response class derives from
+    its ``JSONResponse``; with ``JsonResponse`` alone every success answer in
+    ``/openapi.json`` was ``{"type": "string"}``, which no client generator can use and which
+    schemathesis rejects. Rendering stays ``JsonResponse``'s (first in the MRO); routes return
+    their responses ready-made, so this class only changes the document.
+    """
 
 
 def create_app(
@@ -100,7 +112,7 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        default_response_class=JsonResponse,
+        default_response_class=DocumentedJsonResponse,
         docs_url=None,
         redoc_url=None,
     )
@@ -164,6 +176,10 @@ def handle_http(request: Request, error: Exception) -> JsonResponse:
     """Starlette's own errors (unknown path, wrong method) in our shape."""
     if not isinstance(error, HTTPException):
         raise error
+    if error.status_code == 400:
+        # FastAPI's answer to a body it cannot even decode (bytes that are not UTF-8, say):
+        # a bad body like any other, so the documented 422 naming the body.
+        return _respond(request, invalid_field("body", "is not valid UTF-8 JSON"))
     code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
     detail = error.detail if isinstance(error.detail, str) else "request refused"
     return _respond(request, ApiError(error.status_code, code, detail, headers=error.headers))

@@ -10,6 +10,7 @@
 
     mapped from other errors by ``recsys.api.app``:
     RequestValidationError      -> 422 invalid (FastAPI's own parsing, rewritten to our shape)
+    HTTPException 400           -> 422 invalid, field "body" (a body that is not even UTF-8)
     recsys.errors.NotFoundError -> 404 not_found
     StoreUnavailableError       -> 503 store_unavailable
     sqlite3.OperationalError    -> 503 state_unavailable (the state stayed locked too long)

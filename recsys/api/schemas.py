@@ -93,10 +93,15 @@ class SimilarOut(BaseModel):
 
 
 class HealthOut(BaseModel):
+    """``/healthz``; a degraded answer says why in ``error`` and ``detail``."""
+
     status: Literal["ok", "degraded"]
     store: str
+    store_version: str | None = None
     pool_version: str
     model_version: str
+    error: str | None = None
+    detail: str | None = None
 
 
 class ErrorOut(BaseModel):

@@ -13,14 +13,16 @@ from array import array
 from collections import Counter
 from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from itertools import repeat
+from operator import attrgetter
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
 
+from pool.feeds import split_csv_line, without_bom
 from pool.fields import MAX_ID_LENGTH
 from pool.model import FeedIssue
 from recsys.vocabulary import Vocabulary
@@ -111,26 +113,31 @@ def _day_number(value: str) -> int:
     """The UTC day of a play, as days since 1970-01-01."""
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
-        reason = f"field 'played_at': not an ISO 8601 timestamp: {value!r}"
+        if parsed.tzinfo is not None:
+            # OverflowError: 0001-01-01T00:00+01:00 is a valid text, but before year 1 in UTC.
+            parsed = parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        reason = f"field 'played_at': not an ISO 8601 timestamp of years 1-9999: {value!r}"
         raise _RowError("played_at", reason) from None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC)
     return parsed.toordinal() - _EPOCH
 
 
-_UTC_SUFFIXES = frozenset({"Z", "", "+00:00"})
+_ZERO = timedelta(0)
 
 
 def _day_numbers(stamps: list[str]) -> npt.NDArray[np.int64]:
-    """UTC days of many timestamps: each is validated by ``datetime.fromisoformat``; when all
-    are in UTC (the usual case) the day is read from the date part by numpy, otherwise each
-    is converted on its own."""
+    """UTC days of many timestamps, each validated by ``datetime.fromisoformat``.
+
+    When every zone is UTC or absent (the usual case) a day is the parsed date as is;
+    otherwise each is converted on its own. The zones are judged on the parsed values, never
+    on the text: ``2026-11-01T02+05:00`` is a day earlier in UTC than its date part says, and
+    numpy would read the basic form ``20261101`` as the year 20261101."""
     parsed = list(map(datetime.fromisoformat, stamps))  # ValueError on any malformed one
-    if {stamp[19:] for stamp in stamps} <= _UTC_SUFFIXES:
-        dates = np.array(stamps, dtype="U10").astype("datetime64[D]")
-        return dates.astype(np.int64)
-    return np.array(
+    zones = set(map(attrgetter("tzinfo"), parsed))
+    if all(zone is None or zone.utcoffset(None) == _ZERO for zone in zones):
+        ordinals = np.fromiter(map(datetime.toordinal, parsed), dtype=np.int64, count=len(parsed))
+        return ordinals - _EPOCH
+    return np.array(  # OverflowError: an instant before year 1 or after 9999 in UTC
         [(p.astimezone(UTC) if p.tzinfo is not None else p).toordinal() - _EPOCH for p in parsed],
         dtype=np.int64,
     )
@@ -147,8 +154,9 @@ def _positive(value: str, key: str, maximum: int) -> int:
 
 
 def _split(text: str) -> list[str]:
-    # Plain rows need no CSV machinery; quoted ones (an id with a comma) get the real parser.
-    return next(csv.reader([text])) if '"' in text else text.split(",")
+    # Plain rows need no CSV machinery; quoted ones (an id with a comma) get the same parser
+    # as every other feed, which refuses a value that spans lines.
+    return split_csv_line(text) if '"' in text else text.split(",")
 
 
 class _Accumulator:
@@ -184,12 +192,17 @@ class _Accumulator:
     def _read_header(self, handle: BinaryIO, label: str) -> tuple[tuple[int, ...], int, int] | None:
         for number, raw in enumerate(handle, start=1):
             try:
-                text = raw.decode("utf-8").strip()
+                text = without_bom(raw, number).decode("utf-8").strip()
             except UnicodeDecodeError:
                 text = "\ufffd"
             if not text:
                 continue
-            header = [name.strip() for name in _split(text)]
+            try:
+                header = [name.strip() for name in _split(text)]
+            except csv.Error as error:
+                reason = f"malformed CSV header ({error}); file skipped"
+                self.report.note_issue(FeedIssue(label, number, reason), "header")
+                return None
             missing = [name for name in COLUMNS if name not in header]
             if missing:
                 reason = f"header lacks column(s) {', '.join(missing)}; file skipped"
