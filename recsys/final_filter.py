@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Container
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from pool.gate import ServingExclusions, is_servable
@@ -35,6 +35,11 @@ class ServingGate:
     pool_version: str
     pool_track_ids: Container[str]
     exclusions: ServingExclusions
+    # Every pool track withheld now, as one set: a read checks a stored mix against it at once.
+    withheld: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "withheld", self.exclusions.withheld())
 
     def allows(self, track_id: str) -> bool:
         return is_servable(track_id, self.pool_track_ids, self.exclusions)

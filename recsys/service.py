@@ -11,6 +11,8 @@ import logging
 from datetime import datetime
 from typing import Any, Literal
 
+import orjson
+
 from recsys.engine import Engine
 from recsys.errors import NotFoundError
 from recsys.final_filter import StoredReadGate, final_filter
@@ -19,7 +21,13 @@ from recsys.generators.registry import GenerationRequest, run_generator
 from recsys.generators.steps import UserExclusions
 from recsys.graph.similar_artists import similar_artists
 from recsys.mix import Mix, MixTrack, Reason
-from recsys.store.base import MixStore, StoreUnavailableError, decode_user
+from recsys.store.base import (
+    PAYLOAD_VERSION,
+    MixStore,
+    StoredPart,
+    StoreUnavailableError,
+    read_payload,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,79 +87,119 @@ def similar(engine: Engine, artist_id: str, limit: int) -> dict[str, Any]:
     }
 
 
-def _hydrate(engine: Engine, compact: dict[str, Any]) -> Mix:
-    """A stored compact mix with titles and artists from the current pool (a track the pool
-    no longer holds keeps no metadata and is removed by the final filter)."""
+def _hydrate(engine: Engine, stored: dict[str, Any]) -> Mix:
+    """A stored mix with titles and artists from the current pool (a track the pool no
+    longer holds keeps no metadata and is removed by the final filter)."""
     tracks = []
-    for track_id, reason_type, via in compact["tracks"]:
+    for item in stored["tracks"]:
+        track_id = item["track_id"]
         track = engine.context.catalog.tracks.get(track_id)
         tracks.append(
             MixTrack(
                 track_id,
                 track.artist_ids if track else (),
                 track.title if track else "",
-                Reason(reason_type, via),
+                Reason(item["reason"]["type"], item["reason"]["via"] or {}),
             )
         )
     return Mix(
-        mix_id=compact["mix_id"],
-        kind=compact["kind"],
-        title=compact["title"],
-        generated_at=datetime.fromisoformat(compact["generated_at"]),
-        pool_version=compact["pool_version"],
-        model_version=compact["model_version"],
+        mix_id=stored["mix_id"],
+        kind=stored["kind"],
+        title=stored["title"],
+        generated_at=datetime.fromisoformat(stored["generated_at"]),
+        pool_version=stored["pool_version"],
+        model_version=stored["model_version"],
         tracks=tuple(tracks),
     )
 
 
-StoredPart = Literal["mixes", "release_radar"]
+StoredKind = Literal["mixes", "release_radar"]
 
 
-def _stored(
-    engine: Engine, store: MixStore, user_id: str, exclusions: UserExclusions, part: StoredPart
-) -> list[Mix] | None:
-    """The user's stored mixes after the final filter, or None when the store has none (or
-    holds an erased user's, as a store restored from a snapshot taken before would)."""
+def _servable_as_stored(
+    engine: Engine, part: StoredPart, withheld_in_store: set[str], exclusions: UserExclusions
+) -> bool:
+    """True when the final filter would remove nothing: made from the current pool (so every
+    track is in it, with these titles and artists), nothing withheld since, nothing the
+    listener excluded. Then the stored part is the answer, byte for byte."""
+    return (
+        not withheld_in_store
+        and part.pool_versions <= {engine.gate.pool_version}
+        and engine.gate.withheld.isdisjoint(part.track_ids)
+        and exclusions.tracks.isdisjoint(part.track_ids)
+        and exclusions.artists.isdisjoint(part.artist_ids)
+    )
+
+
+def _stored_json(
+    engine: Engine, store: MixStore, user_id: str, exclusions: UserExclusions, kind: StoredKind
+) -> bytes | None:
+    """JSON of the user's stored mixes (a list) or Release Radar (one mix) after the final
+    filter; None when the store holds none (or holds an erased user's, as a store restored
+    from a snapshot taken before the erasure would)."""
     if engine.tombstones.erased(user_id):
         return None
     payload = store.read_user(user_id)
     if payload is None:
         return None
-    document = decode_user(payload)
-    compact = document["mixes"] if part == "mixes" else [document["release_radar"]]
-    mixes = [_hydrate(engine, m) for m in compact if m is not None]
-    track_ids = sorted({t.track_id for m in mixes for t in m.tracks})
-    gate = StoredReadGate(engine.gate, store.excluded_among(track_ids))
-    return [final_filter(m, gate, exclusions)[0] for m in mixes]
+    stored = read_payload(payload)
+    part = stored.mixes if kind == "mixes" else stored.release_radar
+    if part is None:
+        return None
+    withheld_in_store = store.excluded_among(list(part.track_ids))
+    if stored.version == PAYLOAD_VERSION and _servable_as_stored(
+        engine, part, withheld_in_store, exclusions
+    ):
+        return part.raw
+    gate = StoredReadGate(engine.gate, withheld_in_store)
+    parsed = part.parsed()
+    mixes = parsed if kind == "mixes" else [parsed]
+    filtered = [final_filter(_hydrate(engine, m), gate, exclusions)[0].as_dict() for m in mixes]
+    return orjson.dumps(filtered if kind == "mixes" else filtered[0])
+
+
+def read_user_mixes_json(
+    engine: Engine, store: MixStore, user_id: str, exclusions: UserExclusions
+) -> bytes:
+    """``GET /v1/users/{id}/mixes`` as JSON: the stored mixes, filtered now. A user the store
+    does not know gets mixes generated on the spot (non-personalised when the engine has
+    never seen them); when the store does not answer, non-personalised mixes that pass the
+    gate."""
+    try:
+        stored = _stored_json(engine, store, user_id, exclusions, "mixes")
+    except StoreUnavailableError as error:
+        log.warning("store unavailable, serving non-personalised mixes: %s", error)
+        return orjson.dumps(_fallback(engine, user_id, exclusions, "personal_mixes"))
+    if stored is None:
+        return orjson.dumps(user_mixes(engine, user_id))
+    return b'{"user_id":' + orjson.dumps(user_id) + b',"mixes":' + stored + b"}"
+
+
+def read_release_radar_json(
+    engine: Engine, store: MixStore, user_id: str, exclusions: UserExclusions
+) -> bytes:
+    """``GET /v1/users/{id}/release-radar`` as JSON, as ``read_user_mixes_json`` does it."""
+    try:
+        stored = _stored_json(engine, store, user_id, exclusions, "release_radar")
+    except StoreUnavailableError as error:
+        log.warning("store unavailable, serving a non-personalised release radar: %s", error)
+        return orjson.dumps(_fallback(engine, user_id, exclusions, "release_radar"))
+    if stored is None:
+        return orjson.dumps(release_radar(engine, user_id))
+    return stored
 
 
 def read_user_mixes(
     engine: Engine, store: MixStore, user_id: str, exclusions: UserExclusions
 ) -> dict[str, Any]:
-    """``GET /v1/users/{id}/mixes``: the stored mixes, filtered now. A user the store does not
-    know gets mixes generated on the spot (non-personalised when the engine has never seen
-    them); when the store does not answer, non-personalised mixes that pass the gate."""
-    try:
-        stored = _stored(engine, store, user_id, exclusions, "mixes")
-    except StoreUnavailableError as error:
-        log.warning("store unavailable, serving non-personalised mixes: %s", error)
-        return _fallback(engine, user_id, exclusions, "personal_mixes")
-    if stored is None:
-        return user_mixes(engine, user_id)
-    return {"user_id": user_id, "mixes": [m.as_dict() for m in stored]}
+    """``read_user_mixes_json`` as a JSON value (for the CLI)."""
+    return dict(orjson.loads(read_user_mixes_json(engine, store, user_id, exclusions)))
 
 
 def read_release_radar(
     engine: Engine, store: MixStore, user_id: str, exclusions: UserExclusions
 ) -> dict[str, Any]:
-    try:
-        stored = _stored(engine, store, user_id, exclusions, "release_radar")
-    except StoreUnavailableError as error:
-        log.warning("store unavailable, serving a non-personalised release radar: %s", error)
-        return _fallback(engine, user_id, exclusions, "release_radar")
-    if not stored:
-        return release_radar(engine, user_id)
-    return stored[0].as_dict()
+    return dict(orjson.loads(read_release_radar_json(engine, store, user_id, exclusions)))
 
 
 def _fallback(

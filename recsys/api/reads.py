@@ -230,8 +230,8 @@ class ListenerReads:
         if body is not None:
             return JsonResponse(body)
         store = _ReadStore(found.store, self.breaker)
-        read = service.read_user_mixes if part == "mixes" else service.read_release_radar
-        body = render_json(read(engine, store, user_id, exclusions))
+        read = service.read_user_mixes_json if part == "mixes" else service.read_release_radar_json
+        body = read(engine, store, user_id, exclusions)
         if not store.failed:
             self._stored.put(key, generation, variant, body)
         return JsonResponse(body)

@@ -8,7 +8,9 @@ curator blocked with the seed never plays on its radio.
 
 from __future__ import annotations
 
+import threading
 from bisect import bisect_right
+from collections import OrderedDict
 from dataclasses import dataclass
 from itertools import accumulate
 
@@ -32,6 +34,7 @@ SECOND_HOP_DAMPING = 0.5
 SEED_WEIGHT = 2.0  # the seed artist plays this many times as often as its closest neighbour
 NEIGHBOURHOOD = 40
 TOP_TRACKS_PER_ARTIST = 8
+PLANS_KEPT = 20_000  # seeds whose station plans stay in memory (a few KiB each)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,35 @@ class Station:
     artist_id: str
     weight: float
     reason: Reason
+
+
+class _PlanCache:
+    """The most recently used seeds' station plans. A plan depends only on the graph and the
+    blocks, the same for every listener, and walking two hops of the graph is the largest
+    part of a radio made on request."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._plans: OrderedDict[str, tuple[Station, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, ctx: GenerationContext, seed_artist: str) -> tuple[Station, ...]:
+        with self._lock:
+            plan = self._plans.get(seed_artist)
+            if plan is not None:
+                self._plans.move_to_end(seed_artist)
+                return plan
+        plan = tuple(stations(ctx, seed_artist))
+        with self._lock:
+            self._plans[seed_artist] = plan
+            if len(self._plans) > self._limit:
+                self._plans.popitem(last=False)
+        return plan
+
+
+def _plan(ctx: GenerationContext, seed_artist: str) -> list[Station]:
+    cache = ctx.shared((NAME, "plans"), lambda: _PlanCache(PLANS_KEPT))
+    return list(cache.get(ctx, seed_artist))
 
 
 def stations(ctx: GenerationContext, seed_artist: str) -> list[Station]:
@@ -180,7 +212,7 @@ def artist_radio(
 ) -> GenerationResult:
     """A radio around ``seed_artist`` (a pool artist: callers check it is in the graph)."""
     rng = ctx.rng_for("artist_radio", seed_artist, user.user_id if user else "")
-    plan = stations(ctx, seed_artist)
+    plan = _plan(ctx, seed_artist)
     opener = _opener(ctx, seed_artist, user)
     tracks = _finish(ctx, user, _walk(ctx, plan, user, opener, rng), seed_artist)
     title = f"{ctx.catalog.name(seed_artist)} Radio"
@@ -209,7 +241,7 @@ def track_radio(
     first = MixTrack(
         seed_track, track.artist_ids, track.title, Reason("seed", {"track_id": seed_track})
     )
-    walked = _walk(ctx, stations(ctx, track.primary_artist_id), user, first, rng)
+    walked = _walk(ctx, _plan(ctx, track.primary_artist_id), user, first, rng)
     title = f"{track.title} Radio"
     key = f"{seed_track}:{user.user_id if user else ''}"
     tracks = _finish(ctx, user, walked, track.primary_artist_id)

@@ -1,14 +1,18 @@
 """The store interface, the payload codec and the store errors.
 
-A user's stored payload is compact: track ids and reasons only. Titles and artists are filled
-in from the pool at read time, which also means a stored mix can never show metadata the
-current pool does not vouch for.
+A user's stored payload is their mixes as the API renders them, compressed, behind a header
+naming their tracks, artists and pool. A read serves them as stored only when they were made
+from the current pool and nothing in them is withheld now or excluded by the listener;
+otherwise titles and artists are filled in again from the current pool and the final filter
+runs, so a stored mix never shows metadata or tracks the current pool does not vouch for.
 """
 
 from __future__ import annotations
 
+import struct
 import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
@@ -25,27 +29,114 @@ class StoreIntegrityError(RecsysError):
     """A new version failed its checks and was not made current."""
 
 
+PAYLOAD_VERSION = 2
+_HEADER = struct.Struct(">I")  # length of the header that precedes the rendered parts
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPart:
+    """One part of a stored user (their mixes, or their Release Radar) as the API answers
+    it, with what a read must check before serving it as it is."""
+
+    raw: bytes  # JSON: a list of mixes, or one mix
+    track_ids: tuple[str, ...]
+    artist_ids: frozenset[str]
+    pool_versions: frozenset[str]
+
+    def parsed(self) -> Any:
+        return orjson.loads(self.raw)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredUser:
+    version: int
+    mixes: StoredPart
+    release_radar: StoredPart | None
+
+
+def _part(rendered: Any, mixes: list[Mix]) -> tuple[bytes, dict[str, Any]]:
+    raw = orjson.dumps(rendered)
+    tracks = [t for m in mixes for t in m.tracks]
+    return raw, {
+        "bytes": len(raw),
+        "tracks": sorted({t.track_id for t in tracks}),
+        "artists": sorted({a for t in tracks for a in t.artist_ids}),
+        "pools": sorted({m.pool_version for m in mixes}),
+    }
+
+
 def encode_user(mixes: Iterable[Mix], release_radar: Mix | None) -> bytes:
-    def compact(mix: Mix) -> dict[str, Any]:
-        return {
-            "mix_id": mix.mix_id,
-            "kind": mix.kind,
-            "title": mix.title,
-            "generated_at": mix.generated_at.isoformat(),
-            "pool_version": mix.pool_version,
-            "model_version": mix.model_version,
-            "tracks": [[t.track_id, t.reason.type, dict(t.reason.via)] for t in mix.tracks],
+    """A user's mixes and Release Radar rendered as the API answers them (``Mix.as_dict``),
+    behind a small header naming their tracks, artists and pool: a read that finds nothing
+    to remove returns the rendered bytes as they are, without parsing or rebuilding them."""
+    mixes = list(mixes)
+    mixes_raw, mixes_header = _part([m.as_dict() for m in mixes], mixes)
+    header: dict[str, Any] = {"v": PAYLOAD_VERSION, "mixes": mixes_header, "release_radar": None}
+    radar_raw = b""
+    if release_radar is not None:
+        radar_raw, header["release_radar"] = _part(release_radar.as_dict(), [release_radar])
+    head = orjson.dumps(header)
+    return zlib.compress(_HEADER.pack(len(head)) + head + mixes_raw + radar_raw, 1)
+
+
+def read_payload(payload: bytes) -> StoredUser:
+    """The stored user. Payloads of version 1 (one JSON document, tracks as ``[track_id,
+    reason type, via]``, written before version 2) are read with empty titles and artists,
+    which the read path fills in from the current pool."""
+    data = zlib.decompress(payload)
+    if data[:1] == b"{":
+        return _read_first_format(orjson.loads(data))
+    (length,) = _HEADER.unpack_from(data)
+    offset = _HEADER.size + length
+    header = orjson.loads(data[_HEADER.size : offset])
+
+    def part(meta: dict[str, Any]) -> StoredPart:
+        nonlocal offset
+        raw = data[offset : offset + meta["bytes"]]
+        offset += meta["bytes"]
+        return StoredPart(
+            raw, tuple(meta["tracks"]), frozenset(meta["artists"]), frozenset(meta["pools"])
+        )
+
+    mixes = part(header["mixes"])
+    radar = part(header["release_radar"]) if header["release_radar"] is not None else None
+    return StoredUser(int(header["v"]), mixes, radar)
+
+
+def _read_first_format(document: dict[str, Any]) -> StoredUser:
+    def convert(mix: dict[str, Any]) -> dict[str, Any]:
+        return mix | {
+            "tracks": [
+                {"track_id": t, "artist_ids": [], "title": "", "reason": {"type": r, "via": v}}
+                for t, r, v in mix["tracks"]
+            ]
         }
 
-    document = {
-        "mixes": [compact(m) for m in mixes],
-        "release_radar": compact(release_radar) if release_radar is not None else None,
-    }
-    return zlib.compress(orjson.dumps(document), 1)
+    def part(rendered: Any, mixes: list[dict[str, Any]]) -> StoredPart:
+        return StoredPart(
+            orjson.dumps(rendered),
+            tuple(sorted({t["track_id"] for m in mixes for t in m["tracks"]})),
+            frozenset(),
+            frozenset(m["pool_version"] for m in mixes),
+        )
+
+    mixes = [convert(m) for m in document["mixes"]]
+    radar = document["release_radar"]
+    return StoredUser(
+        1,
+        part(mixes, mixes),
+        part(convert(radar), [convert(radar)]) if radar is not None else None,
+    )
 
 
 def decode_user(payload: bytes) -> dict[str, Any]:
-    return dict(orjson.loads(zlib.decompress(payload)))
+    """The stored user as one document: ``{"v", "mixes": [Mix], "release_radar": Mix}``."""
+    user = read_payload(payload)
+    return {
+        "v": user.version,
+        "mixes": user.mixes.parsed(),
+        "release_radar": user.release_radar.parsed() if user.release_radar else None,
+    }
 
 
 class VersionWriter(Protocol):

@@ -13,6 +13,7 @@ get ``StoreUnavailableError`` (HTTP 503), never a hang.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -28,10 +29,12 @@ from recsys.store.base import StoreIntegrityError, StoreUnavailableError
 
 log = logging.getLogger(__name__)
 
+# The current version's payload for one user, and the withheld set's stamp, in one call.
 _READ_CURRENT_USER = """
+local stamp = redis.call('GET', KEYS[2]) or '0'
 local version = redis.call('GET', KEYS[1])
-if not version then return false end
-return redis.call('HGET', ARGV[1] .. version, ARGV[2])
+if not version then return {false, stamp} end
+return {redis.call('HGET', ARGV[1] .. version, ARGV[2]), stamp}
 """
 
 
@@ -124,6 +127,10 @@ class RedisStore:
         except ValueError as error:
             raise StoreUnavailableError(f"bad Redis URL {url!r}: {error}") from error
         self._read_user = self.client.register_script(_READ_CURRENT_USER)
+        # The withheld set as last fetched, with the stamp it had; and per thread, the stamp
+        # its last read_user saw (so excluded_among answers for that very moment).
+        self._excluded: tuple[bytes, frozenset[str]] | None = None
+        self._seen = threading.local()
 
     def key(self, name: str) -> str:
         return f"{self.settings.prefix}{name}"
@@ -143,11 +150,14 @@ class RedisStore:
         return None if value is None else value.decode()
 
     def read_user(self, user_id: str) -> bytes | None:
-        value = self.call(
+        value, stamp = self.call(
             lambda r: self._read_user(
-                keys=[self.key("current")], args=[self.key("mixes:"), user_id], client=r
+                keys=[self.key("current"), self.key("excluded:stamp")],
+                args=[self.key("mixes:"), user_id],
+                client=r,
             )
         )
+        self._seen.stamp = bytes(stamp)
         return None if value is None else bytes(value)
 
     def versions(self) -> set[str]:
@@ -175,15 +185,38 @@ class RedisStore:
                 pipe.rename(staging, target)
             else:
                 pipe.delete(target)
+            pipe.incr(self.key("excluded:stamp"))  # every reader's copy is now stale
             pipe.execute()
 
         self.call(replace)
 
     def excluded_among(self, track_ids: list[str]) -> set[str]:
+        """Which of ``track_ids`` are withheld. Right after this thread's ``read_user``, from
+        this process's copy of the set when its stamp is the one that read saw (so a read
+        costs one round trip, and a change made anywhere counts at the next read);
+        otherwise asked of Redis."""
         if not track_ids:
             return set()
-        flags = self.call(lambda r: r.smismember(self.key("excluded"), track_ids))
-        return {t for t, flagged in zip(track_ids, flags, strict=True) if flagged}
+        stamp = getattr(self._seen, "stamp", None)
+        self._seen.stamp = None
+        if stamp is None:
+            flags = self.call(lambda r: r.smismember(self.key("excluded"), track_ids))
+            return {t for t, flagged in zip(track_ids, flags, strict=True) if flagged}
+        cached = self._excluded
+        if cached is None or cached[0] != stamp:
+            cached = self._fetch_excluded()
+            self._excluded = cached
+        return {t for t in track_ids if t in cached[1]}
+
+    def _fetch_excluded(self) -> tuple[bytes, frozenset[str]]:
+        def fetch(r: redis.Redis) -> list[Any]:
+            pipe = r.pipeline(transaction=True)
+            pipe.get(self.key("excluded:stamp"))
+            pipe.smembers(self.key("excluded"))
+            return list(pipe.execute())
+
+        stamp, members = self.call(fetch)
+        return (stamp or b"0"), frozenset(m.decode() for m in members)
 
     def ping(self) -> bool:
         try:

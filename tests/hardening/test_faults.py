@@ -309,7 +309,7 @@ def _health_until(
 def _stored_mixes(payload: bytes) -> list[tuple[str, str, list[str]]]:
     """A stored payload as (mix id, generated at, track ids) per mix."""
     return [
-        (m["mix_id"], m["generated_at"], [t[0] for t in m["tracks"]])
+        (m["mix_id"], m["generated_at"], [t["track_id"] for t in m["tracks"]])
         for m in decode_user(payload)["mixes"]
     ]
 
@@ -345,7 +345,7 @@ def _stored_users(payloads: Callable[[str], bytes | None], count: int) -> list[s
         payload = payloads(user_id)
         if payload is None:
             continue
-        reasons = {t[1] for m in decode_user(payload)["mixes"] for t in m["tracks"]}
+        reasons = {t["reason"]["type"] for m in decode_user(payload)["mixes"] for t in m["tracks"]}
         if "history" in reasons:
             found.append(user_id)
             if len(found) == count:

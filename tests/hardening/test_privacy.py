@@ -392,7 +392,7 @@ def test_opted_out_listens_never_reach_training_and_their_mixes_are_not_personal
     for user in sorted(opted_out):
         assert not engine.profile(user).personalised
         stored = decode_user(generate_user(engine, user)[0])  # what the cron job stores
-        reasons = {t[1] for m in stored["mixes"] for t in m["tracks"]}
+        reasons = {t["reason"]["type"] for m in stored["mixes"] for t in m["tracks"]}
         assert reasons and not reasons & PERSONAL_REASONS
         if user not in engine.exclusions:  # exclusions still apply, and change the tracks
             assert _stored_tracks(stored) == _stored_tracks(anonymous)
@@ -403,7 +403,7 @@ def test_opted_out_listens_never_reach_training_and_their_mixes_are_not_personal
 
 
 def _stored_tracks(document: dict[str, Any]) -> list[list[str]]:
-    return [[t[0] for t in m["tracks"]] for m in document["mixes"]]
+    return [[t["track_id"] for t in m["tracks"]] for m in document["mixes"]]
 
 
 # --- 3. logs -----------------------------------------------------------------------------

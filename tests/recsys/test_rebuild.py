@@ -239,3 +239,23 @@ def test_only_the_current_model_stays_on_disk(
     assert first["model"]["version"] != second["model"]["version"]
     kept = sorted(p.name for p in (settings.state_dir / "models").iterdir())
     assert kept == [second["model"]["version"]]
+
+
+def test_stored_mixes_served_as_stored_equal_what_the_final_filter_gives(
+    tmp_path: Path, world: tuple[Path, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read that finds nothing to remove returns the stored mixes as they are; that must be
+    exactly what hydrating them from the pool and filtering them would give."""
+    settings = _settings(tmp_path)
+    run_rebuild(settings, world[0], NOW, progress=_quiet, workers=1)
+    conn = open_engine_state(settings.state_dir)
+    engine = load_engine(conn, settings.state_dir, settings, NOW)
+    conn.close()
+    store = open_store(settings)
+    users = engine.known_users()[::7]
+    as_stored = [service.read_user_mixes(engine, store, u, NO_EXCLUSIONS) for u in users]
+    radars = [service.read_release_radar(engine, store, u, NO_EXCLUSIONS) for u in users]
+    monkeypatch.setattr(service, "_servable_as_stored", lambda *args: False)
+    assert as_stored == [service.read_user_mixes(engine, store, u, NO_EXCLUSIONS) for u in users]
+    assert radars == [service.read_release_radar(engine, store, u, NO_EXCLUSIONS) for u in users]
+    store.close()

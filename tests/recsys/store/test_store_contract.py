@@ -3,6 +3,8 @@ version never becomes current, erasure reaches every version, exclusions are one
 
 from __future__ import annotations
 
+import json
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from recsys.mix import Mix, MixTrack, Reason
-from recsys.store.base import MixStore, StoreIntegrityError, decode_user, encode_user
+from recsys.store.base import (
+    PAYLOAD_VERSION,
+    MixStore,
+    StoreIntegrityError,
+    decode_user,
+    encode_user,
+)
 from recsys.store.embedded import EmbeddedStore
 from recsys.store.redis_store import RedisSettings, RedisStore
 
@@ -43,8 +51,40 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MixStore]:
 
 def test_payload_round_trip() -> None:
     document = decode_user(_payload("x"))
-    assert document["mixes"][0]["tracks"] == [["t1", "history", {"artist_id": "a"}]]
+    assert document["v"] == PAYLOAD_VERSION
+    assert document["mixes"][0]["tracks"] == [
+        {
+            "track_id": "t1",
+            "artist_ids": ["a"],
+            "title": "One",
+            "reason": {"type": "history", "via": {"artist_id": "a"}},
+        }
+    ]
     assert document["release_radar"] is None
+
+
+def test_payloads_of_the_first_format_are_still_read() -> None:
+    """Written before titles were stored: read with empty metadata, for the pool to fill."""
+    mix = {
+        "mix_id": "mix-1",
+        "kind": "mix",
+        "title": "Mix 1",
+        "generated_at": AT.isoformat(),
+        "pool_version": "pool-1",
+        "model_version": "als-1",
+        "tracks": [["t1", "history", {"artist_id": "a"}]],
+    }
+    old = zlib.compress(json.dumps({"mixes": [mix], "release_radar": None}).encode())
+    document = decode_user(old)
+    assert document["v"] == 1
+    assert document["mixes"][0]["tracks"] == [
+        {
+            "track_id": "t1",
+            "artist_ids": [],
+            "title": "",
+            "reason": {"type": "history", "via": {"artist_id": "a"}},
+        }
+    ]
 
 
 def test_a_committed_version_is_read_and_replaces_the_old(store: MixStore) -> None:
@@ -97,3 +137,23 @@ def test_excluded_tracks_are_replaced_whole(store: MixStore) -> None:
     store.replace_excluded_tracks([])
     assert store.excluded_among(["t3"]) == set()
     assert store.ping()
+
+
+def test_a_change_made_by_another_process_counts_at_the_next_read(
+    store: MixStore, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Readers answer ``excluded_among`` right after ``read_user`` (the read path), where the
+    Redis store answers from its own copy of the set: a change made through another
+    connection must still count at the very next read."""
+    if store.name == "embedded":
+        other: MixStore = EmbeddedStore(tmp_path)
+    else:
+        other = RedisStore(request.getfixturevalue("redis_url"), RedisSettings(prefix="test:"))
+    version = store.begin("v1")
+    version.put_many([("u1", _payload("1"))])
+    version.commit(1)
+    for withheld in (["t1"], [], ["t2", "t1"], ["t2"]):
+        other.replace_excluded_tracks(withheld)
+        assert store.read_user("u1") is not None
+        assert store.excluded_among(["t1", "t3"]) == {"t1"} & set(withheld)
+    other.close()
