@@ -230,7 +230,7 @@ def _fast_track(row: dict[str, Any]) -> Track | None:
     try:
         if max(map(len, ids)) > 128 or max(map(len, texts)) > 1024:
             return None
-        if not _PLAIN_IDS.fullmatch(_SEP.join(ids)):
+        if not _PLAIN_IDS.fullmatch(_SEP.join(ids)) or not "".join(ids).isprintable():
             return None
         if not _PLAIN_TEXTS.fullmatch(_SEP.join(texts)):
             return None

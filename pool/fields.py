@@ -34,13 +34,20 @@ def require(row: dict[str, Any], field: str) -> Any:
 
 
 def check_id(value: Any, field: str) -> str:
-    """An opaque id: a non-empty string of at most 128 characters without control characters."""
+    """An opaque id: a non-empty string of at most 128 characters without control characters.
+
+    Invisible characters (zero-width spaces, byte-order marks, direction marks: anything
+    ``str.isprintable`` refuses) are refused too, as the listens reader does: an id that
+    looks like another but is not would let a feed pass one artist off as another.
+    """
     if not isinstance(value, str):
         raise FieldError(field, f"must be a string id, got {type(value).__name__}")
     if not value or len(value) > MAX_ID_LENGTH:
         raise FieldError(field, f"must be 1-{MAX_ID_LENGTH} characters long")
-    if _CONTROL_CHARS.search(value) or value != value.strip():
-        raise FieldError(field, "must not contain control characters or surrounding spaces")
+    if not value.isprintable() or value != value.strip():
+        raise FieldError(
+            field, "must not contain control characters, invisible ones or surrounding spaces"
+        )
     return value
 
 

@@ -51,7 +51,7 @@ pytestmark = pytest.mark.e2e
 DEADLINE_S = 30.0
 QUICK_S = 3.0  # "answers quickly": retries and backoff included, far from any hang
 # For the kill cases: generating every user takes a few seconds on one worker (256 a chunk).
-LARGE_WORLD = WorldConfig(users=600, artists=40, seed=3, today=date(2026, 11, 26))
+LARGE_WORLD = WorldConfig(users=1500, artists=60, seed=3, today=date(2026, 11, 26))
 FIRST_CHUNK = "generated 256/"
 
 
@@ -559,17 +559,18 @@ def test_redis_restarted_empty_is_reported_and_the_next_rebuild_refills_it(
 # 4. The rebuild process killed with SIGKILL.
 
 
-def _kill_after_first_chunk(run: RebuildRun, before_kill: Callable[[], None] | None = None) -> None:
-    """SIGKILL the rebuild once its first chunk of users is out (generation under way)."""
+def _kill_after_first_chunk(run: RebuildRun, watch: Callable[[], None] | None = None) -> None:
+    """SIGKILL the rebuild once its first chunk of users is out (generation under way);
+    ``watch`` is called at every poll until then (generation can be over in a moment)."""
 
     def first_chunk_out() -> bool:
         if run.process.poll() is not None:
             pytest.fail(f"the rebuild ended before it was killed:\n{run.log()}")
+        if watch is not None:
+            watch()
         return FIRST_CHUNK in run.log()
 
     _wait_for(first_chunk_out, "the rebuild's first chunk of users", run.log)
-    if before_kill is not None:
-        before_kill()
     run.process.send_signal(signal.SIGKILL)
     assert run.finish() == -signal.SIGKILL
 
@@ -629,13 +630,13 @@ def test_workers_of_a_killed_rebuild_do_not_hold_its_lock(
 ) -> None:
     state = _copy_state(large_world, tmp_path / "state")
     run = start_rebuild(large_world.data, state, "embedded", tmp_path, workers=2)
-    workers: list[int] = []
+    workers: set[int] = set()
     try:
 
         def note_workers() -> None:
-            workers.extend(_children(run.process.pid))
+            workers.update(_children(run.process.pid))
 
-        _kill_after_first_chunk(run, before_kill=note_workers)
+        _kill_after_first_chunk(run, watch=note_workers)
         assert workers, "the rebuild forked no generation workers"
         with rebuild_lock(state):  # at once: a cron retry must not be refused
             pass

@@ -86,9 +86,12 @@ def worst(*verdicts: Verdict) -> Verdict:
 
 
 def id_rule(value: Any) -> Verdict:
-    """1-128 characters, no control characters, no blank at either end (the project's rule:
-    ``" ar1"`` would be a different artist that looks the same)."""
+    """1-128 characters, no control characters, no blank at either end and no invisible
+    characters (the project's rule, stricter than the SPEC's: ``" ar1"`` or ``"ar\u200b1"``
+    would be a different artist that looks the same)."""
     if type(value) is not str or not 1 <= len(value) <= 128 or has_control(value):
+        return "invalid"
+    if not value.isprintable():
         return "invalid"
     return "valid" if value == value.strip() else "invalid"
 
