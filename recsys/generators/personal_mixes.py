@@ -18,7 +18,7 @@ from recsys.generators.neighbourhood import artist_affinity, edge_reason, neighb
 from recsys.generators.result import GenerationResult, for_listener, make_mix
 from recsys.generators.steps import TrackRules, interleave, spread_artists
 from recsys.generators.taste_clusters import cluster_artists
-from recsys.mix import Mix, MixTrack, Reason
+from recsys.mix import Mix, MixTrack, Reason, Slot
 
 NAME = "personal_mixes"
 
@@ -103,7 +103,7 @@ def _take(
     ctx: GenerationContext,
     candidates: Iterator[tuple[str, str, Reason]],
     rules: TrackRules,
-    slot: str,
+    slot: Slot,
     count: int,
 ) -> list[MixTrack]:
     """The first ``count`` candidates the mix's rules admit."""
@@ -114,7 +114,7 @@ def _take(
             break
         track = tracks[track_id]
         if rules.admit(track_id, track.artist_ids, via, slot):
-            picked.append(MixTrack(track_id, track.artist_ids, track.title, reason, slot))  # type: ignore[arg-type]
+            picked.append(MixTrack(track_id, track.artist_ids, track.title, reason, slot))
     return picked
 
 

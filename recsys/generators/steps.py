@@ -165,15 +165,6 @@ def cap_per_artist(familiar: int, discovery: int) -> Step:
     return step
 
 
-def drop_recently_played(recent: Collection[str]) -> Step:
-    """Tracks played lately stay out of discovery slots (they are not a discovery)."""
-
-    def step(tracks: Sequence[MixTrack]) -> list[MixTrack]:
-        return [t for t in tracks if t.slot != "discovery" or t.track_id not in recent]
-
-    return step
-
-
 def _shares_artist(a: MixTrack, b: MixTrack) -> bool:
     return not set(a.artist_ids).isdisjoint(b.artist_ids)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import itertools
 
 from recsys.generators.steps import (
+    TrackRules,
     UserExclusions,
     cap_per_artist,
     drop_back_to_back,
     drop_duplicates,
     drop_excluded,
-    drop_recently_played,
     interleave,
     spread_artists,
 )
@@ -55,11 +55,47 @@ def test_caps_count_every_credited_artist_and_discovery_separately() -> None:
     assert ids(step(tracks)) == ["1", "2", "4", "5"]
 
 
+def rules(**overrides: object) -> TrackRules:
+    options: dict[str, object] = {
+        "exclusions": UserExclusions(),
+        "blocked": {},
+        "isrc_of": lambda track_id: None,
+        "recent": frozenset(),
+        "familiar_cap": 2,
+        "discovery_cap": 1,
+    }
+    return TrackRules(**(options | overrides))  # type: ignore[arg-type]
+
+
 def test_recent_plays_stay_out_of_discovery_slots_only() -> None:
-    step = drop_recently_played({"r"})
-    assert ids(
-        step([t("r", "a"), t("r", "b", slot="discovery"), t("n", "c", slot="discovery")])
-    ) == ["r", "n"]
+    assert rules(recent={"r"}).admit("r", ("a",), "a", "familiar")
+    assert not rules(recent={"r"}).admit("r", ("b",), "b", "discovery")
+    assert rules(recent={"r"}).admit("n", ("c",), "c", "discovery")
+
+
+def test_one_pass_rules_refuse_what_the_mix_already_holds() -> None:
+    isrc = {"t1": "GBAAA0000001", "t1-single": "GBAAA0000001"}
+    mix = rules(isrc_of=isrc.get)
+    assert mix.admit("t1", ("a",), "a", "familiar")
+    assert not mix.admit("t1", ("b",), "b", "familiar")  # the same track
+    assert not mix.admit("t1-single", ("b",), "b", "familiar")  # another version of it
+    assert mix.admit("t2", ("a", "c"), "a", "familiar")
+    assert not mix.admit("t3", ("c", "a"), "c", "familiar")  # a's cap of 2, featured counts
+    assert mix.admit("t4", ("d",), "d", "discovery")
+    assert not mix.admit("t5", ("d",), "d", "discovery")  # d's discovery cap of 1
+    assert mix.admit("t5", ("d",), "d", "familiar")  # familiar slots have their own cap
+
+
+def test_one_pass_rules_honour_exclusions_and_blocks() -> None:
+    mix = rules(
+        exclusions=UserExclusions(artists=frozenset({"x"}), tracks=frozenset({"t9"})),
+        blocked={"a": frozenset({"b"})},
+    )
+    assert not mix.admit("t1", ("c", "x"), "c", "familiar")  # an excluded featured artist
+    assert not mix.admit("t9", ("c",), "c", "familiar")  # an excluded track
+    assert not mix.admit("t2", ("b",), "a", "discovery")  # via a, blocked with b
+    assert mix.admit("t2", ("b",), "c", "discovery")
+    assert mix.admit("t3", ("d",), "a", "familiar")
 
 
 def test_spread_never_puts_an_artist_back_to_back() -> None:
