@@ -192,7 +192,8 @@ def parse_label(row: dict[str, Any]) -> Label:
 
 # Many ids (or texts) joined by \x1e, a control character neither may contain, are checked by
 # one regex call: each id has no control characters and no whitespace at either end; each text
-# has no control characters and something besides whitespace.
+# has no control characters and something besides whitespace. A value that holds \x1e itself
+# would pass as two values, so the joined text must hold exactly one \x1e per join.
 _SEP = "\x1e"
 _ID = r"[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?"
 _TEXT = r"[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*"
@@ -230,9 +231,12 @@ def _fast_track(row: dict[str, Any]) -> Track | None:
     try:
         if max(map(len, ids)) > 128 or max(map(len, texts)) > 1024:
             return None
-        if not _PLAIN_IDS.fullmatch(_SEP.join(ids)) or not "".join(ids).isprintable():
+        joined_ids, joined_texts = _SEP.join(ids), _SEP.join(texts)
+        if joined_ids.count(_SEP) != len(ids) - 1 or joined_texts.count(_SEP) != len(texts) - 1:
             return None
-        if not _PLAIN_TEXTS.fullmatch(_SEP.join(texts)):
+        if not _PLAIN_IDS.fullmatch(joined_ids) or not "".join(ids).isprintable():
+            return None
+        if not _PLAIN_TEXTS.fullmatch(joined_texts):
             return None
     except TypeError:  # a value that is not a string
         return None

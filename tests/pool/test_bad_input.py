@@ -53,6 +53,8 @@ BAD_ROWS = {
     "unknown label": (_row(label_id="lb-nowhere"), "unknown label lb-nowhere"),
     "empty artists": (_row(artist_ids=[]), "field 'artist_ids': must be a non-empty list"),
     "control char id": (_row(track_id="t\u0007bad"), "field 'track_id': must not contain"),
+    # \x1e is the fast path's own separator: "0\x1e0" once passed there as two clean texts.
+    "separator in a text": (_row(title="0\x1e0"), "field 'title': must not contain"),
     "long id": (_row(track_id="t" * 129), "field 'track_id': must be 1-128"),
     "bad declaration": (_row(ai_declaration="maybe"), "field 'ai_declaration': must be one of"),
     "non-UTF-8": (b'{"track_id": "t_bad", "title": "\xff\xfe"}', "not valid UTF-8"),
@@ -156,6 +158,8 @@ def test_unusable_directory_is_a_clear_error_and_changes_nothing(
                     "2026-02-30",
                     "GB-AYE-26-00001",
                     "gbaye2600001",
+                    "0\x1e0",
+                    "a\x1eb",
                 ]
             ),
         ),
