@@ -3,7 +3,9 @@
 It asks the pool's own predicate (``pool.gate.is_servable``) whether each track may reach a
 listener *now*, so a flag, takedown or revocation takes effect on a stored mix at the next
 read without a rebuild; then it applies the listener's own exclusions and repairs any artist
-repeat that the removals created.
+repeat that the removals created. A stored read first asks whether this filter would remove
+anything (the same pool, withheld set and exclusions: ``service._servable_as_stored``); when
+it would not, the stored mixes, which passed it when generated, are the answer as they are.
 """
 
 from __future__ import annotations

@@ -43,7 +43,14 @@ from recsys.store.base import decode_user
 from recsys.store.embedded import STORE_FILE, EmbeddedStore
 from recsys.store.redis_store import RedisSettings, RedisStore
 from recsys.world import WorldConfig, generate_world
-from tests.recsys.api.world import NOW, RebuiltWorld, free_port, rebuild_world, settings_for
+from tests.recsys.api.world import (
+    NOW,
+    RebuiltWorld,
+    free_port,
+    rebuild_world,
+    settings_for,
+    stop_server,
+)
 from tests.recsys.invariants import check_mix
 
 pytestmark = pytest.mark.e2e
@@ -278,12 +285,7 @@ def serving(state: Path, store_url: str, log_file: Path) -> Iterator[httpx.Clien
         yield client
     finally:
         client.close()
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=5)
+        stop_server(server)
 
 
 def _health_until(

@@ -56,7 +56,15 @@ from recsys.user_feeds import UserExclusion
 from recsys.user_state import set_exclusion
 from recsys.world import WorldConfig, generate_world
 from tests.recsys.api.read_checks import track_ids
-from tests.recsys.api.world import NOW, TODAY, bearer, free_port, make_tokens, settings_for
+from tests.recsys.api.world import (
+    NOW,
+    TODAY,
+    bearer,
+    free_port,
+    make_tokens,
+    settings_for,
+    stop_server,
+)
 from tests.recsys.cli_runner import run_cli
 
 with warnings.catch_warnings():
@@ -480,12 +488,7 @@ def serving(command: list[str], state: Path, log_file: Path) -> Iterator[str]:
                 time.sleep(0.1)
         yield base
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=5)
+        stop_server(server)
 
 
 @pytest.mark.e2e

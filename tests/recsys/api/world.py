@@ -104,12 +104,7 @@ def running_server(
         _wait_until_healthy(base, server, log_file)
         yield base
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=5)
+        stop_server(server)
 
 
 def _wait_until_healthy(base: str, server: subprocess.Popen[bytes], log_file: Path) -> None:
@@ -126,3 +121,13 @@ def _wait_until_healthy(base: str, server: subprocess.Popen[bytes], log_file: Pa
             pass
         time.sleep(0.1)
     raise RuntimeError(f"recsys serve did not become healthy:\n{log_file.read_text()}")
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    """Ask a server process to stop; kill it if it has not within 15 s."""
+    server.terminate()
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(timeout=5)
