@@ -8,6 +8,7 @@ engine so the very next read treats them as a listener never seen (cold start).
 from __future__ import annotations
 
 import sqlite3
+from contextlib import suppress
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -118,8 +119,11 @@ def erase(user_id: Id, request: Request, found: Found, caller: Admin) -> Respons
         )
     except StoreUnavailableError:
         # The state's part (with its audit record) committed before the store was asked;
-        # repeating the call finishes the erasure.
+        # repeating the call finishes the erasure. The engine drops the user's history and
+        # factors now all the same (its swap comes before the store sync that may fail again).
         mark_audited(request)
+        with suppress(StoreUnavailableError):
+            found.live.reload()
         raise
     mark_audited(request)
     found.live.reload()

@@ -322,6 +322,8 @@ def test_a_store_that_does_not_answer(api: Api) -> None:
     # ... an erasure says it is unfinished ...
     erase = api.client.delete(f"/v1/users/{USER}", headers=api.as_role("admin"))
     assert_error(erase, 503, "store_unavailable")
+    # ... while this server forgets the user's data at once ...
+    assert not api.app.state.services.live.engine.history.of(USER).track_ids
     # ... and repeating it once the store is back finishes it.
     api.store.down = False
     assert api.client.delete(f"/v1/users/{USER}", headers=api.as_role("admin")).status_code == 200
