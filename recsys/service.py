@@ -8,7 +8,7 @@ HTTP API, so both print exactly the same JSON. Every mix passes the final filter
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from dataclasses import replace
 from typing import Any, Literal
 
 import orjson
@@ -20,7 +20,7 @@ from recsys.generators.context import anonymous
 from recsys.generators.registry import GenerationRequest, run_generator
 from recsys.generators.steps import UserExclusions
 from recsys.graph.similar_artists import similar_artists
-from recsys.mix import Mix, MixTrack, Reason
+from recsys.mix import Mix, mix_from_dict
 from recsys.store.base import (
     PAYLOAD_VERSION,
     MixStore,
@@ -90,26 +90,18 @@ def similar(engine: Engine, artist_id: str, limit: int) -> dict[str, Any]:
 def _hydrate(engine: Engine, stored: dict[str, Any]) -> Mix:
     """A stored mix with titles and artists from the current pool (a track the pool no
     longer holds keeps no metadata and is removed by the final filter)."""
-    tracks = []
-    for item in stored["tracks"]:
-        track_id = item["track_id"]
-        track = engine.context.catalog.tracks.get(track_id)
-        tracks.append(
-            MixTrack(
-                track_id,
-                track.artist_ids if track else (),
-                track.title if track else "",
-                Reason(item["reason"]["type"], item["reason"]["via"] or {}),
+    mix = mix_from_dict(stored)
+    tracks = engine.context.catalog.tracks
+    return mix.with_tracks(
+        tuple(
+            replace(
+                t,
+                artist_ids=track.artist_ids if track else (),
+                title=track.title if track else "",
             )
+            for t in mix.tracks
+            for track in (tracks.get(t.track_id),)
         )
-    return Mix(
-        mix_id=stored["mix_id"],
-        kind=stored["kind"],
-        title=stored["title"],
-        generated_at=datetime.fromisoformat(stored["generated_at"]),
-        pool_version=stored["pool_version"],
-        model_version=stored["model_version"],
-        tracks=tuple(tracks),
     )
 
 
