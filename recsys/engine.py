@@ -22,6 +22,7 @@ from recsys.generators.catalog_index import CatalogIndex, build_catalog_index
 from recsys.generators.context import GenerationContext, UserProfile, anonymous
 from recsys.generators.neighbourhood import blocked_partners, graph_weights
 from recsys.generators.steps import NO_EXCLUSIONS, UserExclusions
+from recsys.generators.taste_clusters import find_scenes
 from recsys.graph.similar_artists import build_similar_artist_graph
 from recsys.listening.history import ListeningHistory, load_history
 from recsys.privacy import Tombstones, load_tombstones
@@ -95,6 +96,7 @@ def load_engine(
     )
     blocked = blocked_partners(link.pair for link in links if link.kind == "block")
     catalog: CatalogIndex = build_catalog_index(pool, history.track_listeners())
+    weights = graph_weights(graph)
     context = GenerationContext(
         catalog=catalog,
         graph=graph,
@@ -102,7 +104,8 @@ def load_engine(
         blocked=blocked,
         now=now,
         settings=settings.generators,
-        weights=graph_weights(graph),
+        weights=weights,
+        scenes=find_scenes(weights, settings.generators.seed, settings.generators.scene_resolution),
     )
     gate = ServingGate(
         pool.version, frozenset(pool.tracks), load_serving_exclusions(conn, settings.ai)

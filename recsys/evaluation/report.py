@@ -46,7 +46,7 @@ from recsys.evaluation.hetrec import HetrecData
 from recsys.evaluation.metrics import coherence, ndcg_at_k, precision_at_k, relevant_from_csr
 from recsys.evaluation.split import train_test_split
 from recsys.generators.neighbourhood import graph_weights, neighbours_of
-from recsys.generators.taste_clusters import cluster_artists
+from recsys.generators.taste_clusters import cluster_artists, find_scenes
 from recsys.graph.similar_artists import build_similar_artist_graph
 from recsys.settings import Settings
 from recsys.state import open_engine_state
@@ -233,6 +233,7 @@ def mix_artist_lists(
     column = {artist: i for i, artist in enumerate(ids)}
     graph = build_similar_artist_graph(set(ids), [], model.neighbours(), settings.graph)
     weights = graph_weights(graph)
+    scenes = find_scenes(weights, gen.seed, gen.scene_resolution)
     familiar = round(gen.mix_target_tracks * gen.familiar_share)
     min_size = -(-familiar // gen.max_tracks_per_artist)
     lists: list[list[int]] = []
@@ -243,7 +244,7 @@ def mix_artist_lists(
             for a, p in zip(train.indices[lo:hi], train.data[lo:hi], strict=True)
         }
         top = dict(sorted(affinity.items(), key=lambda kv: (-kv[1], kv[0]))[: gen.top_artists])
-        clusters = cluster_artists(weights, top, gen.seed, min_size) if top else []
+        clusters = cluster_artists(scenes, top, min_size) if top else []
         if not clusters:
             lists.append([])
             continue

@@ -19,9 +19,11 @@ import numpy.typing as npt
 
 from recsys.embeddings.artist_model import ArtistModel
 from recsys.generators.catalog_index import CatalogIndex
+from recsys.generators.neighbourhood import edge_reason
 from recsys.generators.steps import NO_EXCLUSIONS, UserExclusions
-from recsys.generators.taste_clusters import GraphWeights
+from recsys.generators.taste_clusters import ArtistScenes, GraphWeights
 from recsys.listening.history import EMPTY_HISTORY, TrackHistory
+from recsys.mix import Reason
 
 _EPOCH = date(1970, 1, 1)
 T = TypeVar("T")
@@ -38,6 +40,7 @@ class GeneratorSettings:
     familiar_share: float = 0.75
     min_familiar_share: float = 0.5
     top_artists: int = 40
+    scene_resolution: float = 2.0
     max_tracks_per_artist: int = 4
     max_discovery_tracks_per_artist: int = 2
     recent_days: int = 60
@@ -58,6 +61,8 @@ class GeneratorSettings:
             raise ValueError("need 0 < min_familiar_share <= familiar_share <= 1")
         if self.max_discovery_tracks_per_artist > self.max_tracks_per_artist:
             raise ValueError("max_discovery_tracks_per_artist cannot exceed max_tracks_per_artist")
+        if not self.scene_resolution > 0:
+            raise ValueError("scene_resolution must be above 0")
 
 
 @dataclass(frozen=True)
@@ -78,8 +83,13 @@ class GenerationContext:
     now: datetime
     settings: GeneratorSettings
     weights: GraphWeights  # the graph's edge scores as plain dicts (``graph_weights``)
+    scenes: ArtistScenes  # the graph's communities (``find_scenes``)
 
     _recent_releases: dict[date, RecentReleases] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    # The reason each graph edge gives a track, made once per edge (see ``edge_reason``).
+    _edge_reasons: dict[tuple[str, str], Reason] = field(
         default_factory=dict, repr=False, compare=False
     )
     # Outputs that are the same for every listener without personalisation (see ``shared``).
@@ -114,6 +124,15 @@ class GenerationContext:
             )
             self._recent_releases[first_day] = cached
         return cached
+
+    def edge_reason(self, anchor: str, artist: str) -> Reason:
+        """Why ``artist`` is here because of ``anchor`` (``neighbourhood.edge_reason``), one
+        shared value per edge: listeners meet the same edges again and again."""
+        key = (anchor, artist)
+        reason = self._edge_reasons.get(key)
+        if reason is None:
+            reason = self._edge_reasons[key] = edge_reason(self.graph, anchor, artist)
+        return reason
 
     def shared(self, key: tuple[str, ...], compute: Callable[[], T]) -> T:
         """``compute()``, worked out once per context and ``key``: what is the same for every

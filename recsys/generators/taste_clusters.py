@@ -1,21 +1,23 @@
-"""Regions of one listener's taste: their top artists clustered on the similar-artist graph.
+"""Regions of one listener's taste: their top artists grouped by the graph's scenes.
 
-Louvain (Blondel et al., 2008) on the small graph induced by a listener's top artists (at most
-``top_artists`` nodes). It runs once per listener per rebuild, so it is written for that size:
-plain dicts and lists, no graph objects. networkx's general implementation gives the same kind
-of partition (modularity at resolution 1) but spent most of the rebuild's time in machinery a
-40-node graph does not need.
+Scenes are the Louvain communities (Blondel et al., 2008) of the whole similar-artist graph,
+found once per graph with plain dicts and lists (networkx's general implementation gives the
+same kind of partition, modularity at resolution 1, at several times the cost). A listener's
+top artists are then grouped by scene, which costs a lookup per artist.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 GraphWeights = Mapping[str, Mapping[str, float]]  # artist -> neighbour -> edge score
 
 
-def _one_level(adj: list[dict[int, float]], rng: random.Random) -> tuple[list[int], bool]:
+def _one_level(
+    adj: list[dict[int, float]], rng: random.Random, resolution: float
+) -> tuple[list[int], bool]:
     """Local moving: each node joins the neighbouring community with the best modularity gain,
     in random order, until a pass moves nothing. Returns each node's community."""
     n = len(adj)
@@ -38,9 +40,10 @@ def _one_level(adj: list[dict[int, float]], rng: random.Random) -> tuple[list[in
                     links[community[j]] = links.get(community[j], 0.0) + w
             current = community[i]
             total[current] -= k_i
-            best, best_gain = current, links.get(current, 0.0) - total[current] * k_i / two_m
+            scale = resolution * k_i / two_m
+            best, best_gain = current, links.get(current, 0.0) - total[current] * scale
             for c, w in links.items():
-                gain = w - total[c] * k_i / two_m
+                gain = w - total[c] * scale
                 if gain > best_gain + 1e-12:
                     best, best_gain = c, gain
             total[best] += k_i
@@ -51,7 +54,9 @@ def _one_level(adj: list[dict[int, float]], rng: random.Random) -> tuple[list[in
             return community, moved_any
 
 
-def louvain(nodes: list[str], weights: GraphWeights, seed: int) -> list[set[str]]:
+def louvain(
+    nodes: list[str], weights: GraphWeights, seed: int, resolution: float = 1.0
+) -> list[set[str]]:
     """Communities of ``nodes`` on the edges among them (one community per isolated node)."""
     index = {node: i for i, node in enumerate(nodes)}
     adj: list[dict[int, float]] = [{} for _ in nodes]
@@ -65,7 +70,7 @@ def louvain(nodes: list[str], weights: GraphWeights, seed: int) -> list[set[str]
         return members
     rng = random.Random(seed)
     while True:
-        community, moved = _one_level(adj, rng)
+        community, moved = _one_level(adj, rng, resolution)
         if not moved:
             return members
         labels = {c: k for k, c in enumerate(dict.fromkeys(community))}
@@ -86,37 +91,74 @@ def louvain(nodes: list[str], weights: GraphWeights, seed: int) -> list[set[str]
         adj, members = merged, grouped
 
 
-def cluster_artists(
-    weights: GraphWeights, affinity: Mapping[str, float], seed: int, min_size: int
-) -> list[dict[str, float]]:
-    """Communities of the listener's artists on the graph, strongest affinity first.
+@dataclass(frozen=True)
+class ArtistScenes:
+    """The whole similar-artist graph's communities ("scenes"), found once per graph.
 
-    Louvain can split one scene into pieces too small to fill a mix; a piece smaller than
-    ``min_size`` artists joins the community it is most strongly linked to, if any, so each mix
-    stays coherent and as many as possible can be filled.
+    A listener's regions of taste are their top artists grouped by scene: the grouping is a
+    lookup per artist instead of a community search per listener, which is what lets a rebuild
+    generate thousands of listeners a second; and two listeners of one scene get mixes that
+    agree on what the scene is.
     """
-    nodes = sorted(a for a in affinity if a in weights)
-    communities = louvain(nodes, weights, seed)
-    communities.sort(key=lambda c: (len(c), min(c)))
+
+    scene_of: Mapping[str, int]  # artist -> scene (scenes numbered by their first artist)
+    links: Mapping[int, Mapping[int, float]]  # scene -> other scene -> edge weight between them
+
+
+def find_scenes(weights: GraphWeights, seed: int, resolution: float = 1.0) -> ArtistScenes:
+    """Louvain communities of the whole graph, and how strongly each pair of them is linked."""
+    communities = sorted(louvain(sorted(weights), weights, seed, resolution), key=min)
+    scene_of = {artist: index for index, members in enumerate(communities) for artist in members}
+    links: dict[int, dict[int, float]] = {}
+    for artist, row in weights.items():
+        mine = scene_of[artist]
+        for other, weight in row.items():
+            theirs = scene_of.get(other)
+            if theirs is not None and theirs != mine and weight > 0:
+                between = links.setdefault(mine, {})
+                between[theirs] = between.get(theirs, 0.0) + float(weight)
+    return ArtistScenes(scene_of, links)
+
+
+def cluster_artists(
+    scenes: ArtistScenes, affinity: Mapping[str, float], min_size: int
+) -> list[dict[str, float]]:
+    """The listener's artists grouped by scene, strongest affinity first.
+
+    A listener may hold only one or two artists of a scene, too few to fill a mix; a group
+    smaller than ``min_size`` artists joins the group whose scenes its own scenes are most
+    strongly linked to, if any, so each mix stays coherent and as many as possible can be
+    filled. Artists outside the graph are left out.
+    """
+    by_scene: dict[int, set[str]] = {}
+    for artist in affinity:
+        scene = scenes.scene_of.get(artist)
+        if scene is not None:
+            by_scene.setdefault(scene, set()).add(artist)
+    groups = [(members, {scene}) for scene, members in by_scene.items()]
+    groups.sort(key=lambda g: (len(g[0]), min(g[0])))
+    links = scenes.links
     merged = True
     while merged:
         merged = False
-        for small in [c for c in communities if len(c) < min_size]:
-            links = [
-                (
-                    sum(weights[a].get(b, 0.0) for a in small for b in other),
-                    min(other),
-                    index,
+        for small in [g for g in groups if len(g[0]) < min_size]:
+            best = (0.0, "", -1)
+            for index, other in enumerate(groups):
+                if other is small:
+                    continue
+                weight = sum(  # in scene order: the same sum in every process
+                    links.get(mine, {}).get(theirs, 0.0)
+                    for mine in sorted(small[1])
+                    for theirs in sorted(other[1])
                 )
-                for index, other in enumerate(communities)
-                if other is not small
-            ]
-            best = max(links, default=(0.0, "", -1))
+                best = max(best, (weight, min(other[0]), index))
             if best[0] > 0:
-                communities[best[2]] |= small
-                communities.remove(small)
+                target = groups[best[2]]
+                target[0].update(small[0])
+                target[1].update(small[1])
+                groups.remove(small)
                 merged = True
                 break
-    clusters = [{a: affinity[a] for a in sorted(c)} for c in communities]
+    clusters = [{a: affinity[a] for a in sorted(members)} for members, _ in groups]
     clusters.sort(key=lambda c: (-sum(c.values()), min(c)))
     return clusters

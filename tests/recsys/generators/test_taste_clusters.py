@@ -1,5 +1,6 @@
-"""Louvain on a listener's top artists, on hand-made graphs with a known answer, and against
-networkx's implementation on random graphs (same modularity to within a small margin)."""
+"""Scenes (Louvain on the whole graph) and a listener's artists grouped by them, on hand-made
+graphs with a known answer; Louvain against networkx's implementation on random graphs (same
+modularity to within a small margin)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import networkx as nx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recsys.generators.taste_clusters import GraphWeights, cluster_artists, louvain
+from recsys.generators.taste_clusters import GraphWeights, cluster_artists, find_scenes, louvain
 
 
 def weights_of(edges: list[tuple[str, str, float]]) -> dict[str, dict[str, float]]:
@@ -31,25 +32,47 @@ def test_two_scenes_joined_by_a_weak_edge_are_two_communities() -> None:
 def test_artists_without_edges_stay_alone_and_unknown_ones_are_left_out() -> None:
     weights = weights_of(clique("abc"))
     weights["q"] = {}
-    clusters = cluster_artists(weights, {"a": 3, "b": 2, "c": 1, "q": 7, "unknown": 9}, 7, 1)
+    scenes = find_scenes(weights, seed=7)
+    clusters = cluster_artists(scenes, {"a": 3, "b": 2, "c": 1, "q": 7, "unknown": 9}, 1)
     assert clusters == [{"q": 7}, {"a": 3, "b": 2, "c": 1}]
 
 
-def test_a_piece_too_small_for_a_mix_joins_the_community_it_links_to_most() -> None:
+def test_a_listener_is_grouped_by_the_scenes_of_the_whole_graph() -> None:
+    # Two scenes; the listener knows three artists of each and none of the edges between
+    # their own artists: grouping follows the graph, not the listener's handful of edges.
+    weights = weights_of([*clique("abcdef"), *clique("uvwxyz"), ("a", "u", 0.05)])
+    scenes = find_scenes(weights, seed=7)
+    assert scenes.scene_of["a"] == scenes.scene_of["f"] != scenes.scene_of["u"]
+    assert scenes.links[scenes.scene_of["a"]] == {scenes.scene_of["u"]: 0.05}
+    clusters = cluster_artists(scenes, {"a": 1, "e": 2, "f": 3, "x": 9, "y": 1, "z": 1}, 3)
+    assert clusters == [{"x": 9, "y": 1, "z": 1}, {"a": 1, "e": 2, "f": 3}]
+
+
+def test_a_piece_too_small_for_a_mix_joins_the_group_its_scene_links_to_most() -> None:
     weights = weights_of(
-        [*clique("abcdef"), *clique("uvwxyz"), ("g", "a", 0.2), ("g", "u", 0.1), ("h", "z", 1.0)]
+        [*clique("abcdef"), *clique("uvwxyz"), *clique("ghi"), ("g", "a", 0.2), ("h", "u", 0.1)]
     )
-    weights["g"]["h"] = weights["h"]["g"] = 0.01
-    affinity = {a: 1.0 for a in "abcdefuvwxyzgh"}
-    clusters = cluster_artists(weights, affinity, seed=7, min_size=4)
-    assert all(len(c) >= 4 for c in clusters)
-    assert sorted(sorted(c) for c in clusters) == [list("abcdefg"), list("huvwxyz")]
+    weights.setdefault("q", {})
+    scenes = find_scenes(weights, seed=7)
+    affinity = {a: 1.0 for a in "abcdefuvwxyzgq"}
+    clusters = cluster_artists(scenes, affinity, min_size=4)
+    # g's scene links 0.2 to a's and 0.1 to u's; q has no edge at all and stays alone.
+    assert sorted(sorted(c) for c in clusters) == [list("abcdefg"), ["q"], list("uvwxyz")]
+
+
+def test_higher_resolution_finds_smaller_scenes() -> None:
+    weights = weights_of([*clique("abcd"), *clique("efgh"), ("a", "e", 0.6), ("b", "f", 0.6)])
+    coarse = find_scenes(weights, seed=7, resolution=0.1)
+    fine = find_scenes(weights, seed=7, resolution=2.0)
+    assert len(set(coarse.scene_of.values())) == 1
+    assert len(set(fine.scene_of.values())) == 2
 
 
 def test_the_same_seed_gives_the_same_clusters() -> None:
     weights = weights_of([*clique("abcd", 0.5), *clique("cdefg", 0.4), ("g", "a", 0.3)])
     affinity = {a: float(ord(a)) for a in "abcdefg"}
-    assert cluster_artists(weights, affinity, 3, 2) == cluster_artists(weights, affinity, 3, 2)
+    first, second = find_scenes(weights, 3), find_scenes(weights, 3)
+    assert cluster_artists(first, affinity, 2) == cluster_artists(second, affinity, 2)
 
 
 def modularity(weights: GraphWeights, communities: list[set[str]]) -> float:
