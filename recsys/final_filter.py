@@ -11,7 +11,8 @@ it would not, the stored mixes, which passed it when generated, are the answer a
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Container
+from collections.abc import Collection, Container
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -46,6 +47,14 @@ class ServingGate:
     def allows(self, track_id: str) -> bool:
         return is_servable(track_id, self.pool_track_ids, self.exclusions)
 
+    def allows_all(self, track_ids: Collection[str]) -> bool:
+        """Whether every one of the tracks may be served now: what ``reason_against`` says
+        track by track, as two set operations."""
+        pool = self.pool_track_ids
+        if not isinstance(pool, AbstractSet):
+            return all(self.reason_against(t) is None for t in track_ids)
+        return self.withheld.isdisjoint(track_ids) and pool.issuperset(track_ids)
+
     def reason_against(self, track_id: str) -> str | None:
         if track_id not in self.pool_track_ids:
             return NOT_IN_POOL
@@ -74,6 +83,17 @@ def final_filter(
 ) -> tuple[Mix, Counter[str]]:
     """The mix with every track that may not be served removed, and counts per reason."""
     dropped: Counter[str] = Counter()
+    if (
+        isinstance(gate, ServingGate)
+        and user_exclusions is NO_EXCLUSIONS
+        and gate.allows_all([t.track_id for t in mix.tracks])
+    ):
+        # Nothing to remove (the rebuild's common case): only the repeat repair remains.
+        repaired = drop_back_to_back(mix.tracks)
+        if len(repaired) == len(mix.tracks):
+            return mix, dropped
+        dropped[BACK_TO_BACK] += len(mix.tracks) - len(repaired)
+        return mix.with_tracks(tuple(repaired)), dropped
     kept = []
     for track in mix.tracks:
         reason = gate.reason_against(track.track_id)

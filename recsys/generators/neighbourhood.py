@@ -79,28 +79,44 @@ def neighbours_of(
     Lazy: a generator that needs a few neighbours does not pay for naming every one's anchor.
     """
     scores: dict[str, float] = {}
+    get = scores.get
     for anchor, weight in anchors.items():
         row = weights.get(anchor)
         if row is not None:
             for other, score in row.items():
-                scores[other] = scores.get(other, 0.0) + weight * score
-    ranked = [
-        (-score, artist)
-        for artist, score in scores.items()
-        if artist not in exclude
-        and artist not in anchors
-        and (only is None or artist in only)
-        and not (artist in blocked and not blocked[artist].isdisjoint(anchors))
-    ]
+                scores[other] = get(other, 0.0) + weight * score
+    # Set operations run in C: a listener's neighbourhood has hundreds of artists.
+    keep = scores.keys() - exclude
+    keep.difference_update(anchors)
+    if only is not None:
+        keep.intersection_update(only)
+    for artist in blocked.keys() & keep:
+        if not blocked[artist].isdisjoint(anchors):
+            keep.discard(artist)
+    ranked = [(-scores[artist], artist) for artist in keep]
     ranked.sort()
     for negative, artist in ranked:
-        # The anchor whose edge contributes most (the first of equals): the reason's "via".
-        via, strongest = "", -math.inf
-        for anchor, weight in anchors.items():
-            edge = weights.get(anchor, {}).get(artist)
-            if edge is not None and weight * edge > strongest:
-                via, strongest = anchor, weight * edge
-        yield Neighbour(artist, -negative, via)
+        yield Neighbour(artist, -negative, strongest_anchor(weights, anchors, artist))
+
+
+def strongest_anchor(weights: GraphWeights, anchors: Mapping[str, float], artist: str) -> str:
+    """The anchor whose edge to ``artist`` contributes most (the first of equals in the
+    anchors' order), or "" when none is linked: the reason's "via". Asked only for the
+    neighbours a generator takes. ``weights`` is symmetric (the graph is undirected), so the
+    artist's own row names the few anchors it is linked to."""
+    row = weights.get(artist)
+    if not row:
+        return ""
+    via, strongest, tied = "", -math.inf, False
+    for anchor in row.keys() & anchors.keys():
+        contribution = anchors[anchor] * row[anchor]
+        if contribution > strongest:
+            via, strongest, tied = anchor, contribution, False
+        elif contribution == strongest:
+            tied = True
+    if tied:
+        via = next(a for a, w in anchors.items() if a in row and w * row[a] == strongest)
+    return via
 
 
 def blocked_partners(pairs: Iterable[tuple[str, str]]) -> dict[str, frozenset[str]]:

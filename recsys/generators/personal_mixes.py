@@ -11,10 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, filterfalse
 
-from recsys.generators.context import GenerationContext, UserProfile, anonymous
-from recsys.generators.neighbourhood import artist_affinity, edge_reason, neighbours_of
+from recsys.generators.context import (
+    GenerationContext,
+    GeneratorSettings,
+    UserProfile,
+    anonymous,
+)
+from recsys.generators.neighbourhood import artist_affinity, neighbours_of
 from recsys.generators.result import GenerationResult, for_listener, make_mix
 from recsys.generators.steps import TrackRules, interleave, spread_artists
 from recsys.generators.taste_clusters import cluster_artists
@@ -47,7 +52,8 @@ def _taste(ctx: GenerationContext, user: UserProfile, played: frozenset[str]) ->
     )
 
 
-def _title(index: int, anchors: list[str], ctx: GenerationContext) -> str:
+def title(index: int, anchors: list[str], ctx: GenerationContext) -> str:
+    """A mix's title: its two strongest anchors by name."""
     names = [ctx.catalog.name(a) for a in anchors[:2]]
     if len(anchors) == 1:
         return f"Mix {index}: {names[0]} and more"
@@ -62,8 +68,9 @@ def _familiar_candidates(
     queues: list[tuple[str, Reason, Iterator[str]]] = []
     for artist in sorted(anchors, key=lambda a: (-anchors[a], a)):
         mine = taste.own_tracks.get(artist, [])
-        mine_set = set(mine)
-        popular = (t for t in ctx.catalog.artist_tracks.get(artist, ()) if t not in mine_set)
+        # ``filterfalse`` binds this anchor's own tracks now: a generator expression would
+        # read the loop's last ``mine`` when it runs, and offer other anchors' tracks again.
+        popular = filterfalse(set(mine).__contains__, ctx.catalog.artist_tracks.get(artist, ()))
         if user.personalised:
             basis = "followed_artist" if artist in user.follows else "history"
             reason = Reason(basis, {"artist_id": artist})
@@ -94,7 +101,7 @@ def _discovery_candidates(
             if t not in taste.recent
         ][: settings.max_discovery_tracks_per_artist]
         if fresh:
-            reason = edge_reason(ctx.graph, neighbour.anchor, neighbour.artist_id)
+            reason = ctx.edge_reason(neighbour.anchor, neighbour.artist_id)
             for track_id in fresh:
                 yield track_id, neighbour.anchor, reason
 
@@ -106,24 +113,48 @@ def _take(
     slot: Slot,
     count: int,
 ) -> list[MixTrack]:
-    """The first ``count`` candidates the mix's rules admit."""
+    """The first ``count`` candidates the mix's rules admit; ``candidates`` is left at the
+    next one, so a later call goes on where this one stopped."""
     picked: list[MixTrack] = []
     tracks = ctx.catalog.tracks
-    for track_id, via, reason in candidates:
-        if len(picked) >= count:
+    while len(picked) < count:
+        candidate = next(candidates, None)
+        if candidate is None:
             break
+        track_id, via, reason = candidate
         track = tracks[track_id]
         if rules.admit(track_id, track.artist_ids, via, slot):
             picked.append(MixTrack(track_id, track.artist_ids, track.title, reason, slot))
     return picked
 
 
+def _discovery_count(settings: GeneratorSettings, familiar: int) -> int:
+    """Discovery slots of a mix holding ``familiar`` familiar tracks."""
+    target = settings.mix_target_tracks
+    planned = target - round(target * settings.familiar_share)
+    topped_up = int(familiar / settings.min_familiar_share) - familiar
+    return max(planned, min(target - familiar, topped_up))
+
+
+def _most_tracks(ctx: GenerationContext, anchors: dict[str, float]) -> int:
+    """The most tracks a mix around ``anchors`` could hold: every anchor's tracks up to the
+    per-artist cap, and the most discoveries any familiar count up to those allows. A cheap
+    bound, so that a region too small for a mix (a listener's lone artist of a scene) is not
+    built only to be dropped."""
+    settings = ctx.settings
+    cap = settings.max_tracks_per_artist
+    artist_tracks = ctx.catalog.artist_tracks
+    familiar = sum(min(cap, len(artist_tracks.get(a, ()))) for a in anchors)
+    planned = round(settings.mix_target_tracks * settings.familiar_share)
+    discoveries = max(_discovery_count(settings, f) for f in range(min(familiar, planned) + 1))
+    return min(settings.mix_target_tracks, familiar + discoveries)
+
+
 def _build_mix(
     ctx: GenerationContext, user: UserProfile, index: int, anchors: dict[str, float], taste: _Taste
 ) -> Mix:
     settings = ctx.settings
-    target = settings.mix_target_tracks
-    familiar_target = round(target * settings.familiar_share)
+    familiar_target = round(settings.mix_target_tracks * settings.familiar_share)
     rules = TrackRules(
         exclusions=user.exclusions,
         blocked=ctx.blocked,
@@ -132,27 +163,26 @@ def _build_mix(
         familiar_cap=settings.max_tracks_per_artist,
         discovery_cap=settings.max_discovery_tracks_per_artist,
     )
-    familiar = _take(
-        ctx, _familiar_candidates(ctx, user, anchors, taste), rules, "familiar", familiar_target
-    )
+    candidates = _familiar_candidates(ctx, user, anchors, taste)
+    familiar = _take(ctx, candidates, rules, "familiar", familiar_target)
     # A small region of taste is topped up with discoveries, as long as familiar tracks stay
     # at least min_familiar_share of the mix; otherwise the mix keeps its planned share.
-    discovery_count = max(
-        target - familiar_target,
-        min(
-            target - len(familiar), int(len(familiar) / settings.min_familiar_share) - len(familiar)
-        ),
-    )
+    discovery_count = _discovery_count(settings, len(familiar))
     discovery = _take(
         ctx, _discovery_candidates(ctx, user, anchors, taste), rules, "discovery", discovery_count
     )
+    # Too few discoveries (a region whose neighbours the listener all knows): more familiar
+    # tracks fill the mix up to its target length.
+    shortfall = settings.mix_target_tracks - len(familiar) - len(discovery)
+    if shortfall > 0:
+        familiar += _take(ctx, candidates, rules, "familiar", shortfall)
     tracks = spread_artists(interleave(familiar, discovery))
     ordered = sorted(anchors, key=lambda a: (-anchors[a], a))
     return make_mix(
         ctx,
         "mix",
         f"{user.user_id}:{index}",
-        _title(index, ordered, ctx),
+        title(index, ordered, ctx),
         tracks[: settings.mix_max_tracks],
     )
 
@@ -160,15 +190,15 @@ def _build_mix(
 def generate(ctx: GenerationContext, user: UserProfile) -> GenerationResult:
     """Up to ``max_mixes`` mixes of ``mix_min_tracks``-``mix_max_tracks`` tracks."""
     if not (user.personalised and user.history.track_ids):
-        return _non_personalised(ctx, user)
+        return generate_non_personalised(ctx, user)
     result = _generate(ctx, user)
     if result.mixes:
         return result
     notes = (*result.notes, "personal history too thin for a mix: non-personalised mixes instead")
-    return GenerationResult(_non_personalised(ctx, user).mixes, notes)
+    return GenerationResult(generate_non_personalised(ctx, user).mixes, notes)
 
 
-def _non_personalised(ctx: GenerationContext, user: UserProfile) -> GenerationResult:
+def generate_non_personalised(ctx: GenerationContext, user: UserProfile) -> GenerationResult:
     """What a stranger gets, built once per context for everyone without exclusions."""
     if user.exclusions.artists or user.exclusions.tracks:
         return _generate(ctx, anonymous(user.user_id, user.exclusions))
@@ -193,18 +223,21 @@ def _generate(ctx: GenerationContext, user: UserProfile) -> GenerationResult:
     top = dict(sorted(affinity.items(), key=lambda kv: (-kv[1], kv[0]))[: settings.top_artists])
     familiar = round(settings.mix_target_tracks * settings.familiar_share)
     min_size = -(-familiar // settings.max_tracks_per_artist)
-    clusters = cluster_artists(ctx.weights, top, settings.seed, min_size)
+    clusters = cluster_artists(ctx.scenes, top, min_size)
     taste = _taste(ctx, user, played)
     mixes: list[Mix] = []
     notes: list[str] = []
     for cluster in clusters:
         if len(mixes) >= settings.max_mixes:
             break
+        anchors = ", ".join(sorted(cluster)[:3])
+        if (most := _most_tracks(ctx, cluster)) < settings.mix_min_tracks:
+            notes.append(f"too few candidates around {anchors}: at most {most} tracks")
+            continue
         mix = _build_mix(ctx, user, len(mixes) + 1, cluster, taste)
         if len(mix.tracks) >= settings.mix_min_tracks:
             mixes.append(mix)
         else:
-            anchors = ", ".join(sorted(cluster)[:3])
             notes.append(f"too few candidates around {anchors}: {len(mix.tracks)} tracks")
     if not mixes and len(clusters) > 1:
         # A narrow or scattered taste: one mix around all of it beats none.

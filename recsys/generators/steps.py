@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from recsys.mix import MixTrack
 
@@ -72,7 +73,10 @@ class TrackRules:
 
     def admit(self, track_id: str, artist_ids: tuple[str, ...], via: str, slot: str) -> bool:
         """Whether the track may join the mix now; if so, it is counted as in the mix."""
-        if track_id in self._seen_tracks or not self._exclusions.allows(track_id, artist_ids):
+        if track_id in self._seen_tracks:
+            return False
+        exclusions = self._exclusions
+        if exclusions is not NO_EXCLUSIONS and not exclusions.allows(track_id, artist_ids):
             return False
         forbidden = self._blocked.get(via)
         if forbidden is not None and not forbidden.isdisjoint(artist_ids):
@@ -165,11 +169,24 @@ def cap_per_artist(familiar: int, discovery: int) -> Step:
     return step
 
 
-def _shares_artist(a: MixTrack, b: MixTrack) -> bool:
-    return not set(a.artist_ids).isdisjoint(b.artist_ids)
+class Credited(Protocol):
+    """Anything with the artists a track credits (a mix track, a generator's candidate)."""
+
+    @property
+    def artist_ids(self) -> tuple[str, ...]: ...
 
 
-def spread_artists(tracks: Sequence[MixTrack]) -> list[MixTrack]:
+C = TypeVar("C", bound=Credited)
+
+
+def _shares_artist(a: Credited, b: Credited) -> bool:
+    first, second = a.artist_ids, b.artist_ids
+    if len(first) == 1:  # most tracks credit one artist: no set to build
+        return first[0] in second
+    return not set(first).isdisjoint(second)
+
+
+def spread_artists(tracks: Sequence[C]) -> list[C]:
     """Reorder so that no artist plays twice in a row, moving as little as possible.
 
     Greedy: take the earliest remaining track that does not share an artist with the last one
@@ -177,7 +194,7 @@ def spread_artists(tracks: Sequence[MixTrack]) -> list[MixTrack]:
     always meets the rule.
     """
     remaining = list(tracks)
-    placed: list[MixTrack] = []
+    placed: list[C] = []
     while remaining:
         for index, track in enumerate(remaining):
             if not placed or not _shares_artist(placed[-1], track):
