@@ -10,15 +10,18 @@ runs, so a stored mix never shows metadata or tracks the current pool does not v
 from __future__ import annotations
 
 import struct
+import threading
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
+import zstandard
 
 from recsys.errors import RecsysError
 from recsys.mix import Mix
+from recsys.mix_json import MixRenderer
 
 
 class StoreUnavailableError(RecsysError):
@@ -54,15 +57,52 @@ class StoredUser:
     release_radar: StoredPart | None
 
 
-def _part(rendered: Any, mixes: list[Mix]) -> tuple[bytes, dict[str, Any]]:
-    raw = orjson.dumps(rendered)
+# Each process renders with its own cache of track parts (forked workers each fill theirs).
+_RENDERER = MixRenderer()
+
+
+def part_header(
+    raw: bytes, track_ids: list[str], artist_ids: list[str], pool_versions: list[str]
+) -> dict[str, Any]:
+    """What a read checks of one rendered part: its size, and its tracks, artists and pools,
+    each sorted."""
+    return {"bytes": len(raw), "tracks": track_ids, "artists": artist_ids, "pools": pool_versions}
+
+
+def _part(raw: bytes, mixes: list[Mix]) -> tuple[bytes, dict[str, Any]]:
     tracks = [t for m in mixes for t in m.tracks]
-    return raw, {
-        "bytes": len(raw),
-        "tracks": sorted({t.track_id for t in tracks}),
-        "artists": sorted({a for t in tracks for a in t.artist_ids}),
-        "pools": sorted({m.pool_version for m in mixes}),
-    }
+    return raw, part_header(
+        raw,
+        sorted({t.track_id for t in tracks}),
+        sorted({a for t in tracks for a in t.artist_ids}),
+        sorted({m.pool_version for m in mixes}),
+    )
+
+
+# zstd frames start with these bytes; zlib streams (payloads written before) never do.
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_CODECS = threading.local()  # zstd (de)compressors are not safe to share between threads
+
+
+def _zstd() -> tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor]:
+    codecs = getattr(_CODECS, "zstd", None)
+    if codecs is None:
+        codecs = _CODECS.zstd = (zstandard.ZstdCompressor(level=1), zstandard.ZstdDecompressor())
+    return codecs
+
+
+def pack_payload(
+    mixes_raw: bytes,
+    mixes_header: dict[str, Any],
+    radar_raw: bytes,
+    radar_header: dict[str, Any] | None,
+) -> bytes:
+    """The stored payload of rendered parts and their headers (``part_header``), compressed
+    with zstd: at level 1 it packs a listener's mixes smaller than zlib's fastest level, at
+    twice its speed both ways, and a rebuild compresses every listener."""
+    header = {"v": PAYLOAD_VERSION, "mixes": mixes_header, "release_radar": radar_header}
+    head = orjson.dumps(header)
+    return _zstd()[0].compress(_HEADER.pack(len(head)) + head + mixes_raw + radar_raw)
 
 
 def encode_user(mixes: Iterable[Mix], release_radar: Mix | None) -> bytes:
@@ -70,20 +110,25 @@ def encode_user(mixes: Iterable[Mix], release_radar: Mix | None) -> bytes:
     behind a small header naming their tracks, artists and pool: a read that finds nothing
     to remove returns the rendered bytes as they are, without parsing or rebuilding them."""
     mixes = list(mixes)
-    mixes_raw, mixes_header = _part([m.as_dict() for m in mixes], mixes)
-    header: dict[str, Any] = {"v": PAYLOAD_VERSION, "mixes": mixes_header, "release_radar": None}
-    radar_raw = b""
+    mixes_raw, mixes_header = _part(_RENDERER.mixes(mixes), mixes)
+    radar_raw, radar_header = b"", None
     if release_radar is not None:
-        radar_raw, header["release_radar"] = _part(release_radar.as_dict(), [release_radar])
-    head = orjson.dumps(header)
-    return zlib.compress(_HEADER.pack(len(head)) + head + mixes_raw + radar_raw, 1)
+        radar_raw, radar_header = _part(_RENDERER.mix(release_radar), [release_radar])
+    return pack_payload(mixes_raw, mixes_header, radar_raw, radar_header)
+
+
+def decompress_payload(payload: bytes) -> bytes:
+    """A stored payload's bytes: zstd, or zlib for payloads written before zstd."""
+    if payload[:4] == _ZSTD_MAGIC:
+        return _zstd()[1].decompress(payload)
+    return zlib.decompress(payload)
 
 
 def read_payload(payload: bytes) -> StoredUser:
     """The stored user. Payloads of version 1 (one JSON document, tracks as ``[track_id,
     reason type, via]``, written before version 2) are read with empty titles and artists,
     which the read path fills in from the current pool."""
-    data = zlib.decompress(payload)
+    data = decompress_payload(payload)
     if data[:1] == b"{":
         return _read_first_format(orjson.loads(data))
     (length,) = _HEADER.unpack_from(data)

@@ -36,6 +36,7 @@ import httpx
 import numpy as np
 import pytest
 import redis
+import zstandard
 from fastapi import FastAPI
 from starlette.exceptions import StarletteDeprecationWarning
 from uvicorn.logging import AccessFormatter
@@ -118,13 +119,21 @@ def id_forms(user_id: str) -> tuple[bytes, ...]:
 
 
 def places_in_bytes(where: str, data: bytes, forms: Sequence[bytes]) -> list[str]:
-    """``where`` if ``data`` holds the id, looking inside zip archives (``.npz``) and zlib
-    streams (stored mix payloads) too, since compressed bytes hide it."""
+    """``where`` if ``data`` holds the id, looking inside zip archives (``.npz``), zstd
+    frames (stored mix payloads) and zlib streams (payloads of earlier versions) too, since
+    compressed bytes hide it."""
     found = [where] if any(form in data for form in forms) else []
     if data.startswith(b"PK\x03\x04"):
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             for member in archive.namelist():
                 found += places_in_bytes(f"{where}!{member}", archive.read(member), forms)
+    elif data[:4] == b"\x28\xb5\x2f\xfd":
+        try:
+            inflated = zstandard.ZstdDecompressor().decompress(data)
+        except zstandard.ZstdError:
+            pass
+        else:
+            found += places_in_bytes(f"{where} (zstd)", inflated, forms)
     elif data[:1] == b"\x78":
         try:
             inflated = zlib.decompress(data)
