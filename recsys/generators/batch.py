@@ -1,0 +1,275 @@
+"""Personal mixes and Release Radar for many listeners at once: the rebuild's generator.
+
+Listeners with a history and no "don't play this" choices (nearly all) go through the
+compiled generators (``batch_kernel``) a chunk at a time; everyone else through the Python
+generators, whose output for them is shared or rare. Both give the same mixes: the compiled
+ones are the Python ones on integer arrays, and a test holds them to it. Results are plain
+``Mix`` values, so the final filter and the store's encoding are the same code either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import numpy.typing as npt
+
+from recsys.generators import personal_mixes, release_radar
+from recsys.generators.batch_arrays import GenerationArrays
+from recsys.generators.batch_kernel import (
+    MIX_ANCHOR1,
+    MIX_ANCHOR2,
+    MIX_ANCHORS,
+    MIX_START,
+    MIX_STOP,
+    MIX_USER,
+    NEIGHBOUR,
+    RADAR_ARTIST,
+    RADAR_CLOSENESS,
+    RADAR_TRACK,
+    RADAR_USER,
+    RADAR_VIA,
+    SLOT,
+    TRACK,
+    VIA,
+    generate_chunk,
+)
+from recsys.generators.context import GenerationContext, UserProfile
+from recsys.generators.result import make_mix
+from recsys.listening.history import ListeningHistory
+from recsys.mix import Mix, MixTrack, Reason
+
+_EPOCH = date(1970, 1, 1)
+Ints = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class UserOutput:
+    """One listener's mixes and Release Radar (before the final filter), and how many notes
+    the generators made (shortfalls, as ``GenerationResult.notes``)."""
+
+    mixes: tuple[Mix, ...]
+    release_radar: Mix
+    notes: int
+
+
+@dataclass(frozen=True)
+class CompiledChunk:
+    """What ``generate_chunk`` made for a chunk of users: rows of mixes, of mix tracks and of
+    radar tracks (columns named in ``batch_kernel``), and each user's count of notes."""
+
+    users: Sequence[UserProfile]
+    mixes: Ints
+    tracks: Ints
+    notes: Ints
+    radar: Ints
+
+    def rows_of(self, position: int) -> tuple[Ints, Ints]:
+        """The mix rows and radar rows of the chunk's ``position``-th user (rows come in
+        user order)."""
+        users = self.mixes[:, MIX_USER]
+        mixes = self.mixes[np.searchsorted(users, position) : np.searchsorted(users, position + 1)]
+        users = self.radar[:, RADAR_USER]
+        radar = self.radar[np.searchsorted(users, position) : np.searchsorted(users, position + 1)]
+        return mixes, radar
+
+
+class BatchGenerator:
+    """Generates listeners a chunk at a time. Its scratch arrays (a few per track and per
+    artist) are made on first use, so each forked worker makes its own."""
+
+    def __init__(
+        self, ctx: GenerationContext, arrays: GenerationArrays, history: ListeningHistory
+    ) -> None:
+        self._ctx = ctx
+        self._arrays = arrays
+        self._history = history
+        self._scratch: tuple[npt.NDArray[np.generic], ...] | None = None
+        self._state = np.zeros(2, np.int64)
+        settings = ctx.settings
+        familiar = round(settings.mix_target_tracks * settings.familiar_share)
+        cap = settings.max_tracks_per_artist
+        self._sizes = (
+            settings.mix_target_tracks,
+            familiar,
+            cap,
+            settings.max_discovery_tracks_per_artist,
+            settings.mix_max_tracks,
+        )
+        self._limits = (
+            settings.top_artists,
+            -(-familiar // cap),
+            settings.max_mixes,
+            settings.mix_min_tracks,
+        )
+        self._radar_sizes = (
+            cap,
+            settings.release_radar_tracks_per_release,
+            settings.release_radar_max_tracks,
+        )
+        recent_from = ctx.today - timedelta(days=settings.recent_days)
+        self._cutoff = (recent_from - _EPOCH).days
+
+    def _scratch_arrays(self) -> tuple[npt.NDArray[np.generic], ...]:
+        if self._scratch is None:
+            tracks = len(self._arrays.track_ids)
+            artists = len(self._arrays.artist_ids)
+            ints = [np.zeros(tracks, np.int64) for _ in range(4)]
+            self._scratch = (
+                ints[0],  # seen track (mix stamp)
+                np.zeros(max(self._arrays.recordings, 1), np.int64),  # seen recording
+                ints[1],  # recent track (user stamp)
+                ints[2],  # played track (user stamp)
+                np.zeros(artists, np.int64),  # played artist (user stamp)
+                np.zeros(artists, np.int64),  # counted artist (mix stamp)
+                np.zeros(artists, np.int64),  # tracks per artist
+                np.zeros(artists, np.int64),  # discoveries per artist
+                np.zeros(artists, np.float64),  # scores, affinity, closeness
+                np.zeros(artists, np.int64),  # scored artist (mix stamp)
+                np.zeros(artists, np.int64),  # anchor (mix stamp)
+            )
+        return self._scratch
+
+    @property
+    def context(self) -> GenerationContext:
+        return self._ctx
+
+    @property
+    def arrays(self) -> GenerationArrays:
+        return self._arrays
+
+    def compiles(self, user: UserProfile) -> bool:
+        """Whether ``run`` takes this user: a history, no exclusions, known to the history."""
+        return bool(
+            user.personalised
+            and user.history.track_ids
+            and not (user.exclusions.artists or user.exclusions.tracks)
+            and self._history.users.index_of(user.user_id) is not None
+        )
+
+    def generate(self, users: Sequence[UserProfile]) -> list[UserOutput]:
+        """Each user's output, in the order given."""
+        compiled = [i for i, user in enumerate(users) if self.compiles(user)]
+        chunk = self.run([users[i] for i in compiled])
+        outputs: list[UserOutput | None] = [None] * len(users)
+        for position, i in enumerate(compiled):
+            outputs[i] = self.output(chunk, position)
+        return [
+            output if output is not None else self.python_output(user)
+            for output, user in zip(outputs, users, strict=True)
+        ]
+
+    def python_output(self, user: UserProfile) -> UserOutput:
+        """A user ``run`` does not take, through the Python generators."""
+        mixes = personal_mixes.generate(self._ctx, user)
+        radar = release_radar.generate(self._ctx, user)
+        return UserOutput(mixes.mixes, radar.mixes[0], len(mixes.notes) + len(radar.notes))
+
+    def _chunk_inputs(
+        self, users: Sequence[UserProfile]
+    ) -> tuple[
+        tuple[Ints, Ints, Ints, npt.NDArray[np.float32], npt.NDArray[np.int32]], tuple[Ints, Ints]
+    ]:
+        history = self._history
+        rows = np.array([history.users.index_of(u.user_id) for u in users], np.int64)
+        starts, stops = history.indptr[rows], history.indptr[rows + 1]
+        lengths = stops - starts
+        h_ptr = np.zeros(len(users) + 1, np.int64)
+        np.cumsum(lengths, out=h_ptr[1:])
+        index = np.repeat(starts - h_ptr[:-1], lengths) + np.arange(int(h_ptr[-1]))
+        h_trk = self._arrays.history_tracks[history.track[index]]
+        follows = [self._arrays.artists_of(u.follows) for u in users]
+        f_ptr = np.zeros(len(users) + 1, np.int64)
+        np.cumsum([len(f) for f in follows], out=f_ptr[1:])
+        f_art = np.concatenate(follows) if follows else np.zeros(0, np.int64)
+        return (
+            (h_ptr, h_trk, history.plays[index], history.heard[index], history.last_day[index]),
+            (f_ptr, f_art.astype(np.int64)),
+        )
+
+    def warm_up(self) -> None:
+        """Compile the generators now (or load them from numba's cache): a rebuild does it
+        once before forking, not once in every worker."""
+        self.run([])
+
+    def run(self, users: Sequence[UserProfile]) -> CompiledChunk:
+        """The compiled generators over ``users`` (each one that ``compiles``)."""
+        arrays = self._arrays
+        history, follows = self._chunk_inputs(users)
+        mixes, tracks, notes, radar = generate_chunk(
+            history,
+            follows,
+            self._cutoff,
+            arrays.catalog,
+            arrays.graph,
+            arrays.scenes,
+            arrays.releases,
+            arrays.blocked,
+            self._sizes,
+            self._ctx.settings.min_familiar_share,
+            self._limits,
+            self._radar_sizes,
+            self._scratch_arrays(),
+            self._state,
+        )
+        return CompiledChunk(users, mixes, tracks, notes, radar)
+
+    def output(self, chunk: CompiledChunk, position: int) -> UserOutput:
+        """The chunk's ``position``-th user as ``Mix`` values."""
+        user = chunk.users[position]
+        found = int(chunk.notes[position])
+        mix_rows, radar_rows = chunk.rows_of(position)
+        built = [self._mix(user, i, row, chunk.tracks) for i, row in enumerate(mix_rows, 1)]
+        if not built:
+            # As ``personal_mixes.generate``: a history too thin for a mix.
+            fallback = personal_mixes.generate_non_personalised(self._ctx, user)
+            built, found = list(fallback.mixes), found + 1
+        radar_mix = self._radar(user, radar_rows)
+        return UserOutput(tuple(built), radar_mix, found + int(not radar_mix.tracks))
+
+    def _mix(self, user: UserProfile, index: int, row: Ints, tracks: Ints) -> Mix:
+        ctx, arrays = self._ctx, self._arrays
+        artist_ids, track_ids, pool = arrays.artist_ids, arrays.track_ids, ctx.catalog.tracks
+        anchors = [artist_ids[int(row[MIX_ANCHOR1])]]
+        if int(row[MIX_ANCHORS]) > 1:
+            anchors.append(artist_ids[int(row[MIX_ANCHOR2])])
+        reasons: dict[int, Reason] = {}
+        picked = []
+        for track_row in tracks[int(row[MIX_START]) : int(row[MIX_STOP])]:
+            track = pool[track_ids[int(track_row[TRACK])]]
+            via = int(track_row[VIA])
+            if track_row[SLOT]:
+                reason = ctx.edge_reason(artist_ids[via], artist_ids[int(track_row[NEIGHBOUR])])
+                picked.append(
+                    MixTrack(track.track_id, track.artist_ids, track.title, reason, "discovery")
+                )
+                continue
+            reason = reasons.get(via)
+            if reason is None:
+                anchor = artist_ids[via]
+                basis = "followed_artist" if anchor in user.follows else "history"
+                reason = reasons[via] = Reason(basis, {"artist_id": anchor})
+            picked.append(MixTrack(track.track_id, track.artist_ids, track.title, reason))
+        return make_mix(
+            ctx, "mix", f"{user.user_id}:{index}", personal_mixes.title(index, anchors, ctx), picked
+        )
+
+    def _radar(self, user: UserProfile, rows: Ints) -> Mix:
+        ctx, arrays = self._ctx, self._arrays
+        artist_ids, track_ids, pool = arrays.artist_ids, arrays.track_ids, ctx.catalog.tracks
+        picked = []
+        for row in rows:
+            track = pool[track_ids[int(row[RADAR_TRACK])]]
+            artist = artist_ids[int(row[RADAR_ARTIST])]
+            closeness = int(row[RADAR_CLOSENESS])
+            if closeness == 0:
+                reason = Reason("followed_artist", {"artist_id": artist})
+            elif closeness == 1:
+                reason = Reason("history", {"artist_id": artist})
+            else:
+                via = int(row[RADAR_VIA])
+                reason = ctx.edge_reason(artist_ids[via] if via >= 0 else "", artist)
+            picked.append(MixTrack(track.track_id, track.artist_ids, track.title, reason))
+        return make_mix(ctx, "release_radar", user.user_id, release_radar.TITLE, picked)

@@ -1,0 +1,120 @@
+"""The generation context as integer arrays, for the compiled generators (``batch_kernel``).
+
+Built once per engine (before a rebuild forks its workers, who share it copy-on-write).
+Artists and tracks are numbered in the sorted order of their ids, so every "ties broken by
+id" of the Python generators is "ties broken by number" here. Rows of the graph and of the
+blocked pairs are sorted by neighbour, so an edge is found by binary search.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from recsys.generators.context import GenerationContext
+from recsys.listening.history import ListeningHistory
+
+Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+
+
+def _csr(rows: Sequence[Iterable[int]]) -> tuple[Ints, Ints]:
+    lengths = np.fromiter((len(r) for r in rows), np.int64, len(rows))  # type: ignore[arg-type]
+    indptr = np.zeros(len(rows) + 1, np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    values = np.fromiter((v for r in rows for v in r), np.int64, int(indptr[-1]))
+    return indptr, values
+
+
+def _weighted_csr(
+    rows: Sequence[Mapping[int, float]],
+) -> tuple[Ints, Ints, Floats]:
+    """Rows of (neighbour, weight), each sorted by neighbour."""
+    ordered = [sorted(r.items()) for r in rows]
+    indptr, neighbours = _csr([[n for n, _ in r] for r in ordered])
+    weights = np.fromiter((w for r in ordered for _, w in r), np.float64, len(neighbours))
+    return indptr, neighbours, weights
+
+
+@dataclass(frozen=True)
+class GenerationArrays:
+    artist_ids: Sequence[str]
+    artist_number: Mapping[str, int]
+    track_ids: Sequence[str]
+    # (track -> artists in credit order, track -> recording, artist -> tracks most listened first)
+    catalog: tuple[Ints, Ints, Ints, Ints, Ints]
+    graph: tuple[Ints, Ints, Floats]  # artist -> (neighbour, edge score), symmetric
+    scenes: tuple[Ints, Ints, Ints, Floats]  # artist -> scene; scene -> (scene, link weight)
+    # (release -> tracks, newest release first; artist -> its releases; artist -> neighbours
+    # with a release) for the context's Release Radar window
+    releases: tuple[Ints, Ints, Ints, Ints, Ints, Ints]
+    blocked: tuple[Ints, Ints]  # artist -> artists a curator blocked it with, sorted
+    history_tracks: Ints  # the history's track numbering -> pool track (-1: not in the pool)
+    recordings: int  # number of distinct ISRCs
+
+    def artists_of(self, ids: Iterable[str]) -> Ints:
+        """Numbers of the known artists among ``ids``, sorted (by number, so by id)."""
+        found = (self.artist_number.get(a) for a in ids)
+        return np.array(sorted(n for n in found if n is not None), np.int64)
+
+
+def build_generation_arrays(ctx: GenerationContext, history: ListeningHistory) -> GenerationArrays:
+    catalog = ctx.catalog
+    artists: set[str] = set(catalog.artist_tracks) | set(ctx.weights) | set(ctx.blocked)
+    for row in ctx.weights.values():
+        artists.update(row)
+    for partners in ctx.blocked.values():
+        artists.update(partners)
+    for track in catalog.tracks.values():
+        artists.update(track.artist_ids)
+    artist_ids = sorted(artists)
+    number = {a: i for i, a in enumerate(artist_ids)}
+    track_ids = sorted(catalog.tracks)
+    track_number = {t: i for i, t in enumerate(track_ids)}
+
+    credits = [[number[a] for a in catalog.tracks[t].artist_ids] for t in track_ids]
+    t_ptr, t_art = _csr(credits)
+    isrcs: dict[str, int] = {}
+    t_isrc = np.fromiter(
+        (isrcs.setdefault(catalog.tracks[t].isrc, len(isrcs)) for t in track_ids),
+        np.int64,
+        len(track_ids),
+    )
+    a_ptr, a_trk = _csr(
+        [[track_number[t] for t in catalog.artist_tracks.get(a, ())] for a in artist_ids]
+    )
+    graph = _weighted_csr(
+        [{number[b]: float(w) for b, w in ctx.weights.get(a, {}).items()} for a in artist_ids]
+    )
+    scene_of = np.fromiter(
+        (ctx.scenes.scene_of.get(a, -1) for a in artist_ids), np.int64, len(artist_ids)
+    )
+    n_scenes = int(scene_of.max(initial=-1)) + 1
+    links = ctx.scenes.links
+    scene_links = _weighted_csr([dict(links.get(s, {})) for s in range(n_scenes)])
+
+    recent = ctx.recent_releases(ctx.settings.release_radar_days)
+    rel_ptr, rel_trk = _csr([[track_number[t] for t in ts] for ts in recent.releases])
+    ar_ptr, ar_rel = _csr([recent.by_artist.get(a, ()) for a in artist_ids])
+    er_ptr, er_nbr = _csr(
+        [sorted(number[b] for b in recent.edges_to_released.get(a, {})) for a in artist_ids]
+    )
+    bl_ptr, bl_art = _csr([sorted(number[b] for b in ctx.blocked.get(a, ())) for a in artist_ids])
+    history_tracks = np.fromiter(
+        (track_number.get(t, -1) for t in history.tracks.ids), np.int64, len(history.tracks)
+    )
+    return GenerationArrays(
+        artist_ids=artist_ids,
+        artist_number=number,
+        track_ids=track_ids,
+        catalog=(t_ptr, t_art, t_isrc, a_ptr, a_trk),
+        graph=graph,
+        scenes=(scene_of, *scene_links),
+        releases=(rel_ptr, rel_trk, ar_ptr, ar_rel, er_ptr, er_nbr),
+        blocked=(bl_ptr, bl_art),
+        history_tracks=history_tracks,
+        recordings=len(isrcs),
+    )

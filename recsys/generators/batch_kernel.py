@@ -1,0 +1,826 @@
+# Compiled functions take their arrays positionally (numba has no keyword-only arguments).
+# ruff: noqa: PLR0917
+"""Compiled (numba) personal mixes and Release Radar for a chunk of listeners at once.
+
+The same algorithms as ``personal_mixes`` and ``release_radar``, step for step, on integer
+arrays instead of dicts of strings: a rebuild runs them for every listener, and in Python they
+cost milliseconds each. ``tests/recsys/generators/test_batch_generation.py`` checks that both
+give the same mixes, tracks and reasons. Artists and tracks are numbered in the order of their
+ids, so "ties broken by id" is "ties broken by number".
+
+Only listeners with a history and no "don't play this" choices come here; the others get the
+Python generators (they are few, or all get the same shared output).
+
+Scratch arrays are "stamped": ``mark[x] == stamp`` means x is in the set, and a new stamp
+empties every set at once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# Output columns of a mix track (``tracks`` array).
+TRACK, VIA, NEIGHBOUR, SLOT = 0, 1, 2, 3
+# Output columns of a mix (``mixes`` array).
+MIX_USER, MIX_START, MIX_STOP, MIX_ANCHOR1, MIX_ANCHOR2, MIX_ANCHORS = 0, 1, 2, 3, 4, 5
+# Output columns of a radar track (``radar`` array).
+RADAR_USER, RADAR_TRACK, RADAR_ARTIST, RADAR_CLOSENESS, RADAR_VIA = 0, 1, 2, 3, 4
+_NONE_ABOVE = 2**62  # above every artist number
+
+
+@njit(cache=True)
+def _in_sorted(values, start, stop, value):  # type: ignore[no-untyped-def]
+    """Whether ``value`` is in the sorted slice values[start:stop]."""
+    lo, hi = start, stop
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if values[mid] < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo < stop and values[lo] == value
+
+
+@njit(cache=True)
+def _edge(g_ptr, g_nbr, g_w, a, b):  # type: ignore[no-untyped-def]
+    """Weight of the edge a-b, or -1.0 when there is none (rows sorted by neighbour)."""
+    lo, hi = g_ptr[a], g_ptr[a + 1]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if g_nbr[mid] < b:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < g_ptr[a + 1] and g_nbr[lo] == b:
+        return g_w[lo]
+    return -1.0
+
+
+@njit(cache=True)
+def _strongest(g_ptr, g_nbr, g_w, anchors, weights, n_anchors, artist):  # type: ignore[no-untyped-def]
+    """The anchor whose edge to ``artist`` contributes most, the first of equals (-1: none)."""
+    best, strongest = -1, -np.inf
+    for k in range(n_anchors):
+        edge = _edge(g_ptr, g_nbr, g_w, anchors[k], artist)
+        if edge >= 0.0 and weights[k] * edge > strongest:
+            best, strongest = anchors[k], weights[k] * edge
+    return best
+
+
+@njit(cache=True)
+def _blocked_with(bl_ptr, bl_art, t_ptr, t_art, via, track):  # type: ignore[no-untyped-def]
+    """Whether any artist of ``track`` is blocked with ``via``."""
+    if via < 0:
+        return False
+    for j in range(t_ptr[track], t_ptr[track + 1]):
+        if _in_sorted(bl_art, bl_ptr[via], bl_ptr[via + 1], t_art[j]):
+            return True
+    return False
+
+
+@njit(cache=True)
+def _admit(  # type: ignore[no-untyped-def]
+    track,
+    via,
+    discovery,
+    t_ptr,
+    t_art,
+    t_isrc,
+    bl_ptr,
+    bl_art,
+    cap,
+    discovery_cap,
+    stamp,
+    seen_track,
+    seen_isrc,
+    recent,
+    recent_stamp,
+    count_stamp,
+    total,
+    new,
+):
+    """``steps.TrackRules.admit``: the repetition rules against what the mix holds."""
+    if seen_track[track] == stamp:
+        return False
+    if _blocked_with(bl_ptr, bl_art, t_ptr, t_art, via, track):
+        return False
+    if discovery and recent[track] == recent_stamp:
+        return False
+    for j in range(t_ptr[track], t_ptr[track + 1]):
+        a = t_art[j]
+        if count_stamp[a] == stamp and (total[a] >= cap or (discovery and new[a] >= discovery_cap)):
+            return False
+    isrc = t_isrc[track]
+    if seen_isrc[isrc] == stamp:
+        return False
+    seen_isrc[isrc] = stamp
+    seen_track[track] = stamp
+    for j in range(t_ptr[track], t_ptr[track + 1]):
+        a = t_art[j]
+        if count_stamp[a] != stamp:
+            count_stamp[a] = stamp
+            total[a] = 0
+            new[a] = 0
+        total[a] += 1
+        if discovery:
+            new[a] += 1
+    return True
+
+
+@njit(cache=True)
+def _shares(t_ptr, t_art, x, y):  # type: ignore[no-untyped-def]
+    for i in range(t_ptr[x], t_ptr[x + 1]):
+        for j in range(t_ptr[y], t_ptr[y + 1]):
+            if t_art[i] == t_art[j]:
+                return True
+    return False
+
+
+@njit(cache=True)
+def _spread(t_ptr, t_art, order, n):  # type: ignore[no-untyped-def]
+    """``steps.spread_artists`` over row indices ``order[:n]``; returns (placed, count)."""
+    remaining = list(order[:n])
+    placed = np.empty(n, np.int64)
+    count = 0
+    while len(remaining) > 0:
+        taken = -1
+        for index in range(len(remaining)):
+            if count == 0 or not _shares(t_ptr, t_art, placed[count - 1], remaining[index]):
+                taken = index
+                break
+        if taken < 0:
+            remaining.pop(0)
+        else:
+            placed[count] = remaining.pop(taken)
+            count += 1
+    return placed, count
+
+
+@njit(cache=True)
+def _discovery_count(target, familiar_target, min_share, familiar):  # type: ignore[no-untyped-def]
+    topped_up = int(familiar / min_share) - familiar
+    return max(target - familiar_target, min(target - familiar, topped_up))
+
+
+@njit(cache=True)
+def _top_artists(  # type: ignore[no-untyped-def]
+    h_start, h_stop, h_trk, h_plays, h_heard, t_ptr, t_art, affinity, played, stamp, top_n
+):
+    """``artist_affinity`` then the ``top_n`` artists by (-affinity, id); and every played
+    artist marked in ``played``. Returns (top artists, their affinity, played artists)."""
+    touched = []
+    for i in range(h_start, h_stop):
+        track = h_trk[i]
+        if track < 0:
+            continue
+        weight = float(h_plays[i]) * (0.25 + 0.75 * float(h_heard[i]))
+        for j in range(t_ptr[track], t_ptr[track + 1]):
+            a = t_art[j]
+            if played[a] != stamp:
+                played[a] = stamp
+                affinity[a] = 0.0
+                touched.append(a)
+            affinity[a] += weight
+    artists = np.array(touched, np.int64)
+    artists.sort()
+    values = np.empty(len(artists), np.float64)
+    for k in range(len(artists)):
+        values[k] = -affinity[artists[k]]
+    order = np.argsort(values, kind="mergesort")[:top_n]
+    top = artists[order]
+    return top, -values[order], artists
+
+
+@njit(cache=True)
+def _own_tracks(h_start, h_stop, h_trk, h_plays, t_ptr, t_art):  # type: ignore[no-untyped-def]
+    """The listener's tracks per artist (every credited one), most played first, ties by id:
+    (artists, tracks), sorted by artist."""
+    artists = []
+    tracks = []
+    plays = []
+    for i in range(h_start, h_stop):
+        track = h_trk[i]
+        if track < 0:
+            continue
+        for j in range(t_ptr[track], t_ptr[track + 1]):
+            artists.append(t_art[j])
+            tracks.append(track)
+            plays.append(h_plays[i])
+    own_art = np.array(artists, np.int64)
+    own_trk = np.array(tracks, np.int64)
+    negative = -np.array(plays, np.int64)
+    order = np.argsort(own_trk, kind="mergesort")
+    order = order[np.argsort(negative[order], kind="mergesort")]
+    order = order[np.argsort(own_art[order], kind="mergesort")]
+    return own_art[order], own_trk[order]
+
+
+@njit(cache=True)
+def _clusters(top, top_w, scene_of, sl_ptr, sl_nbr, sl_w, min_size):  # type: ignore[no-untyped-def]
+    """``taste_clusters.cluster_artists``: per top artist (by position) its cluster number,
+    clusters numbered strongest first; returns (cluster of each, number of clusters)."""
+    n = len(top)
+    # Groups by scene, numbered in order of first appearance; scenes of the listener sorted.
+    scenes = np.empty(n, np.int64)
+    for k in range(n):
+        scenes[k] = scene_of[top[k]]
+    local = np.unique(scenes[scenes >= 0])
+    group_of_scene = np.arange(len(local))
+    member_group = np.full(n, -1, np.int64)
+    for k in range(n):
+        if scenes[k] >= 0:
+            member_group[k] = np.searchsorted(local, scenes[k])
+    n_groups = len(local)
+    size = np.zeros(n_groups, np.int64)
+    least = np.full(n_groups, _NONE_ABOVE)
+    for k in range(n):
+        g = member_group[k]
+        if g >= 0:
+            size[g] += 1
+            least[g] = min(least[g], top[k])
+    # The list of groups sorted by (size, least artist); merges keep positions.
+    by_least = np.argsort(least, kind="mergesort")
+    order = list(by_least[np.argsort(size[by_least], kind="mergesort")])
+    merged = True
+    while merged:
+        merged = False
+        smalls = [g for g in order if size[g] < min_size]
+        for small in smalls:
+            best_w, best_least, best_pos = 0.0, -1, -1
+            for pos in range(len(order)):
+                other = order[pos]
+                if other == small:
+                    continue
+                weight = 0.0
+                for s in range(len(local)):
+                    if group_of_scene[s] != small:
+                        continue
+                    for t in range(len(local)):
+                        if group_of_scene[t] != other:
+                            continue
+                        scene = local[s]
+                        lo, hi = sl_ptr[scene], sl_ptr[scene + 1]
+                        found = 0.0
+                        while lo < hi:
+                            mid = (lo + hi) // 2
+                            if sl_nbr[mid] < local[t]:
+                                lo = mid + 1
+                            else:
+                                hi = mid
+                        if lo < sl_ptr[scene + 1] and sl_nbr[lo] == local[t]:
+                            found = sl_w[lo]
+                        weight += found
+                key_better = (weight > best_w) or (
+                    weight == best_w
+                    and (
+                        least[other] > best_least or (least[other] == best_least and pos > best_pos)
+                    )
+                )
+                if key_better:
+                    best_w, best_least, best_pos = weight, least[other], pos
+            if best_w > 0:
+                target = order[best_pos]
+                for s in range(len(local)):
+                    if group_of_scene[s] == small:
+                        group_of_scene[s] = target
+                for k in range(n):
+                    if member_group[k] == small:
+                        member_group[k] = target
+                size[target] += size[small]
+                least[target] = min(least[target], least[small])
+                order.remove(small)
+                merged = True
+                break
+    # Clusters strongest first: by (-sum of affinity in id order, least artist).
+    n_clusters = len(order)
+    sums = np.zeros(n_clusters, np.float64)
+    leasts = np.empty(n_clusters, np.int64)
+    ids = np.argsort(top, kind="mergesort")
+    for c in range(n_clusters):
+        g = order[c]
+        leasts[c] = least[g]
+        for k in ids:
+            if member_group[k] == g:
+                sums[c] += top_w[k]
+    by_least = np.argsort(leasts, kind="mergesort")
+    ranked = by_least[np.argsort(-sums[by_least], kind="mergesort")]
+    cluster_of = np.full(n, -1, np.int64)
+    for rank in range(n_clusters):
+        g = order[ranked[rank]]
+        for k in range(n):
+            if member_group[k] == g:
+                cluster_of[k] = rank
+    return cluster_of, n_clusters
+
+
+@njit(cache=True)
+def _take_familiar(goal, familiar, n_familiar, draw, rules):  # type: ignore[no-untyped-def]
+    """``personal_mixes._take`` over ``_familiar_candidates``: draws from the anchors' queues in
+    turn (a queue with nothing left drops out) until ``goal`` tracks are admitted; ``draw``
+    keeps where it stopped, so a second call goes on from there. Returns the new count."""
+    familiar_order, queues, alive, turn, own_trk, a_ptr, a_trk, played_track, user_stamp = draw
+    n = len(familiar_order)
+    while n_familiar < goal and turn[1] > 0:
+        k = turn[0]
+        turn[0] = (k + 1) % n
+        if not alive[k]:
+            continue
+        a = familiar_order[k]
+        track = -1
+        if queues[k, 0] < queues[k, 1]:
+            track = own_trk[queues[k, 0]]
+            queues[k, 0] += 1
+        else:
+            p = queues[k, 2]
+            while p < a_ptr[a + 1] and played_track[a_trk[p]] == user_stamp:
+                p += 1
+            if p < a_ptr[a + 1]:
+                track = a_trk[p]
+                p += 1
+            queues[k, 2] = p
+        if track < 0:
+            alive[k] = False
+            turn[1] -= 1
+            continue
+        if _admit(track, a, False, *rules):
+            familiar[n_familiar, 0] = track
+            familiar[n_familiar, 1] = a
+            n_familiar += 1
+    return n_familiar
+
+
+@njit(cache=True)
+def _build_mix(  # type: ignore[no-untyped-def]
+    anchors,
+    weights,
+    familiar_order,
+    own_art,
+    own_trk,
+    g,
+    t_ptr,
+    t_art,
+    t_isrc,
+    a_ptr,
+    a_trk,
+    bl_ptr,
+    bl_art,
+    sizes,
+    min_share,
+    scratch,
+    stamps,
+):
+    """``personal_mixes._build_mix`` around ``anchors`` (iteration order, with ``weights``);
+    ``familiar_order`` is the anchors by (-affinity, id). Returns rows (track, via,
+    neighbour, slot) of the mix in play order."""
+    g_ptr, g_nbr, g_w = g
+    target, familiar_target, cap, discovery_cap, max_tracks = sizes
+    (
+        seen_track,
+        seen_isrc,
+        recent,
+        played_track,
+        played_artist,
+        count_stamp,
+        total,
+        new,
+        score,
+        score_stamp,
+        anchor_mark,
+    ) = scratch
+    user_stamp, mix_stamp = stamps
+    # Familiar: round-robin over the anchors' own tracks, then their popular ones.
+    n = len(familiar_order)
+    queues = np.zeros((n, 3), np.int64)  # per anchor: own position, own end, popular position
+    for k in range(n):
+        queues[k, 0] = np.searchsorted(own_art, familiar_order[k], side="left")
+        queues[k, 1] = np.searchsorted(own_art, familiar_order[k], side="right")
+        queues[k, 2] = a_ptr[familiar_order[k]]
+    alive = np.ones(n, np.bool_)
+    turn = np.array([0, n], np.int64)  # next anchor to draw from, anchors with tracks left
+    familiar = np.empty((target, 2), np.int64)
+    rules = (
+        t_ptr,
+        t_art,
+        t_isrc,
+        bl_ptr,
+        bl_art,
+        cap,
+        discovery_cap,
+        mix_stamp,
+        seen_track,
+        seen_isrc,
+        recent,
+        user_stamp,
+        count_stamp,
+        total,
+        new,
+    )
+    draw = (familiar_order, queues, alive, turn, own_trk, a_ptr, a_trk, played_track, user_stamp)
+    n_familiar = _take_familiar(familiar_target, familiar, 0, draw, rules)
+    # Discovery: graph neighbours of the anchors the listener has not played, best first.
+    wanted = _discovery_count(target, familiar_target, min_share, n_familiar)
+    discovery = np.empty((max(wanted, 0), 3), np.int64)
+    n_discovery = 0
+    if wanted > 0:
+        for k in range(len(anchors)):
+            anchor_mark[anchors[k]] = mix_stamp
+        touched = []
+        for k in range(len(anchors)):
+            a = anchors[k]
+            for j in range(g_ptr[a], g_ptr[a + 1]):
+                other = g_nbr[j]
+                if score_stamp[other] != mix_stamp:
+                    score_stamp[other] = mix_stamp
+                    score[other] = 0.0
+                    touched.append(other)
+                score[other] += weights[k] * g_w[j]
+        kept = []
+        for other in touched:
+            if played_artist[other] == user_stamp or anchor_mark[other] == mix_stamp:
+                continue
+            blocked = False
+            for j in range(bl_ptr[other], bl_ptr[other + 1]):
+                if anchor_mark[bl_art[j]] == mix_stamp:
+                    blocked = True
+                    break
+            if not blocked:
+                kept.append(other)
+        ranked = np.array(kept, np.int64)
+        ranked.sort()
+        negative = np.empty(len(ranked), np.float64)
+        for k in range(len(ranked)):
+            negative[k] = -score[ranked[k]]
+        ranked = ranked[np.argsort(negative, kind="mergesort")]
+        for neighbour in ranked:
+            if n_discovery >= wanted:
+                break
+            via = _strongest(g_ptr, g_nbr, g_w, anchors, weights, len(anchors), neighbour)
+            fresh = 0
+            for p in range(a_ptr[neighbour], a_ptr[neighbour + 1]):
+                if fresh >= discovery_cap or n_discovery >= wanted:
+                    break
+                track = a_trk[p]
+                if recent[track] == user_stamp:
+                    continue
+                fresh += 1
+                if _admit(track, via, True, *rules):
+                    discovery[n_discovery, 0] = track
+                    discovery[n_discovery, 1] = via
+                    discovery[n_discovery, 2] = neighbour
+                    n_discovery += 1
+    # Too few discoveries: more familiar tracks fill the mix up to its target length.
+    shortfall = target - n_familiar - n_discovery
+    if shortfall > 0:
+        n_familiar = _take_familiar(n_familiar + shortfall, familiar, n_familiar, draw, rules)
+    # Interleave (discoveries each in the middle of their share), then spread the artists.
+    count = n_familiar + n_discovery
+    rows = np.empty((count, 4), np.int64)
+    is_slot = np.zeros(count, np.bool_)
+    for i in range(n_discovery):
+        is_slot[int((i + 0.5) * count / n_discovery)] = True
+    next_f, next_d = 0, 0
+    for position in range(count):
+        if is_slot[position]:
+            rows[position, 0] = discovery[next_d, 0]
+            rows[position, 1] = discovery[next_d, 1]
+            rows[position, 2] = discovery[next_d, 2]
+            rows[position, 3] = 1
+            next_d += 1
+        else:
+            rows[position, 0] = familiar[next_f, 0]
+            rows[position, 1] = familiar[next_f, 1]
+            rows[position, 2] = -1
+            rows[position, 3] = 0
+            next_f += 1
+    placed, n_placed = _spread(t_ptr, t_art, rows[:, 0].copy(), count)
+    # ``placed`` holds track numbers; map back to their rows (a track is in a mix once).
+    out = np.empty((min(n_placed, max_tracks), 4), np.int64)
+    for i in range(len(out)):
+        for r in range(count):
+            if rows[r, 0] == placed[i]:
+                out[i] = rows[r]
+                break
+    return out
+
+
+@njit(cache=True)
+def _radar(  # type: ignore[no-untyped-def]
+    top,
+    top_w,
+    follows,
+    g,
+    t_ptr,
+    t_art,
+    t_isrc,
+    releases,
+    bl_ptr,
+    bl_art,
+    radar_sizes,
+    scratch,
+    stamps,
+):
+    """``release_radar._generate`` for a personalised listener without exclusions. Returns
+    rows (track, closest artist, closeness, via) in play order; via names the anchor of a
+    neighbour's reason (-1 for the listener's own artists)."""
+    g_ptr, g_nbr, g_w = g
+    rel_ptr, rel_trk, ar_ptr, ar_rel, er_ptr, er_nbr = releases
+    cap, per_release, max_tracks = radar_sizes
+    (
+        seen_track,
+        seen_isrc,
+        recent,
+        _played_track,
+        _played_artist,
+        count_stamp,
+        total,
+        new,
+        level,
+        level_stamp,
+        anchor_mark,
+    ) = scratch
+    user_stamp, mix_stamp = stamps
+    # Circles: followed 0, played 1, graph neighbours with a release 2.
+    circle = []
+    for a in follows:
+        if ar_ptr[a + 1] > ar_ptr[a]:
+            level_stamp[a] = mix_stamp
+            level[a] = 0.0
+            circle.append(a)
+    for a in top:
+        if ar_ptr[a + 1] > ar_ptr[a] and level_stamp[a] != mix_stamp:
+            level_stamp[a] = mix_stamp
+            level[a] = 1.0
+            circle.append(a)
+    # Anchors: the top artists, then followed ones; a followed artist weighs as the top one.
+    strongest = top_w[0] if len(top_w) > 0 else 1.0
+    n_top = len(top)
+    anchors = np.empty(n_top + len(follows), np.int64)
+    weights = np.empty(n_top + len(follows), np.float64)
+    followed_stamp = mix_stamp  # anchor_mark: 1 + followed, by stamp parity below
+    for a in follows:
+        anchor_mark[a] = followed_stamp
+    n_anchors = 0
+    for k in range(n_top):
+        anchors[n_anchors] = top[k]
+        weights[n_anchors] = strongest if anchor_mark[top[k]] == followed_stamp else top_w[k]
+        n_anchors += 1
+    for a in top:
+        anchor_mark[a] = followed_stamp
+    for a in follows:
+        is_top = False
+        for b in top:
+            if b == a:
+                is_top = True
+                break
+        if not is_top:
+            anchors[n_anchors] = a
+            weights[n_anchors] = strongest
+            n_anchors += 1
+    # Neighbours with a release, never one blocked with an anchor.
+    for k in range(n_anchors):
+        a = anchors[k]
+        for j in range(er_ptr[a], er_ptr[a + 1]):
+            other = er_nbr[j]
+            if level_stamp[other] == mix_stamp or anchor_mark[other] == mix_stamp:
+                continue
+            blocked = False
+            for i in range(bl_ptr[other], bl_ptr[other + 1]):
+                if anchor_mark[bl_art[i]] == mix_stamp:
+                    blocked = True
+                    break
+            if not blocked:
+                level_stamp[other] = mix_stamp
+                level[other] = 2.0
+                circle.append(other)
+    # Their releases, newest first; per release its first tracks, each with its closest artist.
+    orders = []
+    for a in circle:
+        for j in range(ar_ptr[a], ar_ptr[a + 1]):
+            orders.append(ar_rel[j])
+    unique_orders = np.unique(np.array(orders, np.int64))
+    candidates = []  # (closeness, order, track, artist)
+    for order in unique_orders:
+        taken = 0
+        for p in range(rel_ptr[order], rel_ptr[order + 1]):
+            track = rel_trk[p]
+            closest, artist = 3.0, -1
+            for j in range(t_ptr[track], t_ptr[track + 1]):
+                a = t_art[j]
+                if level_stamp[a] == mix_stamp and level[a] < closest:
+                    closest, artist = level[a], a
+            if artist < 0:
+                continue
+            candidates.append((int(closest), order, track, artist))
+            taken += 1
+            if taken >= per_release:
+                break
+    keys = np.empty(len(candidates), np.int64)
+    for i in range(len(candidates)):
+        keys[i] = candidates[i][0]  # already newest first within each circle
+    ranked = np.argsort(keys, kind="mergesort")
+    kept = np.empty((len(candidates), 4), np.int64)
+    n_kept = 0
+    for i in ranked:
+        closeness, _order, track, artist = candidates[i]
+        via = artist
+        if closeness == 2:
+            for j in range(t_ptr[track], t_ptr[track + 1]):
+                if bl_ptr[t_art[j] + 1] > bl_ptr[t_art[j]]:
+                    via = _strongest(g_ptr, g_nbr, g_w, anchors, weights, n_anchors, artist)
+                    break
+        if _admit(
+            track,
+            via,
+            False,
+            t_ptr,
+            t_art,
+            t_isrc,
+            bl_ptr,
+            bl_art,
+            cap,
+            cap,
+            mix_stamp,
+            seen_track,
+            seen_isrc,
+            recent,
+            user_stamp,
+            count_stamp,
+            total,
+            new,
+        ):
+            kept[n_kept, 0] = track
+            kept[n_kept, 1] = artist
+            kept[n_kept, 2] = closeness
+            n_kept += 1
+    placed, n_placed = _spread(t_ptr, t_art, kept[:n_kept, 0].copy(), n_kept)
+    out = np.empty((min(n_placed, max_tracks), 4), np.int64)
+    for i in range(len(out)):
+        for r in range(n_kept):
+            if kept[r, 0] == placed[i]:
+                out[i, 0] = kept[r, 0]
+                out[i, 1] = kept[r, 1]
+                out[i, 2] = kept[r, 2]
+                out[i, 3] = -1
+                if kept[r, 2] == 2:
+                    out[i, 3] = _strongest(
+                        g_ptr, g_nbr, g_w, anchors, weights, n_anchors, kept[r, 1]
+                    )
+                break
+    return out
+
+
+@njit(cache=True)
+def generate_chunk(  # type: ignore[no-untyped-def]
+    history,
+    follows,
+    cutoff,
+    catalog,
+    g,
+    scenes,
+    releases,
+    blocked,
+    sizes,
+    min_share,
+    mix_limits,
+    radar_sizes,
+    scratch,
+    state,
+):
+    """Personal mixes and Release Radar of each listener of a chunk.
+
+    ``history`` is the chunk's (indptr, track, plays, heard, last day) with tracks as pool
+    numbers (-1: not in the pool); ``follows`` (indptr, artists sorted). ``state`` holds the
+    stamps between calls. Returns (mixes, mix tracks, notes per user, radar rows)."""
+    h_ptr, h_trk, h_plays, h_heard, h_last = history
+    f_ptr, f_art = follows
+    t_ptr, t_art, t_isrc, a_ptr, a_trk = catalog
+    scene_of, sl_ptr, sl_nbr, sl_w = scenes
+    bl_ptr, bl_art = blocked
+    top_n, min_size, max_mixes, min_tracks = mix_limits
+    target, familiar_target, cap, _discovery_cap, max_tracks = sizes
+    played_track, played_artist, recent = scratch[3], scratch[4], scratch[2]
+    affinity = scratch[8]
+    n_users = len(h_ptr) - 1
+    mixes = np.empty((n_users * max_mixes, 6), np.int64)
+    tracks = np.empty((n_users * max_mixes * max_tracks, 4), np.int64)
+    radar = np.empty((n_users * radar_sizes[2], 5), np.int64)
+    notes = np.zeros(n_users, np.int64)
+    n_mixes, n_tracks, n_radar = 0, 0, 0
+    for u in range(n_users):
+        state[0] += 1
+        user_stamp = state[0]
+        for i in range(h_ptr[u], h_ptr[u + 1]):
+            track = h_trk[i]
+            if track >= 0:
+                played_track[track] = user_stamp
+                if h_last[i] >= cutoff:
+                    recent[track] = user_stamp
+        # affinity shares the score array; its own stamp keeps the user's played artists.
+        state[1] += 1
+        top, top_w, _played = _top_artists(
+            h_ptr[u],
+            h_ptr[u + 1],
+            h_trk,
+            h_plays,
+            h_heard,
+            t_ptr,
+            t_art,
+            affinity,
+            played_artist,
+            user_stamp,
+            top_n,
+        )
+        cluster_of, n_clusters = _clusters(top, top_w, scene_of, sl_ptr, sl_nbr, sl_w, min_size)
+        own_art, own_trk = _own_tracks(h_ptr[u], h_ptr[u + 1], h_trk, h_plays, t_ptr, t_art)
+        user_mixes = 0
+        for c in range(n_clusters + 1):
+            fallback = c == n_clusters
+            if fallback:
+                if user_mixes > 0 or n_clusters <= 1:
+                    break
+                members = np.arange(len(top))
+                anchors = top.copy()
+                weights = top_w.copy()
+            else:
+                if user_mixes >= max_mixes:
+                    break
+                members = np.nonzero(cluster_of == c)[0]  # (-affinity, id) order
+                by_id = members[np.argsort(top[members], kind="mergesort")]
+                anchors = top[by_id]
+                weights = top_w[by_id]
+                every = 0
+                for k in members:
+                    a = top[k]
+                    every += min(cap, a_ptr[a + 1] - a_ptr[a])
+                discoveries = 0
+                for f in range(min(every, familiar_target) + 1):
+                    discoveries = max(
+                        discoveries, _discovery_count(target, familiar_target, min_share, f)
+                    )
+                most = min(target, every + discoveries)
+                if most < min_tracks:
+                    notes[u] += 1
+                    continue
+            familiar_order = top[members]
+            state[1] += 1
+            rows = _build_mix(
+                anchors,
+                weights,
+                familiar_order,
+                own_art,
+                own_trk,
+                g,
+                t_ptr,
+                t_art,
+                t_isrc,
+                a_ptr,
+                a_trk,
+                bl_ptr,
+                bl_art,
+                sizes,
+                min_share,
+                scratch,
+                (user_stamp, state[1]),
+            )
+            if len(rows) < min_tracks:
+                notes[u] += int(not fallback)  # a failed fallback makes no note of its own
+                continue
+            if fallback:
+                notes[u] += 1
+            mixes[n_mixes, MIX_USER] = u
+            mixes[n_mixes, MIX_START] = n_tracks
+            mixes[n_mixes, MIX_STOP] = n_tracks + len(rows)
+            mixes[n_mixes, MIX_ANCHOR1] = familiar_order[0]
+            mixes[n_mixes, MIX_ANCHOR2] = familiar_order[1] if len(familiar_order) > 1 else -1
+            mixes[n_mixes, MIX_ANCHORS] = len(familiar_order)
+            tracks[n_tracks : n_tracks + len(rows)] = rows
+            n_tracks += len(rows)
+            n_mixes += 1
+            user_mixes += 1
+        if user_mixes == 0 and notes[u] == 0:
+            notes[u] += 1
+        state[1] += 1
+        rows = _radar(
+            top,
+            top_w,
+            f_art[f_ptr[u] : f_ptr[u + 1]],
+            g,
+            t_ptr,
+            t_art,
+            t_isrc,
+            releases,
+            bl_ptr,
+            bl_art,
+            radar_sizes,
+            scratch,
+            (user_stamp, state[1]),
+        )
+        for i in range(len(rows)):
+            radar[n_radar, RADAR_USER] = u
+            radar[n_radar, RADAR_TRACK] = rows[i, 0]
+            radar[n_radar, RADAR_ARTIST] = rows[i, 1]
+            radar[n_radar, RADAR_CLOSENESS] = rows[i, 2]
+            radar[n_radar, RADAR_VIA] = rows[i, 3]
+            n_radar += 1
+    return mixes[:n_mixes], tracks[:n_tracks], notes, radar[:n_radar]
