@@ -24,7 +24,12 @@ from typing import Any
 
 from recsys.engine import Engine, load_engine
 from recsys.errors import RecsysError
+from recsys.final_filter import final_filter
+from recsys.generators.batch import BatchGenerator, UserOutput
+from recsys.generators.batch_arrays import build_generation_arrays
+from recsys.generators.context import UserProfile
 from recsys.generators.registry import GenerationRequest, run_generator
+from recsys.rebuild_payloads import PayloadEncoder
 from recsys.settings import Settings
 from recsys.state import open_engine_state
 from recsys.store.base import MixStore, encode_user
@@ -82,12 +87,16 @@ class UserOutcome:
     notes: int = 0
 
 
-# The engine of the current rebuild, set before forking so workers inherit it.
+# The engine, generator and encoder of the current rebuild, set before forking so workers
+# inherit them.
 _ENGINE: Engine | None = None
+_GENERATOR: BatchGenerator | None = None
+_ENCODER: PayloadEncoder | None = None
 
 
 def generate_user(engine: Engine, user_id: str) -> tuple[bytes, UserOutcome]:
-    """A user's mixes and Release Radar, through the final filter, encoded for the store."""
+    """A user's mixes and Release Radar, through the final filter, encoded for the store
+    (the Python generators: what a rebuild stores for this user, one user at a time)."""
     outcome = UserOutcome()
     request = GenerationRequest(user=engine.profile(user_id))
     mixes, dropped = run_generator("personal_mixes", engine.context, request, engine.gate)
@@ -100,31 +109,86 @@ def generate_user(engine: Engine, user_id: str) -> tuple[bytes, UserOutcome]:
     return encode_user(mixes.mixes, radar.mixes[0]), outcome
 
 
+def _finish(engine: Engine, user: UserProfile, output: UserOutput) -> tuple[bytes, UserOutcome]:
+    """A generated user through the final filter (as ``run_generator``), encoded."""
+    outcome = UserOutcome(notes=output.notes)
+    mixes = []
+    for mix in output.mixes:
+        filtered, removed = final_filter(mix, engine.gate, user.exclusions)
+        mixes.append(filtered)
+        outcome.dropped.update(removed)
+    radar, removed = final_filter(output.release_radar, engine.gate, user.exclusions)
+    outcome.dropped.update(removed)
+    outcome.mixes = len(mixes)
+    outcome.tracks = sum(len(m.tracks) for m in mixes) + len(radar.tracks)
+    outcome.empty_radars = int(not radar.tracks)
+    return encode_user(mixes, radar), outcome
+
+
 def _generate_chunk(users: Sequence[str]) -> tuple[list[tuple[str, bytes]], UserOutcome]:
-    if _ENGINE is None:
+    """Payloads of a chunk of users: compiled and encoded from rows where nothing needs the
+    final filter, through ``Mix`` values and the filter otherwise."""
+    if _ENGINE is None or _GENERATOR is None or _ENCODER is None:
         raise RuntimeError("generate_all sets the engine before any chunk is generated")
+    profiles = [_ENGINE.profile(user_id) for user_id in users]
+    compiled = [i for i, profile in enumerate(profiles) if _GENERATOR.compiles(profile)]
+    chunk = _GENERATOR.run([profiles[i] for i in compiled])
+    made: dict[int, tuple[bytes, UserOutcome]] = {}
+    for position, (i, encoded) in enumerate(zip(compiled, _ENCODER.encode(chunk), strict=True)):
+        if encoded is None:
+            made[i] = _finish(_ENGINE, profiles[i], _GENERATOR.output(chunk, position))
+        else:
+            made[i] = (
+                encoded.payload,
+                UserOutcome(
+                    mixes=encoded.mixes,
+                    tracks=encoded.tracks,
+                    empty_radars=int(encoded.empty_radar),
+                    notes=encoded.notes,
+                ),
+            )
     total = UserOutcome()
     payloads = []
-    for user_id in users:
-        payload, outcome = generate_user(_ENGINE, user_id)
-        payloads.append((user_id, payload))
-        _add(total, outcome)
+    for i, profile in enumerate(profiles):
+        found = made.get(i)
+        if found is None:
+            found = _finish(_ENGINE, profile, _GENERATOR.python_output(profile))
+        payloads.append((profile.user_id, found[0]))
+        _add(total, found[1])
     return payloads, total
 
 
 Progress = Callable[[int, int], None]
 
 
+@dataclass(frozen=True)
+class Generation:
+    """What generates and encodes a rebuild's users: made once, before workers fork."""
+
+    engine: Engine
+    generator: BatchGenerator
+    encoder: PayloadEncoder
+
+
+def prepare_generation(engine: Engine) -> Generation:
+    """The engine as arrays, and the compiled generators ready: compiled here (or loaded
+    from numba's cache, after the first run) once, not once in every worker."""
+    arrays = build_generation_arrays(engine.context, engine.history)
+    generator = BatchGenerator(engine.context, arrays, engine.history)
+    generator.warm_up()
+    return Generation(engine, generator, PayloadEncoder(generator, engine.gate))
+
+
 def generate_all(
-    engine: Engine,
+    generation: Generation,
     users: Sequence[str],
     writer_put: Callable[[Any], None],
     workers: int,
     progress: Progress,
 ) -> UserOutcome:
     """Generate every user in chunks over ``workers`` forked processes (1 = in process)."""
-    global _ENGINE  # noqa: PLW0603 - shared with forked workers by design
-    _ENGINE = engine
+    global _ENGINE, _GENERATOR, _ENCODER  # noqa: PLW0603 - shared with forked workers by design
+    _ENGINE, _GENERATOR, _ENCODER = generation.engine, generation.generator, generation.encoder
     # The engine (millions of objects) is read-only from here on. Frozen, the cyclic garbage
     # collector stops walking it at every full collection (a fifth of the generation time on
     # a 20k-user world), and forked workers stop copying its pages to update its headers.
@@ -151,7 +215,7 @@ def generate_all(
                     _add(total, outcome)
                     progress(done, len(users))
     finally:
-        _ENGINE = None
+        _ENGINE = _GENERATOR = _ENCODER = None
         gc.unfreeze()
     return total
 
@@ -191,9 +255,10 @@ def run_rebuild(
         users = engine.known_users()
         version = store_version(engine.context.model_version, now)
         writer = store.begin(version)
-        started = time.perf_counter()
         try:
-            outcome = generate_all(engine, users, writer.put_many, workers, progress)
+            generation = timer.run("prepare", lambda: prepare_generation(engine))
+            started = time.perf_counter()
+            outcome = generate_all(generation, users, writer.put_many, workers, progress)
             seconds = time.perf_counter() - started
             timer.seconds["generate"] = round(seconds, 3)
             # The withheld set goes first: it is not versioned, and a failure here must leave

@@ -199,7 +199,9 @@ class ListenerReads:
 
         The version is the live engine's last check, which costs nothing; only when that saw
         none is the store asked, so that a store back from a restart is not called empty for
-        a check interval, while /healthz stays a trivial endpoint when all is well.
+        a check interval, while /healthz stays a trivial endpoint when all is well. A version
+        found that way makes the engine catch up first: /healthz never names a version whose
+        mixes the reads (and their cache) do not serve yet.
         """
         store = self._found.store
         if not self.breaker.ping(store):
@@ -210,6 +212,8 @@ class ListenerReads:
                 version = self.breaker.call(store.current_version)
             except StoreUnavailableError:
                 return StoreHealth(answers=False, version=None)
+            if version is not None:
+                self._found.live.check_now()
         return StoreHealth(answers=True, version=version)
 
     def _new_generation(self) -> None:

@@ -1,0 +1,62 @@
+"""Payloads encoded straight from compiled rows are, byte for byte, what the ``Mix`` way
+(final filter, then ``encode_user``) stores, for listeners with mixes of their own and for
+those given the shared non-personalised ones; a listener whose output holds a withheld track
+is left to the ``Mix`` way, which removes it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from recsys.final_filter import ServingGate, final_filter
+from recsys.generators.batch import BatchGenerator
+from recsys.generators.batch_arrays import build_generation_arrays
+from recsys.rebuild_payloads import PayloadEncoder
+from recsys.store.base import decompress_payload, encode_user, read_payload
+from tests.recsys.trained_world import train_world
+
+
+def test_encoded_payloads_are_those_of_the_mix_way(tmp_path: Path) -> None:
+    world = train_world(tmp_path, users=500, artists=60, seed=17)
+    engine = world.engine
+    generator = BatchGenerator(
+        engine.context, build_generation_arrays(engine.context, engine.history), engine.history
+    )
+    profiles = [p for p in map(engine.profile, engine.known_users()) if generator.compiles(p)]
+    chunk = generator.run(profiles)
+    # Withhold a track that a few listeners were given: a flag that came after the pool.
+    given, times = np.unique(chunk.tracks[:, 0], return_counts=True)
+    flagged = str(generator.arrays.track_ids[int(given[np.argmin(times)])])
+    exclusions = engine.gate.exclusions
+    gate = ServingGate(
+        engine.gate.pool_version,
+        engine.gate.pool_track_ids,
+        replace(exclusions, taken_down=exclusions.taken_down | {flagged}),
+    )
+    encoded = PayloadEncoder(generator, gate).encode(chunk)
+    flagged_users, compared, without_personal_mix = 0, 0, 0
+    for position, (user, found) in enumerate(zip(profiles, encoded, strict=True)):
+        output = generator.output(chunk, position)
+        mixes = [final_filter(m, gate, user.exclusions)[0] for m in output.mixes]
+        radar = final_filter(output.release_radar, gate, user.exclusions)[0]
+        expected = decompress_payload(encode_user(mixes, radar))
+        held = {t.track_id for m in (*output.mixes, output.release_radar) for t in m.tracks}
+        # Left to the Mix way exactly when the final filter has something to remove.
+        assert (found is None) == (flagged in held), user.user_id
+        if found is None:
+            flagged_users += 1
+            continue
+        compared += 1
+        without_personal_mix += chunk.rows_of(position)[0].size == 0
+        assert decompress_payload(found.payload) == expected, user.user_id
+        stored = read_payload(found.payload)
+        assert found.mixes == len(mixes)
+        assert found.tracks == sum(len(m.tracks) for m in mixes) + len(radar.tracks)
+        assert found.empty_radar == (not radar.tracks)
+        assert found.notes == output.notes
+        assert stored.mixes.track_ids  # the header names the tracks a read checks
+    assert flagged_users >= 1
+    assert compared > 0.9 * len(profiles)
+    assert without_personal_mix >= 1  # the shared non-personalised mixes, encoded too
