@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
+from operator import add
 from typing import Literal
 
 import numpy as np
@@ -27,10 +28,8 @@ from recsys.generators.batch_kernel import (
     MIX_ANCHORS,
     MIX_START,
     MIX_STOP,
-    RADAR_ARTIST,
-    RADAR_CLOSENESS,
     RADAR_TRACK,
-    RADAR_VIA,
+    RADAR_USER,
     TRACK,
 )
 from recsys.generators.context import anonymous
@@ -74,16 +73,22 @@ class PayloadEncoder:
             index = bisect.bisect_left(arrays.track_ids, track_id)
             if index < len(arrays.track_ids) and arrays.track_ids[index] == track_id:
                 self._withheld[index] = True
-        self._heads: list[bytes | None] = [None] * len(arrays.track_ids)  # filled as met
-        # The artists each track credits, filled with its head (a part's tracks all have one).
+        # Per track (pool number): its JSON up to the reason, and the artists it credits; per
+        # reason number (``reason_ids``): its JSON closing the track. Filled as met (``_fill``).
+        self._heads: list[bytes] = [b""] * len(arrays.track_ids)
         self._credits: list[tuple[str, ...]] = [()] * len(arrays.track_ids)
-        self._reasons: dict[tuple[int, int, int], bytes] = {}
+        self._rendered_tracks = np.zeros(len(arrays.track_ids), np.bool_)
+        self._g_ptr, self._g_nbr = arrays.graph[0], arrays.graph[1]
+        reasons = 2 * len(arrays.artist_ids) + len(self._g_nbr) + 1
+        self._reasons: list[bytes] = [b""] * reasons
+        self._rendered_reasons = np.zeros(reasons, np.bool_)
         self._generated_at = ctx.now.isoformat()
         self._gate = gate
         self._fallback_parts: _Fallback | Literal[False] | None = False  # False: not made yet
 
     def encode(self, chunk: CompiledChunk) -> list[Encoded | None]:
         """Each user's payload, or None where the ``Mix`` way must make it."""
+        self._fill(chunk)
         withheld = self._withheld
         return [
             self._user(chunk, position, mix_rows, radar_rows)
@@ -95,6 +100,32 @@ class PayloadEncoder:
                 (p, chunk.rows_of(p)) for p in range(len(chunk.users))
             )
         ]
+
+    def _fill(self, chunk: CompiledChunk) -> None:
+        """Render the tracks and reasons of the chunk met for the first time; afterwards every
+        lookup of the chunk is a list index."""
+        tracks = np.concatenate((chunk.tracks[:, TRACK], chunk.radar[:, RADAR_TRACK]))
+        for track in np.unique(tracks[~self._rendered_tracks[tracks]]).tolist():
+            found = self._ctx.catalog.tracks[self._track_ids[track]]
+            self._credits[track] = found.artist_ids
+            self._heads[track] = track_head(found.track_id, found.artist_ids, found.title)
+        self._rendered_tracks[tracks] = True
+        reasons = np.concatenate((chunk.track_reasons, chunk.radar_reasons))
+        for reason in np.unique(reasons[~self._rendered_reasons[reasons]]).tolist():
+            self._reasons[reason] = orjson.dumps(self._reason(reason)) + b"}"
+        self._rendered_reasons[reasons] = True
+
+    def _reason(self, number: int) -> dict[str, object]:
+        """The reason ``batch_kernel.reason_ids`` numbers ``number``, as ``Reason.as_dict``."""
+        ids, artists = self._artist_ids, len(self._artist_ids)
+        if number < 2 * artists:
+            basis = "followed_artist" if number % 2 else "history"
+            return {"type": basis, "via": {"artist_id": ids[number // 2]}}
+        edge = number - 2 * artists
+        if edge == len(self._g_nbr):
+            return self._ctx.edge_reason("", "").as_dict()  # no anchor linked
+        owner = int(np.searchsorted(self._g_ptr, edge, side="right")) - 1
+        return self._ctx.edge_reason(ids[owner], ids[int(self._g_nbr[edge])]).as_dict()
 
     def _fallback(self) -> _Fallback | None:
         """The non-personalised mixes of a listener whose history makes no mix of their own
@@ -130,8 +161,8 @@ class PayloadEncoder:
     ) -> Encoded:
         ctx, user = self._ctx, chunk.users[position]
         pool, model = ctx.catalog.pool_version, ctx.model_version
-        artist_ids, follows = self._artist_ids, user.follows
-        heads, head_of, reason_of = self._heads, self._fill_head, self._reason
+        artist_ids = self._artist_ids
+        head_of, reason_of = self._heads.__getitem__, self._reasons.__getitem__
         rendered, tracks_in_mixes, notes = [], 0, int(chunk.notes[position])
         fallback = None if len(mix_rows) else self._fallback()
         if fallback is not None:
@@ -159,27 +190,15 @@ class PayloadEncoder:
                 pool_version=pool,
                 model_version=model,
             )
-            familiar: dict[int, bytes] = {}  # anchor -> its reason, in this mix
-            parts = []
-            rows = chunk.tracks[row[MIX_START] : row[MIX_STOP]].tolist()
-            for track, via, neighbour, slot in rows:  # columns TRACK, VIA, NEIGHBOUR, SLOT
-                if slot:
-                    reason = reason_of((1, via, neighbour))
-                else:
-                    reason = familiar.get(via)  # type: ignore[assignment]
-                    if reason is None:
-                        followed = int(artist_ids[via] in follows)
-                        reason = familiar[via] = reason_of((0, followed, via))
-                parts.append((heads[track] or head_of(track)) + reason)
-            tracks_in_mixes += len(parts)
-            rendered.append(head + b",".join(parts) + b"]}")
+            start, stop = row[MIX_START], row[MIX_STOP]
+            tracks = map(head_of, chunk.tracks[start:stop, TRACK].tolist())
+            reasons = map(reason_of, chunk.track_reasons[start:stop].tolist())
+            rendered.append(head + b",".join(map(add, tracks, reasons)) + b"]}")
+            tracks_in_mixes += stop - start
         mixes_raw = b"[" + b",".join(rendered) + b"]"
-        radar_parts = []
-        for track, artist, closeness, via in radar_rows[
-            :, [RADAR_TRACK, RADAR_ARTIST, RADAR_CLOSENESS, RADAR_VIA]
-        ].tolist():
-            key = (2, closeness, artist) if closeness < 2 else (3, via, artist)
-            radar_parts.append((heads[track] or head_of(track)) + reason_of(key))
+        radar_tracks = radar_rows[:, RADAR_TRACK]
+        first = int(np.searchsorted(chunk.radar[:, RADAR_USER], position))
+        radar_reasons = chunk.radar_reasons[first : first + len(radar_rows)]
         radar_head = mix_head(
             mix_id(ctx, "release_radar", user.user_id),
             "release_radar",
@@ -188,22 +207,22 @@ class PayloadEncoder:
             pool_version=pool,
             model_version=model,
         )
-        radar_raw = radar_head + b",".join(radar_parts) + b"]}"
+        parts = map(
+            add, map(head_of, radar_tracks.tolist()), map(reason_of, radar_reasons.tolist())
+        )
+        radar_raw = radar_head + b",".join(parts) + b"]}"
         if fallback is not None:
             mixes_header = part_header(mixes_raw, fallback.tracks, fallback.artists, [pool])
         else:
             mixes_header = self._part(mixes_raw, _tracks_of(chunk.tracks, mix_rows))
         payload = pack_payload(
-            mixes_raw,
-            mixes_header,
-            radar_raw,
-            self._part(radar_raw, radar_rows[:, RADAR_TRACK]),
+            mixes_raw, mixes_header, radar_raw, self._part(radar_raw, radar_tracks)
         )
-        empty_radar = not radar_parts
+        empty_radar = not len(radar_rows)
         return Encoded(
             payload,
             mixes=len(rendered),
-            tracks=tracks_in_mixes + len(radar_parts),
+            tracks=tracks_in_mixes + len(radar_rows),
             empty_radar=empty_radar,
             notes=notes + int(empty_radar),
         )
@@ -216,33 +235,6 @@ class PayloadEncoder:
         artists = sorted({a for t in numbers for a in credits[t]})
         ids = [self._track_ids[t] for t in numbers]
         return part_header(raw, ids, artists, [self._ctx.catalog.pool_version])
-
-    def _fill_head(self, track: int) -> bytes:
-        found = self._ctx.catalog.tracks[self._track_ids[track]]
-        self._credits[track] = found.artist_ids
-        head = self._heads[track] = track_head(found.track_id, found.artist_ids, found.title)
-        return head
-
-    def _reason(self, key: tuple[int, int, int]) -> bytes:
-        """A reason's JSON, closing its track's object: (0, followed, anchor) a familiar
-        track's, (1, via, neighbour) a discovery's, (2, closeness, artist) a radar track of
-        the listener's own artists, (3, via, neighbour) a radar track of a neighbour (via -1:
-        no anchor linked)."""
-        reason = self._reasons.get(key)
-        if reason is None:
-            kind, first, second = key
-            ids, ctx = self._artist_ids, self._ctx
-            if kind == 0:
-                basis = "followed_artist" if first else "history"
-                value = {"type": basis, "via": {"artist_id": ids[second]}}
-            elif kind == 2:
-                basis = "followed_artist" if first == 0 else "history"
-                value = {"type": basis, "via": {"artist_id": ids[second]}}
-            else:
-                via = ids[first] if first >= 0 else ""
-                value = ctx.edge_reason(via, ids[second]).as_dict()
-            reason = self._reasons[key] = orjson.dumps(value) + b"}"
-        return reason
 
 
 def _tracks_of(tracks: Ints, mix_rows: Ints) -> Ints:

@@ -35,6 +35,7 @@ from recsys.generators.batch_kernel import (
     TRACK,
     VIA,
     generate_chunk,
+    reason_ids,
 )
 from recsys.generators.context import GenerationContext, UserProfile
 from recsys.generators.result import make_mix
@@ -65,6 +66,9 @@ class CompiledChunk:
     tracks: Ints
     notes: Ints
     radar: Ints
+    # A number per mix track and per radar track naming its reason (``reason_ids``).
+    track_reasons: Ints
+    radar_reasons: Ints
 
     def rows_of(self, position: int) -> tuple[Ints, Ints]:
         """The mix rows and radar rows of the chunk's ``position``-th user (rows come in
@@ -214,7 +218,11 @@ class BatchGenerator:
             self._scratch_arrays(),
             self._state,
         )
-        return CompiledChunk(users, mixes, tracks, notes, radar)
+        g_ptr, g_nbr, _ = arrays.graph
+        track_reasons, radar_reasons = reason_ids(
+            mixes, tracks, radar, follows[0], follows[1], g_ptr, g_nbr
+        )
+        return CompiledChunk(users, mixes, tracks, notes, radar, track_reasons, radar_reasons)
 
     def output(self, chunk: CompiledChunk, position: int) -> UserOutput:
         """The chunk's ``position``-th user as ``Mix`` values."""

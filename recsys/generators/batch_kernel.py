@@ -58,6 +58,56 @@ def _edge(g_ptr, g_nbr, g_w, a, b):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
+def _edge_index(g_ptr, g_nbr, a, b):  # type: ignore[no-untyped-def]
+    """Position of the edge a-b in the graph's arrays (a's row), or -1."""
+    lo, hi = g_ptr[a], g_ptr[a + 1]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if g_nbr[mid] < b:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < g_ptr[a + 1] and g_nbr[lo] == b:
+        return lo
+    return -1
+
+
+@njit(cache=True)
+def reason_ids(mixes, tracks, radar, f_ptr, f_art, g_ptr, g_nbr):  # type: ignore[no-untyped-def]
+    """A number for each track's reason, the same number for the same reason JSON:
+    2 * artist + followed for "history" / "followed_artist" of an artist (mix anchors and the
+    radar's own circles alike), 2 * artists + edge position for an edge's reason (named by the
+    edge's first artist), and 2 * artists + edges for a radar neighbour no anchor links."""
+    artists, edges = len(g_ptr) - 1, len(g_nbr)
+    track_reasons = np.empty(len(tracks), np.int64)
+    for m in range(len(mixes)):
+        u = mixes[m, MIX_USER]
+        for r in range(mixes[m, MIX_START], mixes[m, MIX_STOP]):
+            via = tracks[r, VIA]
+            if tracks[r, SLOT]:
+                track_reasons[r] = 2 * artists + _edge_index(
+                    g_ptr, g_nbr, via, tracks[r, NEIGHBOUR]
+                )
+            else:
+                followed = _in_sorted(f_art, f_ptr[u], f_ptr[u + 1], via)
+                track_reasons[r] = 2 * via + (1 if followed else 0)
+    radar_reasons = np.empty(len(radar), np.int64)
+    for r in range(len(radar)):
+        closeness, artist, via = (
+            radar[r, RADAR_CLOSENESS],
+            radar[r, RADAR_ARTIST],
+            radar[r, RADAR_VIA],
+        )
+        if closeness < 2:
+            radar_reasons[r] = 2 * artist + (1 if closeness == 0 else 0)
+        elif via >= 0:
+            radar_reasons[r] = 2 * artists + _edge_index(g_ptr, g_nbr, via, artist)
+        else:
+            radar_reasons[r] = 2 * artists + edges
+    return track_reasons, radar_reasons
+
+
+@njit(cache=True)
 def _strongest(g_ptr, g_nbr, g_w, anchors, weights, n_anchors, artist):  # type: ignore[no-untyped-def]
     """The anchor whose edge to ``artist`` contributes most, the first of equals (-1: none)."""
     best, strongest = -1, -np.inf
