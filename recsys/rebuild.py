@@ -29,7 +29,7 @@ from recsys.generators.batch import BatchGenerator, UserOutput
 from recsys.generators.batch_arrays import build_generation_arrays
 from recsys.generators.context import UserProfile
 from recsys.generators.registry import GenerationRequest, run_generator
-from recsys.rebuild_payloads import PayloadEncoder
+from recsys.rebuild_payloads import Encoded, PayloadEncoder
 from recsys.settings import Settings
 from recsys.state import open_engine_state
 from recsys.store.base import MixStore, encode_user
@@ -125,9 +125,22 @@ def _finish(engine: Engine, user: UserProfile, output: UserOutput) -> tuple[byte
     return encode_user(mixes, radar), outcome
 
 
+def _encoded(encoded: Encoded | None) -> tuple[bytes, UserOutcome] | None:
+    if encoded is None:
+        return None
+    outcome = UserOutcome(
+        mixes=encoded.mixes,
+        tracks=encoded.tracks,
+        empty_radars=int(encoded.empty_radar),
+        notes=encoded.notes,
+    )
+    return encoded.payload, outcome
+
+
 def _generate_chunk(users: Sequence[str]) -> tuple[list[tuple[str, bytes]], UserOutcome]:
-    """Payloads of a chunk of users: compiled and encoded from rows where nothing needs the
-    final filter, through ``Mix`` values and the filter otherwise."""
+    """Payloads of a chunk of users: compiled and encoded from rows (or from the shared
+    non-personalised mixes) where nothing needs the final filter, through ``Mix`` values and
+    the filter otherwise."""
     if _ENGINE is None or _GENERATOR is None or _ENCODER is None:
         raise RuntimeError("generate_all sets the engine before any chunk is generated")
     profiles = [_ENGINE.profile(user_id) for user_id in users]
@@ -135,22 +148,16 @@ def _generate_chunk(users: Sequence[str]) -> tuple[list[tuple[str, bytes]], User
     chunk = _GENERATOR.run([profiles[i] for i in compiled])
     made: dict[int, tuple[bytes, UserOutcome]] = {}
     for position, (i, encoded) in enumerate(zip(compiled, _ENCODER.encode(chunk), strict=True)):
-        if encoded is None:
-            made[i] = _finish(_ENGINE, profiles[i], _GENERATOR.output(chunk, position))
-        else:
-            made[i] = (
-                encoded.payload,
-                UserOutcome(
-                    mixes=encoded.mixes,
-                    tracks=encoded.tracks,
-                    empty_radars=int(encoded.empty_radar),
-                    notes=encoded.notes,
-                ),
-            )
+        made[i] = _encoded(encoded) or _finish(
+            _ENGINE, profiles[i], _GENERATOR.output(chunk, position)
+        )
     total = UserOutcome()
     payloads = []
     for i, profile in enumerate(profiles):
         found = made.get(i)
+        exclusions = profile.exclusions
+        if found is None and not (profile.personalised or exclusions.artists or exclusions.tracks):
+            found = _encoded(_ENCODER.encode_anonymous(profile.user_id))
         if found is None:
             found = _finish(_ENGINE, profile, _GENERATOR.python_output(profile))
         payloads.append((profile.user_id, found[0]))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -35,6 +36,7 @@ from recsys.generators.batch_kernel import (
     TRACK,
     VIA,
     generate_chunk,
+    part_members,
     reason_ids,
 )
 from recsys.generators.context import GenerationContext, UserProfile
@@ -69,15 +71,45 @@ class CompiledChunk:
     # A number per mix track and per radar track naming its reason (``reason_ids``).
     track_reasons: Ints
     radar_reasons: Ints
+    # Per user, the distinct tracks and artists of their mixes and of their radar
+    # (``part_members``): (indptr, numbers) each.
+    members: tuple[tuple[Ints, Ints], ...]
+
+    def members_of(self, position: int, part: int) -> list[int]:
+        """Part 0: mix tracks, 1: mix artists, 2: radar tracks, 3: radar artists."""
+        indptr, values = self.members[part]
+        return values[indptr[position] : indptr[position + 1]].tolist()  # type: ignore[no-any-return]
+
+    @cached_property
+    def _bounds(self) -> tuple[list[int], list[int]]:
+        """Where each user's mix rows and radar rows start (rows come in user order)."""
+        every = np.arange(len(self.users) + 1)
+        return (
+            np.searchsorted(self.mixes[:, MIX_USER], every).tolist(),
+            np.searchsorted(self.radar[:, RADAR_USER], every).tolist(),
+        )
 
     def rows_of(self, position: int) -> tuple[Ints, Ints]:
-        """The mix rows and radar rows of the chunk's ``position``-th user (rows come in
-        user order)."""
-        users = self.mixes[:, MIX_USER]
-        mixes = self.mixes[np.searchsorted(users, position) : np.searchsorted(users, position + 1)]
-        users = self.radar[:, RADAR_USER]
-        radar = self.radar[np.searchsorted(users, position) : np.searchsorted(users, position + 1)]
-        return mixes, radar
+        """The mix rows and radar rows of the chunk's ``position``-th user."""
+        mixes, radar = self._bounds
+        return (
+            self.mixes[mixes[position] : mixes[position + 1]],
+            self.radar[radar[position] : radar[position + 1]],
+        )
+
+    def radar_reasons_of(self, position: int) -> Ints:
+        radar = self._bounds[1]
+        return self.radar_reasons[radar[position] : radar[position + 1]]
+
+    def users_with(self, tracks: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+        """Per user, whether any of their mix or radar tracks is one of ``tracks`` (a mask
+        over pool numbers)."""
+        found = np.zeros(len(self.users), np.bool_)
+        lengths = self.mixes[:, MIX_STOP] - self.mixes[:, MIX_START]
+        track_users = np.repeat(self.mixes[:, MIX_USER], lengths)
+        found[track_users[tracks[self.tracks[:, TRACK]]]] = True
+        found[self.radar[tracks[self.radar[:, RADAR_TRACK]], RADAR_USER]] = True
+        return found
 
 
 class BatchGenerator:
@@ -133,6 +165,8 @@ class BatchGenerator:
                 np.zeros(artists, np.float64),  # scores, affinity, closeness
                 np.zeros(artists, np.int64),  # scored artist (mix stamp)
                 np.zeros(artists, np.int64),  # anchor (mix stamp)
+                np.zeros(artists, np.float64),  # anchor's weight
+                np.zeros(artists, np.int64),  # anchor's place in the anchors' order
             )
         return self._scratch
 
@@ -222,7 +256,11 @@ class BatchGenerator:
         track_reasons, radar_reasons = reason_ids(
             mixes, tracks, radar, follows[0], follows[1], g_ptr, g_nbr
         )
-        return CompiledChunk(users, mixes, tracks, notes, radar, track_reasons, radar_reasons)
+        t_ptr, t_art = arrays.catalog[0], arrays.catalog[1]
+        members = part_members(mixes, tracks, radar, len(users), t_ptr, t_art)
+        return CompiledChunk(
+            users, mixes, tracks, notes, radar, track_reasons, radar_reasons, members
+        )
 
     def output(self, chunk: CompiledChunk, position: int) -> UserOutput:
         """The chunk's ``position``-th user as ``Mix`` values."""

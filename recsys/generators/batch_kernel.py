@@ -188,12 +188,13 @@ def _shares(t_ptr, t_art, x, y):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _spread(t_ptr, t_art, order, n):  # type: ignore[no-untyped-def]
-    """``steps.spread_artists`` over row indices ``order[:n]``; returns (placed, count)."""
+def _spread(t_ptr, t_art, order, n, limit):  # type: ignore[no-untyped-def]
+    """``steps.spread_artists`` over tracks ``order[:n]``, its first ``limit`` placed;
+    returns (placed, count)."""
     remaining = list(order[:n])
     placed = np.empty(n, np.int64)
     count = 0
-    while len(remaining) > 0:
+    while len(remaining) > 0 and count < limit:
         taken = -1
         for index in range(len(remaining)):
             if count == 0 or not _shares(t_ptr, t_art, placed[count - 1], remaining[index]):
@@ -437,6 +438,8 @@ def _build_mix(  # type: ignore[no-untyped-def]
         score,
         score_stamp,
         anchor_mark,
+        _anchor_weight,
+        _anchor_rank,
     ) = scratch
     user_stamp, mix_stamp = stamps
     # Familiar: round-robin over the anchors' own tracks, then their popular ones.
@@ -543,7 +546,7 @@ def _build_mix(  # type: ignore[no-untyped-def]
             rows[position, 2] = -1
             rows[position, 3] = 0
             next_f += 1
-    placed, n_placed = _spread(t_ptr, t_art, rows[:, 0].copy(), count)
+    placed, n_placed = _spread(t_ptr, t_art, rows[:, 0].copy(), count, max_tracks)
     # ``placed`` holds track numbers; map back to their rows (a track is in a mix once).
     out = np.empty((min(n_placed, max_tracks), 4), np.int64)
     for i in range(len(out)):
@@ -552,6 +555,21 @@ def _build_mix(  # type: ignore[no-untyped-def]
                 out[i] = rows[r]
                 break
     return out
+
+
+@njit(cache=True)
+def _strongest_marked(g_ptr, g_nbr, g_w, artist, anchor_mark, stamp, anchor_weight, anchor_rank):  # type: ignore[no-untyped-def]
+    """``_strongest`` from the artist's own row (the graph is symmetric), with the anchors
+    marked: their weights and their places in the anchors' order (for "first of equals")."""
+    best, strongest, rank = -1, -np.inf, 0
+    for j in range(g_ptr[artist], g_ptr[artist + 1]):
+        anchor = g_nbr[j]
+        if anchor_mark[anchor] != stamp:
+            continue
+        value = anchor_weight[anchor] * g_w[j]
+        if value > strongest or (value == strongest and anchor_rank[anchor] < rank):
+            best, strongest, rank = anchor, value, anchor_rank[anchor]
+    return best
 
 
 @njit(cache=True)
@@ -588,35 +606,36 @@ def _radar(  # type: ignore[no-untyped-def]
         level,
         level_stamp,
         anchor_mark,
+        anchor_weight,
+        anchor_rank,
     ) = scratch
-    user_stamp, mix_stamp = stamps
+    user_stamp, stamp = stamps
     # Circles: followed 0, played 1, graph neighbours with a release 2.
     circle = []
     for a in follows:
         if ar_ptr[a + 1] > ar_ptr[a]:
-            level_stamp[a] = mix_stamp
+            level_stamp[a] = stamp
             level[a] = 0.0
             circle.append(a)
     for a in top:
-        if ar_ptr[a + 1] > ar_ptr[a] and level_stamp[a] != mix_stamp:
-            level_stamp[a] = mix_stamp
+        if ar_ptr[a + 1] > ar_ptr[a] and level_stamp[a] != stamp:
+            level_stamp[a] = stamp
             level[a] = 1.0
             circle.append(a)
-    # Anchors: the top artists, then followed ones; a followed artist weighs as the top one.
+    # Anchors: the top artists, then followed ones not among them (in id order); a followed
+    # artist weighs as the strongest top one.
     strongest = top_w[0] if len(top_w) > 0 else 1.0
-    n_top = len(top)
-    anchors = np.empty(n_top + len(follows), np.int64)
-    weights = np.empty(n_top + len(follows), np.float64)
-    followed_stamp = mix_stamp  # anchor_mark: 1 + followed, by stamp parity below
     for a in follows:
-        anchor_mark[a] = followed_stamp
-    n_anchors = 0
-    for k in range(n_top):
-        anchors[n_anchors] = top[k]
-        weights[n_anchors] = strongest if anchor_mark[top[k]] == followed_stamp else top_w[k]
-        n_anchors += 1
-    for a in top:
-        anchor_mark[a] = followed_stamp
+        anchor_mark[a] = stamp
+        anchor_weight[a] = strongest
+    rank = 0
+    for k in range(len(top)):
+        a = top[k]
+        if anchor_mark[a] != stamp:
+            anchor_mark[a] = stamp
+            anchor_weight[a] = top_w[k]
+        anchor_rank[a] = rank
+        rank += 1
     for a in follows:
         is_top = False
         for b in top:
@@ -624,32 +643,37 @@ def _radar(  # type: ignore[no-untyped-def]
                 is_top = True
                 break
         if not is_top:
-            anchors[n_anchors] = a
-            weights[n_anchors] = strongest
-            n_anchors += 1
+            anchor_rank[a] = rank
+            rank += 1
+    anchors = np.concatenate((top, follows))
     # Neighbours with a release, never one blocked with an anchor.
-    for k in range(n_anchors):
-        a = anchors[k]
+    for a in anchors:
         for j in range(er_ptr[a], er_ptr[a + 1]):
             other = er_nbr[j]
-            if level_stamp[other] == mix_stamp or anchor_mark[other] == mix_stamp:
+            if level_stamp[other] == stamp or anchor_mark[other] == stamp:
                 continue
             blocked = False
             for i in range(bl_ptr[other], bl_ptr[other + 1]):
-                if anchor_mark[bl_art[i]] == mix_stamp:
+                if anchor_mark[bl_art[i]] == stamp:
                     blocked = True
                     break
             if not blocked:
-                level_stamp[other] = mix_stamp
+                level_stamp[other] = stamp
                 level[other] = 2.0
                 circle.append(other)
     # Their releases, newest first; per release its first tracks, each with its closest artist.
-    orders = []
+    n_orders = 0
+    for a in circle:
+        n_orders += ar_ptr[a + 1] - ar_ptr[a]
+    orders = np.empty(n_orders, np.int64)
+    n_orders = 0
     for a in circle:
         for j in range(ar_ptr[a], ar_ptr[a + 1]):
-            orders.append(ar_rel[j])
-    unique_orders = np.unique(np.array(orders, np.int64))
-    candidates = []  # (closeness, order, track, artist)
+            orders[n_orders] = ar_rel[j]
+            n_orders += 1
+    unique_orders = np.unique(orders)
+    found = np.empty((len(unique_orders) * per_release, 3), np.int64)  # closeness, track, artist
+    n_found = 0
     for order in unique_orders:
         taken = 0
         for p in range(rel_ptr[order], rel_ptr[order + 1]):
@@ -657,27 +681,30 @@ def _radar(  # type: ignore[no-untyped-def]
             closest, artist = 3.0, -1
             for j in range(t_ptr[track], t_ptr[track + 1]):
                 a = t_art[j]
-                if level_stamp[a] == mix_stamp and level[a] < closest:
+                if level_stamp[a] == stamp and level[a] < closest:
                     closest, artist = level[a], a
             if artist < 0:
                 continue
-            candidates.append((int(closest), order, track, artist))
+            found[n_found, 0] = int(closest)
+            found[n_found, 1] = track
+            found[n_found, 2] = artist
+            n_found += 1
             taken += 1
             if taken >= per_release:
                 break
-    keys = np.empty(len(candidates), np.int64)
-    for i in range(len(candidates)):
-        keys[i] = candidates[i][0]  # already newest first within each circle
-    ranked = np.argsort(keys, kind="mergesort")
-    kept = np.empty((len(candidates), 4), np.int64)
+    # Closest circle first, then newest release (the order found, kept by a stable sort).
+    ranked = np.argsort(found[:n_found, 0], kind="mergesort")
+    kept = np.empty((n_found, 3), np.int64)
     n_kept = 0
     for i in ranked:
-        closeness, _order, track, artist = candidates[i]
+        closeness, track, artist = found[i, 0], found[i, 1], found[i, 2]
         via = artist
         if closeness == 2:
             for j in range(t_ptr[track], t_ptr[track + 1]):
                 if bl_ptr[t_art[j] + 1] > bl_ptr[t_art[j]]:
-                    via = _strongest(g_ptr, g_nbr, g_w, anchors, weights, n_anchors, artist)
+                    via = _strongest_marked(
+                        g_ptr, g_nbr, g_w, artist, anchor_mark, stamp, anchor_weight, anchor_rank
+                    )
                     break
         if _admit(
             track,
@@ -690,7 +717,7 @@ def _radar(  # type: ignore[no-untyped-def]
             bl_art,
             cap,
             cap,
-            mix_stamp,
+            stamp,
             seen_track,
             seen_isrc,
             recent,
@@ -703,20 +730,20 @@ def _radar(  # type: ignore[no-untyped-def]
             kept[n_kept, 1] = artist
             kept[n_kept, 2] = closeness
             n_kept += 1
-    placed, n_placed = _spread(t_ptr, t_art, kept[:n_kept, 0].copy(), n_kept)
-    out = np.empty((min(n_placed, max_tracks), 4), np.int64)
-    for i in range(len(out)):
-        for r in range(n_kept):
-            if kept[r, 0] == placed[i]:
-                out[i, 0] = kept[r, 0]
-                out[i, 1] = kept[r, 1]
-                out[i, 2] = kept[r, 2]
-                out[i, 3] = -1
-                if kept[r, 2] == 2:
-                    out[i, 3] = _strongest(
-                        g_ptr, g_nbr, g_w, anchors, weights, n_anchors, kept[r, 1]
-                    )
-                break
+    placed, n_placed = _spread(t_ptr, t_art, kept[:n_kept, 0].copy(), n_kept, max_tracks)
+    out = np.empty((n_placed, 4), np.int64)
+    r = 0
+    for i in range(n_placed):
+        while kept[r, 0] != placed[i]:  # placed tracks are kept rows, each once
+            r = (r + 1) % n_kept
+        out[i, 0] = kept[r, 0]
+        out[i, 1] = kept[r, 1]
+        out[i, 2] = kept[r, 2]
+        out[i, 3] = -1
+        if kept[r, 2] == 2:
+            out[i, 3] = _strongest_marked(
+                g_ptr, g_nbr, g_w, kept[r, 1], anchor_mark, stamp, anchor_weight, anchor_rank
+            )
     return out
 
 
@@ -874,3 +901,45 @@ def generate_chunk(  # type: ignore[no-untyped-def]
             radar[n_radar, RADAR_VIA] = rows[i, 3]
             n_radar += 1
     return mixes[:n_mixes], tracks[:n_tracks], notes, radar[:n_radar]
+
+
+@njit(cache=True)
+def part_members(mixes, tracks, radar, n_users, t_ptr, t_art):  # type: ignore[no-untyped-def]
+    """For each user, the distinct tracks and artists of their mixes and of their radar,
+    sorted (numbers sort as ids do): what a stored payload's header names. Returns four
+    (indptr, values) pairs: mix tracks, mix artists, radar tracks, radar artists."""
+    parts = []
+    for kind in range(2):
+        track_ptr = np.zeros(n_users + 1, np.int64)
+        artist_ptr = np.zeros(n_users + 1, np.int64)
+        track_values = []
+        artist_values = []
+        rows = mixes if kind == 0 else radar
+        column = TRACK if kind == 0 else RADAR_TRACK
+        r = 0
+        for u in range(n_users):
+            found = []
+            if kind == 0:
+                while r < len(rows) and rows[r, MIX_USER] == u:
+                    for i in range(rows[r, MIX_START], rows[r, MIX_STOP]):
+                        found.append(tracks[i, column])
+                    r += 1
+            else:
+                while r < len(rows) and rows[r, RADAR_USER] == u:
+                    found.append(rows[r, column])
+                    r += 1
+            distinct = np.unique(np.array(found, np.int64))
+            credited = []
+            for t in distinct:
+                for j in range(t_ptr[t], t_ptr[t + 1]):
+                    credited.append(t_art[j])
+            artists = np.unique(np.array(credited, np.int64))
+            for t in distinct:
+                track_values.append(t)
+            for a in artists:
+                artist_values.append(a)
+            track_ptr[u + 1] = len(track_values)
+            artist_ptr[u + 1] = len(artist_values)
+        parts.append((track_ptr, np.array(track_values, np.int64)))
+        parts.append((artist_ptr, np.array(artist_values, np.int64)))
+    return parts[0], parts[1], parts[2], parts[3]

@@ -176,7 +176,7 @@ def _build_mix(
     shortfall = settings.mix_target_tracks - len(familiar) - len(discovery)
     if shortfall > 0:
         familiar += _take(ctx, candidates, rules, "familiar", shortfall)
-    tracks = spread_artists(interleave(familiar, discovery))
+    tracks = spread_artists(interleave(familiar, discovery), settings.mix_max_tracks)
     ordered = sorted(anchors, key=lambda a: (-anchors[a], a))
     return make_mix(
         ctx,

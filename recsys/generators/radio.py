@@ -204,7 +204,7 @@ def _finish(
     ]
     if user is not None:
         steps.insert(0, drop_excluded(user.exclusions))
-    return spread_artists(apply_steps(tracks, steps))[: ctx.settings.radio_tracks]
+    return spread_artists(apply_steps(tracks, steps), ctx.settings.radio_tracks)
 
 
 def artist_radio(

@@ -152,7 +152,7 @@ def _generate(ctx: GenerationContext, user: UserProfile) -> GenerationResult:
             via = strongest_anchor(ctx.weights, anchors, artist)
         if rules.admit(track_id, track.artist_ids, via, "familiar"):
             kept.append(_Candidate(track_id, track.artist_ids, track.title, closeness, artist))
-    placed = spread_artists(kept)[: settings.release_radar_max_tracks]
+    placed = spread_artists(kept, settings.release_radar_max_tracks)
     reasons: dict[str, Reason] = {}
     mix_tracks = []
     for candidate in placed:

@@ -186,16 +186,17 @@ def _shares_artist(a: Credited, b: Credited) -> bool:
     return not set(first).isdisjoint(second)
 
 
-def spread_artists(tracks: Sequence[C]) -> list[C]:
+def spread_artists(tracks: Sequence[C], limit: int | None = None) -> list[C]:
     """Reorder so that no artist plays twice in a row, moving as little as possible.
 
     Greedy: take the earliest remaining track that does not share an artist with the last one
     placed; a track that cannot be placed anywhere without a repeat is dropped, so the result
-    always meets the rule.
+    always meets the rule. With ``limit``, the first ``limit`` of that order (the greedy's
+    first placements never depend on later ones, so a long list is not ordered only to be cut).
     """
     remaining = list(tracks)
     placed: list[C] = []
-    while remaining:
+    while remaining and (limit is None or len(placed) < limit):
         for index, track in enumerate(remaining):
             if not placed or not _shares_artist(placed[-1], track):
                 placed.append(remaining.pop(index))

@@ -71,7 +71,7 @@ class ListeningHistory:
         start, stop = int(self.indptr[row]), int(self.indptr[row + 1])
         ids = self.tracks.ids
         return TrackHistory(
-            track_ids=tuple(ids[int(t)] for t in self.track[start:stop]),
+            track_ids=tuple(map(ids.__getitem__, self.track[start:stop].tolist())),
             plays=self.plays[start:stop],
             last_day=self.last_day[start:stop],
             heard=self.heard[start:stop],

@@ -60,3 +60,33 @@ def test_encoded_payloads_are_those_of_the_mix_way(tmp_path: Path) -> None:
     assert flagged_users >= 1
     assert compared > 0.9 * len(profiles)
     assert without_personal_mix >= 1  # the shared non-personalised mixes, encoded too
+
+
+def test_listeners_without_personalisation_get_the_shared_payload_under_their_ids(
+    tmp_path: Path,
+) -> None:
+    world = train_world(tmp_path, users=300, artists=40, seed=9)
+    engine = world.engine
+    generator = BatchGenerator(
+        engine.context, build_generation_arrays(engine.context, engine.history), engine.history
+    )
+    encoder = PayloadEncoder(generator, engine.gate)
+    anonymous = [
+        p
+        for p in map(engine.profile, [*engine.known_users(), "never-seen-1", "never-seen-2"])
+        if not p.personalised and not (p.exclusions.artists or p.exclusions.tracks)
+    ]
+    assert len(anonymous) >= 3  # opt-outs of the world, and listeners never seen
+    payloads = set()
+    for user in anonymous:
+        found = encoder.encode_anonymous(user.user_id)
+        assert found is not None
+        output = generator.python_output(user)
+        mixes = [final_filter(m, engine.gate, user.exclusions)[0] for m in output.mixes]
+        radar = final_filter(output.release_radar, engine.gate, user.exclusions)[0]
+        expected = decompress_payload(encode_user(mixes, radar))
+        assert decompress_payload(found.payload) == expected, user.user_id
+        assert found.notes == output.notes
+        assert found.mixes == len(mixes) > 0
+        payloads.add(found.payload)
+    assert len(payloads) == len(anonymous)  # each under their own mix ids
