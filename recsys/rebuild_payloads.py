@@ -98,7 +98,13 @@ class PayloadEncoder:
         encoded: list[Encoded | None] = []
         for position in range(len(chunk.users)):
             mix_rows, radar_rows = chunk.rows_of(position)
-            if left[position] or not (len(mix_rows) or self._shared_mixes() is not None):
+            exclusions = chunk.users[position].exclusions
+            if (
+                left[position]
+                or exclusions.artists  # the final filter checks their exclusions too
+                or exclusions.tracks
+                or not (len(mix_rows) or self._shared_mixes() is not None)
+            ):
                 encoded.append(None)
             else:
                 encoded.append(self._user(chunk, position, mix_rows, radar_rows))

@@ -1,8 +1,8 @@
 """Personal mixes and Release Radar for many listeners at once: the rebuild's generator.
 
-Listeners with a history and no "don't play this" choices (nearly all) go through the
-compiled generators (``batch_kernel``) a chunk at a time; everyone else through the Python
-generators, whose output for them is shared or rare. Both give the same mixes: the compiled
+Personalised listeners with a history (nearly all) go through the compiled generators
+(``batch_kernel``) a chunk at a time; everyone else through the Python generators, whose
+output for them is the same for all and made once. Both give the same mixes: the compiled
 ones are the Python ones on integer arrays, and a test holds them to it. Results are plain
 ``Mix`` values, so the final filter and the store's encoding are the same code either way.
 """
@@ -46,6 +46,14 @@ from recsys.mix import Mix, MixTrack, Reason
 
 _EPOCH = date(1970, 1, 1)
 Ints = npt.NDArray[np.int64]
+
+
+def _csr(rows: Sequence[Ints]) -> tuple[Ints, Ints]:
+    """Rows of numbers as (indptr, values)."""
+    indptr = np.zeros(len(rows) + 1, np.int64)
+    np.cumsum([len(r) for r in rows], out=indptr[1:])
+    values = np.concatenate(rows).astype(np.int64) if rows else np.zeros(0, np.int64)
+    return indptr, values
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +175,8 @@ class BatchGenerator:
                 np.zeros(artists, np.int64),  # anchor (mix stamp)
                 np.zeros(artists, np.float64),  # anchor's weight
                 np.zeros(artists, np.int64),  # anchor's place in the anchors' order
+                np.zeros(tracks, np.int64),  # excluded track (user stamp)
+                np.zeros(artists, np.int64),  # excluded artist (user stamp)
             )
         return self._scratch
 
@@ -179,11 +189,10 @@ class BatchGenerator:
         return self._arrays
 
     def compiles(self, user: UserProfile) -> bool:
-        """Whether ``run`` takes this user: a history, no exclusions, known to the history."""
+        """Whether ``run`` takes this user: personalised, with a history."""
         return bool(
             user.personalised
             and user.history.track_ids
-            and not (user.exclusions.artists or user.exclusions.tracks)
             and self._history.users.index_of(user.user_id) is not None
         )
 
@@ -208,7 +217,9 @@ class BatchGenerator:
     def _chunk_inputs(
         self, users: Sequence[UserProfile]
     ) -> tuple[
-        tuple[Ints, Ints, Ints, npt.NDArray[np.float32], npt.NDArray[np.int32]], tuple[Ints, Ints]
+        tuple[Ints, Ints, Ints, npt.NDArray[np.float32], npt.NDArray[np.int32]],
+        tuple[Ints, Ints],
+        tuple[Ints, Ints, Ints, Ints],
     ]:
         history = self._history
         rows = np.array([history.users.index_of(u.user_id) for u in users], np.int64)
@@ -219,12 +230,12 @@ class BatchGenerator:
         index = np.repeat(starts - h_ptr[:-1], lengths) + np.arange(int(h_ptr[-1]))
         h_trk = self._arrays.history_tracks[history.track[index]]
         follows = [self._arrays.artists_of(u.follows) for u in users]
-        f_ptr = np.zeros(len(users) + 1, np.int64)
-        np.cumsum([len(f) for f in follows], out=f_ptr[1:])
-        f_art = np.concatenate(follows) if follows else np.zeros(0, np.int64)
+        artists = [self._arrays.artists_of(u.exclusions.artists) for u in users]
+        tracks = [self._arrays.tracks_of(u.exclusions.tracks) for u in users]
         return (
             (h_ptr, h_trk, history.plays[index], history.heard[index], history.last_day[index]),
-            (f_ptr, f_art.astype(np.int64)),
+            _csr(follows),
+            (*_csr(artists), *_csr(tracks)),
         )
 
     def warm_up(self) -> None:
@@ -235,10 +246,11 @@ class BatchGenerator:
     def run(self, users: Sequence[UserProfile]) -> CompiledChunk:
         """The compiled generators over ``users`` (each one that ``compiles``)."""
         arrays = self._arrays
-        history, follows = self._chunk_inputs(users)
+        history, follows, exclusions = self._chunk_inputs(users)
         mixes, tracks, notes, radar = generate_chunk(
             history,
             follows,
+            exclusions,
             self._cutoff,
             arrays.catalog,
             arrays.graph,

@@ -8,6 +8,7 @@ blocked pairs are sorted by neighbour, so an edge is found by binary search.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -59,6 +60,16 @@ class GenerationArrays:
         """Numbers of the known artists among ``ids``, sorted (by number, so by id)."""
         found = (self.artist_number.get(a) for a in ids)
         return np.array(sorted(n for n in found if n is not None), np.int64)
+
+    def tracks_of(self, ids: Iterable[str]) -> Ints:
+        """Numbers of the pool's tracks among ``ids``, sorted (track ids are kept sorted, so
+        a number is a binary search away; a map of every track would cost memory)."""
+        numbers = []
+        for track_id in ids:
+            index = bisect.bisect_left(self.track_ids, track_id)
+            if index < len(self.track_ids) and self.track_ids[index] == track_id:
+                numbers.append(index)
+        return np.array(sorted(numbers), np.int64)
 
 
 def build_generation_arrays(ctx: GenerationContext, history: ListeningHistory) -> GenerationArrays:

@@ -8,8 +8,8 @@ cost milliseconds each. ``tests/recsys/generators/test_batch_generation.py`` che
 give the same mixes, tracks and reasons. Artists and tracks are numbered in the order of their
 ids, so "ties broken by id" is "ties broken by number".
 
-Only listeners with a history and no "don't play this" choices come here; the others get the
-Python generators (they are few, or all get the same shared output).
+Only personalised listeners with a history come here; the others (opted out, never seen) get
+the Python generators, whose output is the same for all of them and made once.
 
 Scratch arrays are "stamped": ``mark[x] == stamp`` means x is in the set, and a new stamp
 empties every set at once.
@@ -149,9 +149,12 @@ def _admit(  # type: ignore[no-untyped-def]
     count_stamp,
     total,
     new,
+    excluded_track,
+    excluded_artist,
 ):
-    """``steps.TrackRules.admit``: the repetition rules against what the mix holds."""
-    if seen_track[track] == stamp:
+    """``steps.TrackRules.admit``: the repetition rules against what the mix holds, and the
+    listener's exclusions (marked with ``recent_stamp``, the user's stamp)."""
+    if seen_track[track] == stamp or excluded_track[track] == recent_stamp:
         return False
     if _blocked_with(bl_ptr, bl_art, t_ptr, t_art, via, track):
         return False
@@ -159,6 +162,8 @@ def _admit(  # type: ignore[no-untyped-def]
         return False
     for j in range(t_ptr[track], t_ptr[track + 1]):
         a = t_art[j]
+        if excluded_artist[a] == recent_stamp:
+            return False
         if count_stamp[a] == stamp and (total[a] >= cap or (discovery and new[a] >= discovery_cap)):
             return False
     isrc = t_isrc[track]
@@ -188,22 +193,30 @@ def _shares(t_ptr, t_art, x, y):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _spread(t_ptr, t_art, order, n, limit):  # type: ignore[no-untyped-def]
-    """``steps.spread_artists`` over tracks ``order[:n]``, its first ``limit`` placed;
-    returns (placed, count)."""
-    remaining = list(order[:n])
-    placed = np.empty(n, np.int64)
-    count = 0
-    while len(remaining) > 0 and count < limit:
+def _spread(t_ptr, t_art, tracks, n, limit):  # type: ignore[no-untyped-def]
+    """``steps.spread_artists`` over ``tracks[:n]``, its first ``limit`` placed: returns
+    (positions in ``tracks`` in play order, count). The earliest remaining track that shares
+    no artist with the last one placed goes next; when none can, the earliest is dropped."""
+    used = np.zeros(n, np.bool_)
+    placed = np.empty(min(n, limit), np.int64)
+    count, first = 0, 0
+    while count < limit:
+        while first < n and used[first]:
+            first += 1
+        if first == n:
+            break
         taken = -1
-        for index in range(len(remaining)):
-            if count == 0 or not _shares(t_ptr, t_art, placed[count - 1], remaining[index]):
+        for index in range(first, n):
+            if not used[index] and (
+                count == 0 or not _shares(t_ptr, t_art, tracks[placed[count - 1]], tracks[index])
+            ):
                 taken = index
                 break
         if taken < 0:
-            remaining.pop(0)
+            used[first] = True  # no track fits after the last one: the earliest is dropped
         else:
-            placed[count] = remaining.pop(taken)
+            used[taken] = True
+            placed[count] = taken
             count += 1
     return placed, count
 
@@ -216,10 +229,22 @@ def _discovery_count(target, familiar_target, min_share, familiar):  # type: ign
 
 @njit(cache=True)
 def _top_artists(  # type: ignore[no-untyped-def]
-    h_start, h_stop, h_trk, h_plays, h_heard, t_ptr, t_art, affinity, played, stamp, top_n
+    h_start,
+    h_stop,
+    h_trk,
+    h_plays,
+    h_heard,
+    t_ptr,
+    t_art,
+    affinity,
+    played,
+    stamp,
+    top_n,
+    excluded_artist,
 ):
-    """``artist_affinity`` then the ``top_n`` artists by (-affinity, id); and every played
-    artist marked in ``played``. Returns (top artists, their affinity, played artists)."""
+    """``artist_affinity`` then the ``top_n`` artists by (-affinity, id): of those the
+    listener has not excluded (the mixes' anchors), and of all (the radar's); every played
+    artist is marked in ``played``. Returns (mix top, its affinity, radar top, its affinity)."""
     touched = []
     for i in range(h_start, h_stop):
         track = h_trk[i]
@@ -238,9 +263,13 @@ def _top_artists(  # type: ignore[no-untyped-def]
     values = np.empty(len(artists), np.float64)
     for k in range(len(artists)):
         values[k] = -affinity[artists[k]]
-    order = np.argsort(values, kind="mergesort")[:top_n]
-    top = artists[order]
-    return top, -values[order], artists
+    order = np.argsort(values, kind="mergesort")
+    ranked, weights = artists[order], -values[order]
+    allowed = np.empty(len(ranked), np.bool_)
+    for k in range(len(ranked)):
+        allowed[k] = excluded_artist[ranked[k]] != stamp
+    mine = np.nonzero(allowed)[0][:top_n]
+    return ranked[mine], weights[mine], ranked[:top_n], weights[:top_n]
 
 
 @njit(cache=True)
@@ -440,6 +469,8 @@ def _build_mix(  # type: ignore[no-untyped-def]
         anchor_mark,
         _anchor_weight,
         _anchor_rank,
+        excluded_track,
+        excluded_artist,
     ) = scratch
     user_stamp, mix_stamp = stamps
     # Familiar: round-robin over the anchors' own tracks, then their popular ones.
@@ -468,6 +499,8 @@ def _build_mix(  # type: ignore[no-untyped-def]
         count_stamp,
         total,
         new,
+        excluded_track,
+        excluded_artist,
     )
     draw = (familiar_order, queues, alive, turn, own_trk, a_ptr, a_trk, played_track, user_stamp)
     n_familiar = _take_familiar(familiar_target, familiar, 0, draw, rules)
@@ -490,7 +523,11 @@ def _build_mix(  # type: ignore[no-untyped-def]
                 score[other] += weights[k] * g_w[j]
         kept = []
         for other in touched:
-            if played_artist[other] == user_stamp or anchor_mark[other] == mix_stamp:
+            if (
+                played_artist[other] == user_stamp
+                or excluded_artist[other] == user_stamp
+                or anchor_mark[other] == mix_stamp
+            ):
                 continue
             blocked = False
             for j in range(bl_ptr[other], bl_ptr[other + 1]):
@@ -547,14 +584,7 @@ def _build_mix(  # type: ignore[no-untyped-def]
             rows[position, 3] = 0
             next_f += 1
     placed, n_placed = _spread(t_ptr, t_art, rows[:, 0].copy(), count, max_tracks)
-    # ``placed`` holds track numbers; map back to their rows (a track is in a mix once).
-    out = np.empty((min(n_placed, max_tracks), 4), np.int64)
-    for i in range(len(out)):
-        for r in range(count):
-            if rows[r, 0] == placed[i]:
-                out[i] = rows[r]
-                break
-    return out
+    return rows[placed[:n_placed]]
 
 
 @njit(cache=True)
@@ -608,6 +638,8 @@ def _radar(  # type: ignore[no-untyped-def]
         anchor_mark,
         anchor_weight,
         anchor_rank,
+        excluded_track,
+        excluded_artist,
     ) = scratch
     user_stamp, stamp = stamps
     # Circles: followed 0, played 1, graph neighbours with a release 2.
@@ -683,7 +715,14 @@ def _radar(  # type: ignore[no-untyped-def]
                 a = t_art[j]
                 if level_stamp[a] == stamp and level[a] < closest:
                     closest, artist = level[a], a
-            if artist < 0:
+            if artist < 0 or excluded_track[track] == user_stamp:
+                continue
+            allowed = True
+            for j in range(t_ptr[track], t_ptr[track + 1]):
+                if excluded_artist[t_art[j]] == user_stamp:
+                    allowed = False
+                    break
+            if not allowed:
                 continue
             found[n_found, 0] = int(closest)
             found[n_found, 1] = track
@@ -725,6 +764,8 @@ def _radar(  # type: ignore[no-untyped-def]
             count_stamp,
             total,
             new,
+            excluded_track,
+            excluded_artist,
         ):
             kept[n_kept, 0] = track
             kept[n_kept, 1] = artist
@@ -732,10 +773,8 @@ def _radar(  # type: ignore[no-untyped-def]
             n_kept += 1
     placed, n_placed = _spread(t_ptr, t_art, kept[:n_kept, 0].copy(), n_kept, max_tracks)
     out = np.empty((n_placed, 4), np.int64)
-    r = 0
     for i in range(n_placed):
-        while kept[r, 0] != placed[i]:  # placed tracks are kept rows, each once
-            r = (r + 1) % n_kept
+        r = placed[i]
         out[i, 0] = kept[r, 0]
         out[i, 1] = kept[r, 1]
         out[i, 2] = kept[r, 2]
@@ -751,6 +790,7 @@ def _radar(  # type: ignore[no-untyped-def]
 def generate_chunk(  # type: ignore[no-untyped-def]
     history,
     follows,
+    exclusions,
     cutoff,
     catalog,
     g,
@@ -767,10 +807,12 @@ def generate_chunk(  # type: ignore[no-untyped-def]
     """Personal mixes and Release Radar of each listener of a chunk.
 
     ``history`` is the chunk's (indptr, track, plays, heard, last day) with tracks as pool
-    numbers (-1: not in the pool); ``follows`` (indptr, artists sorted). ``state`` holds the
+    numbers (-1: not in the pool); ``follows`` (indptr, artists sorted); ``exclusions``
+    (indptr, artists, indptr, tracks): each listener's "don't play this". ``state`` holds the
     stamps between calls. Returns (mixes, mix tracks, notes per user, radar rows)."""
     h_ptr, h_trk, h_plays, h_heard, h_last = history
     f_ptr, f_art = follows
+    xa_ptr, xa_art, xt_ptr, xt_trk = exclusions
     t_ptr, t_art, t_isrc, a_ptr, a_trk = catalog
     scene_of, sl_ptr, sl_nbr, sl_w = scenes
     bl_ptr, bl_art = blocked
@@ -778,6 +820,7 @@ def generate_chunk(  # type: ignore[no-untyped-def]
     target, familiar_target, cap, _discovery_cap, max_tracks = sizes
     played_track, played_artist, recent = scratch[3], scratch[4], scratch[2]
     affinity = scratch[8]
+    excluded_track, excluded_artist = scratch[13], scratch[14]
     n_users = len(h_ptr) - 1
     mixes = np.empty((n_users * max_mixes, 6), np.int64)
     tracks = np.empty((n_users * max_mixes * max_tracks, 4), np.int64)
@@ -793,9 +836,13 @@ def generate_chunk(  # type: ignore[no-untyped-def]
                 played_track[track] = user_stamp
                 if h_last[i] >= cutoff:
                     recent[track] = user_stamp
+        for i in range(xa_ptr[u], xa_ptr[u + 1]):
+            excluded_artist[xa_art[i]] = user_stamp
+        for i in range(xt_ptr[u], xt_ptr[u + 1]):
+            excluded_track[xt_trk[i]] = user_stamp
         # affinity shares the score array; its own stamp keeps the user's played artists.
         state[1] += 1
-        top, top_w, _played = _top_artists(
+        top, top_w, radar_top, radar_top_w = _top_artists(
             h_ptr[u],
             h_ptr[u + 1],
             h_trk,
@@ -807,6 +854,7 @@ def generate_chunk(  # type: ignore[no-untyped-def]
             played_artist,
             user_stamp,
             top_n,
+            excluded_artist,
         )
         cluster_of, n_clusters = _clusters(top, top_w, scene_of, sl_ptr, sl_nbr, sl_w, min_size)
         own_art, own_trk = _own_tracks(h_ptr[u], h_ptr[u + 1], h_trk, h_plays, t_ptr, t_art)
@@ -879,8 +927,8 @@ def generate_chunk(  # type: ignore[no-untyped-def]
             notes[u] += 1
         state[1] += 1
         rows = _radar(
-            top,
-            top_w,
+            radar_top,
+            radar_top_w,
             f_art[f_ptr[u] : f_ptr[u + 1]],
             g,
             t_ptr,

@@ -1,7 +1,7 @@
 """Payloads encoded straight from compiled rows are, byte for byte, what the ``Mix`` way
 (final filter, then ``encode_user``) stores, for listeners with mixes of their own and for
-those given the shared non-personalised ones; a listener whose output holds a withheld track
-is left to the ``Mix`` way, which removes it."""
+those given the shared non-personalised ones; a listener whose output holds a withheld track,
+or who excluded something, is left to the ``Mix`` way and its final filter."""
 
 from __future__ import annotations
 
@@ -43,10 +43,12 @@ def test_encoded_payloads_are_those_of_the_mix_way(tmp_path: Path) -> None:
         radar = final_filter(output.release_radar, gate, user.exclusions)[0]
         expected = decompress_payload(encode_user(mixes, radar))
         held = {t.track_id for m in (*output.mixes, output.release_radar) for t in m.tracks}
-        # Left to the Mix way exactly when the final filter has something to remove.
-        assert (found is None) == (flagged in held), user.user_id
+        # Left to the Mix way exactly when the final filter has something to check: a withheld
+        # track, or the listener's own exclusions.
+        excluding = bool(user.exclusions.artists or user.exclusions.tracks)
+        assert (found is None) == (flagged in held or excluding), user.user_id
         if found is None:
-            flagged_users += 1
+            flagged_users += flagged in held
             continue
         compared += 1
         without_personal_mix += chunk.rows_of(position)[0].size == 0
