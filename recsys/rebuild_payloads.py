@@ -4,13 +4,14 @@
 an object per track, a filter pass, a render. For a listener whose output holds no withheld
 track (nearly all: the generators draw from the pool, and the final filter would remove
 nothing), this writes the same bytes from the rows, with each track's and each reason's JSON
-made once per process. Anyone else, a listener with a withheld track or without a personal
-mix, goes the ``Mix`` way. A test holds both ways to the same payload, byte for byte.
+made once per process; listeners given the shared non-personalised mixes get them rendered
+once, under their own mix ids. A listener with a withheld track, or with exclusions of their
+own, goes the ``Mix`` way and its final filter. Tests hold both ways to the same payloads,
+byte for byte.
 """
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 from operator import add
 from typing import Any, Literal
@@ -67,16 +68,12 @@ class PayloadEncoder:
     worker makes its own."""
 
     def __init__(self, generator: BatchGenerator, gate: ServingGate) -> None:
-        self._generator = generator
         ctx, arrays = generator.context, generator.arrays
         self._ctx = ctx
         self._track_ids = arrays.track_ids
         self._artist_ids = arrays.artist_ids
         self._withheld = np.zeros(len(arrays.track_ids), np.bool_)
-        for track_id in gate.withheld:
-            index = bisect.bisect_left(arrays.track_ids, track_id)
-            if index < len(arrays.track_ids) and arrays.track_ids[index] == track_id:
-                self._withheld[index] = True
+        self._withheld[arrays.tracks_of(gate.withheld)] = True
         # Per track (pool number): its JSON up to the reason; per
         # reason number (``reason_ids``): its JSON closing the track. Filled as met (``_fill``).
         self._heads: list[bytes] = [b""] * len(arrays.track_ids)

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from recsys.generators import personal_mixes, release_radar
-from recsys.generators.batch_arrays import GenerationArrays
+from recsys.generators.batch_arrays import GenerationArrays, csr
 from recsys.generators.batch_kernel import (
     MIX_ANCHOR1,
     MIX_ANCHOR2,
@@ -46,14 +46,6 @@ from recsys.mix import Mix, MixTrack, Reason
 
 _EPOCH = date(1970, 1, 1)
 Ints = npt.NDArray[np.int64]
-
-
-def _csr(rows: Sequence[Ints]) -> tuple[Ints, Ints]:
-    """Rows of numbers as (indptr, values)."""
-    indptr = np.zeros(len(rows) + 1, np.int64)
-    np.cumsum([len(r) for r in rows], out=indptr[1:])
-    values = np.concatenate(rows).astype(np.int64) if rows else np.zeros(0, np.int64)
-    return indptr, values
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,8 +226,8 @@ class BatchGenerator:
         tracks = [self._arrays.tracks_of(u.exclusions.tracks) for u in users]
         return (
             (h_ptr, h_trk, history.plays[index], history.heard[index], history.last_day[index]),
-            _csr(follows),
-            (*_csr(artists), *_csr(tracks)),
+            csr(follows),
+            (*csr(artists), *csr(tracks)),
         )
 
     def warm_up(self) -> None:

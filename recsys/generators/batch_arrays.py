@@ -9,8 +9,9 @@ blocked pairs are sorted by neighbour, so an edge is found by binary search.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 import numpy.typing as npt
@@ -22,11 +23,12 @@ Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
 
 
-def _csr(rows: Sequence[Iterable[int]]) -> tuple[Ints, Ints]:
-    lengths = np.fromiter((len(r) for r in rows), np.int64, len(rows))  # type: ignore[arg-type]
+def csr(rows: Sequence[Collection[int]]) -> tuple[Ints, Ints]:
+    """Rows of numbers as (indptr, values)."""
+    lengths = np.fromiter((len(r) for r in rows), np.int64, len(rows))
     indptr = np.zeros(len(rows) + 1, np.int64)
     np.cumsum(lengths, out=indptr[1:])
-    values = np.fromiter((v for r in rows for v in r), np.int64, int(indptr[-1]))
+    values = np.fromiter(chain.from_iterable(rows), np.int64, int(indptr[-1]))
     return indptr, values
 
 
@@ -35,7 +37,7 @@ def _weighted_csr(
 ) -> tuple[Ints, Ints, Floats]:
     """Rows of (neighbour, weight), each sorted by neighbour."""
     ordered = [sorted(r.items()) for r in rows]
-    indptr, neighbours = _csr([[n for n, _ in r] for r in ordered])
+    indptr, neighbours = csr([[n for n, _ in r] for r in ordered])
     weights = np.fromiter((w for r in ordered for _, w in r), np.float64, len(neighbours))
     return indptr, neighbours, weights
 
@@ -87,14 +89,14 @@ def build_generation_arrays(ctx: GenerationContext, history: ListeningHistory) -
     track_number = {t: i for i, t in enumerate(track_ids)}
 
     credits = [[number[a] for a in catalog.tracks[t].artist_ids] for t in track_ids]
-    t_ptr, t_art = _csr(credits)
+    t_ptr, t_art = csr(credits)
     isrcs: dict[str, int] = {}
     t_isrc = np.fromiter(
         (isrcs.setdefault(catalog.tracks[t].isrc, len(isrcs)) for t in track_ids),
         np.int64,
         len(track_ids),
     )
-    a_ptr, a_trk = _csr(
+    a_ptr, a_trk = csr(
         [[track_number[t] for t in catalog.artist_tracks.get(a, ())] for a in artist_ids]
     )
     graph = _weighted_csr(
@@ -108,12 +110,12 @@ def build_generation_arrays(ctx: GenerationContext, history: ListeningHistory) -
     scene_links = _weighted_csr([dict(links.get(s, {})) for s in range(n_scenes)])
 
     recent = ctx.recent_releases(ctx.settings.release_radar_days)
-    rel_ptr, rel_trk = _csr([[track_number[t] for t in ts] for ts in recent.releases])
-    ar_ptr, ar_rel = _csr([recent.by_artist.get(a, ()) for a in artist_ids])
-    er_ptr, er_nbr = _csr(
+    rel_ptr, rel_trk = csr([[track_number[t] for t in ts] for ts in recent.releases])
+    ar_ptr, ar_rel = csr([recent.by_artist.get(a, ()) for a in artist_ids])
+    er_ptr, er_nbr = csr(
         [sorted(number[b] for b in recent.edges_to_released.get(a, {})) for a in artist_ids]
     )
-    bl_ptr, bl_art = _csr([sorted(number[b] for b in ctx.blocked.get(a, ())) for a in artist_ids])
+    bl_ptr, bl_art = csr([sorted(number[b] for b in ctx.blocked.get(a, ())) for a in artist_ids])
     history_tracks = np.fromiter(
         (track_number.get(t, -1) for t in history.tracks.ids), np.int64, len(history.tracks)
     )

@@ -43,21 +43,6 @@ def _in_sorted(values, start, stop, value):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _edge(g_ptr, g_nbr, g_w, a, b):  # type: ignore[no-untyped-def]
-    """Weight of the edge a-b, or -1.0 when there is none (rows sorted by neighbour)."""
-    lo, hi = g_ptr[a], g_ptr[a + 1]
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if g_nbr[mid] < b:
-            lo = mid + 1
-        else:
-            hi = mid
-    if lo < g_ptr[a + 1] and g_nbr[lo] == b:
-        return g_w[lo]
-    return -1.0
-
-
-@njit(cache=True)
 def _edge_index(g_ptr, g_nbr, a, b):  # type: ignore[no-untyped-def]
     """Position of the edge a-b in the graph's arrays (a's row), or -1."""
     lo, hi = g_ptr[a], g_ptr[a + 1]
@@ -112,9 +97,9 @@ def _strongest(g_ptr, g_nbr, g_w, anchors, weights, n_anchors, artist):  # type:
     """The anchor whose edge to ``artist`` contributes most, the first of equals (-1: none)."""
     best, strongest = -1, -np.inf
     for k in range(n_anchors):
-        edge = _edge(g_ptr, g_nbr, g_w, anchors[k], artist)
-        if edge >= 0.0 and weights[k] * edge > strongest:
-            best, strongest = anchors[k], weights[k] * edge
+        j = _edge_index(g_ptr, g_nbr, anchors[k], artist)
+        if j >= 0 and weights[k] * g_w[j] > strongest:
+            best, strongest = anchors[k], weights[k] * g_w[j]
     return best
 
 
@@ -301,7 +286,7 @@ def _clusters(top, top_w, scene_of, sl_ptr, sl_nbr, sl_w, min_size):  # type: ig
     """``taste_clusters.cluster_artists``: per top artist (by position) its cluster number,
     clusters numbered strongest first; returns (cluster of each, number of clusters)."""
     n = len(top)
-    # Groups by scene, numbered in order of first appearance; scenes of the listener sorted.
+    # One group per scene of the listener (groups numbered in scene order).
     scenes = np.empty(n, np.int64)
     for k in range(n):
         scenes[k] = scene_of[top[k]]
