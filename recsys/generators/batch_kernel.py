@@ -12,7 +12,8 @@ Only personalised listeners with a history come here; the others (opted out, nev
 the Python generators, whose output is the same for all of them and made once.
 
 Scratch arrays are "stamped": ``mark[x] == stamp`` means x is in the set, and a new stamp
-empties every set at once.
+empties every set at once. The small helpers of the inner loops are inlined: a call there
+costs more than the work, in argument passing and reference counts of a dozen arrays.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ RADAR_USER, RADAR_TRACK, RADAR_ARTIST, RADAR_CLOSENESS, RADAR_VIA = 0, 1, 2, 3, 
 _NONE_ABOVE = 2**62  # above every artist number
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _in_sorted(values, start, stop, value):  # type: ignore[no-untyped-def]
     """Whether ``value`` is in the sorted slice values[start:stop]."""
     lo, hi = start, stop
@@ -42,7 +43,7 @@ def _in_sorted(values, start, stop, value):  # type: ignore[no-untyped-def]
     return lo < stop and values[lo] == value
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _edge_index(g_ptr, g_nbr, a, b):  # type: ignore[no-untyped-def]
     """Position of the edge a-b in the graph's arrays (a's row), or -1."""
     lo, hi = g_ptr[a], g_ptr[a + 1]
@@ -92,7 +93,7 @@ def reason_ids(mixes, tracks, radar, f_ptr, f_art, g_ptr, g_nbr):  # type: ignor
     return track_reasons, radar_reasons
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _strongest(g_ptr, g_nbr, g_w, anchors, weights, n_anchors, artist):  # type: ignore[no-untyped-def]
     """The anchor whose edge to ``artist`` contributes most, the first of equals (-1: none)."""
     best, strongest = -1, -np.inf
@@ -103,7 +104,7 @@ def _strongest(g_ptr, g_nbr, g_w, anchors, weights, n_anchors, artist):  # type:
     return best
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _blocked_with(bl_ptr, bl_art, t_ptr, t_art, via, track):  # type: ignore[no-untyped-def]
     """Whether any artist of ``track`` is blocked with ``via``."""
     if via < 0:
@@ -114,31 +115,29 @@ def _blocked_with(bl_ptr, bl_art, t_ptr, t_art, via, track):  # type: ignore[no-
     return False
 
 
-@njit(cache=True)
-def _admit(  # type: ignore[no-untyped-def]
-    track,
-    via,
-    discovery,
-    t_ptr,
-    t_art,
-    t_isrc,
-    bl_ptr,
-    bl_art,
-    cap,
-    discovery_cap,
-    stamp,
-    seen_track,
-    seen_isrc,
-    recent,
-    recent_stamp,
-    count_stamp,
-    total,
-    new,
-    excluded_track,
-    excluded_artist,
-):
+@njit(cache=True, inline="always")
+def _admit(track, via, discovery, rules):  # type: ignore[no-untyped-def]
     """``steps.TrackRules.admit``: the repetition rules against what the mix holds, and the
     listener's exclusions (marked with ``recent_stamp``, the user's stamp)."""
+    (
+        t_ptr,
+        t_art,
+        t_isrc,
+        bl_ptr,
+        bl_art,
+        cap,
+        discovery_cap,
+        stamp,
+        seen_track,
+        seen_isrc,
+        recent,
+        recent_stamp,
+        count_stamp,
+        total,
+        new,
+        excluded_track,
+        excluded_artist,
+    ) = rules
     if seen_track[track] == stamp or excluded_track[track] == recent_stamp:
         return False
     if _blocked_with(bl_ptr, bl_art, t_ptr, t_art, via, track):
@@ -168,7 +167,7 @@ def _admit(  # type: ignore[no-untyped-def]
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _shares(t_ptr, t_art, x, y):  # type: ignore[no-untyped-def]
     for i in range(t_ptr[x], t_ptr[x + 1]):
         for j in range(t_ptr[y], t_ptr[y + 1]):
@@ -206,7 +205,7 @@ def _spread(t_ptr, t_art, tracks, n, limit):  # type: ignore[no-untyped-def]
     return placed, count
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _discovery_count(target, familiar_target, min_share, familiar):  # type: ignore[no-untyped-def]
     topped_up = int(familiar / min_share) - familiar
     return max(target - familiar_target, min(target - familiar, topped_up))
@@ -408,7 +407,7 @@ def _take_familiar(goal, familiar, n_familiar, draw, rules):  # type: ignore[no-
             alive[k] = False
             turn[1] -= 1
             continue
-        if _admit(track, a, False, *rules):
+        if _admit(track, a, False, rules):
             familiar[n_familiar, 0] = track
             familiar[n_familiar, 1] = a
             n_familiar += 1
@@ -539,7 +538,7 @@ def _build_mix(  # type: ignore[no-untyped-def]
                 if recent[track] == user_stamp:
                     continue
                 fresh += 1
-                if _admit(track, via, True, *rules):
+                if _admit(track, via, True, rules):
                     discovery[n_discovery, 0] = track
                     discovery[n_discovery, 1] = via
                     discovery[n_discovery, 2] = neighbour
@@ -572,7 +571,7 @@ def _build_mix(  # type: ignore[no-untyped-def]
     return rows[placed[:n_placed]]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _strongest_marked(g_ptr, g_nbr, g_w, artist, anchor_mark, stamp, anchor_weight, anchor_rank):  # type: ignore[no-untyped-def]
     """``_strongest`` from the artist's own row (the graph is symmetric), with the anchors
     marked: their weights and their places in the anchors' order (for "first of equals")."""
@@ -734,23 +733,25 @@ def _radar(  # type: ignore[no-untyped-def]
             track,
             via,
             False,
-            t_ptr,
-            t_art,
-            t_isrc,
-            bl_ptr,
-            bl_art,
-            cap,
-            cap,
-            stamp,
-            seen_track,
-            seen_isrc,
-            recent,
-            user_stamp,
-            count_stamp,
-            total,
-            new,
-            excluded_track,
-            excluded_artist,
+            (
+                t_ptr,
+                t_art,
+                t_isrc,
+                bl_ptr,
+                bl_art,
+                cap,
+                cap,
+                stamp,
+                seen_track,
+                seen_isrc,
+                recent,
+                user_stamp,
+                count_stamp,
+                total,
+                new,
+                excluded_track,
+                excluded_artist,
+            ),
         ):
             kept[n_kept, 0] = track
             kept[n_kept, 1] = artist
