@@ -114,7 +114,7 @@ class CompiledChunk:
 
 class BatchGenerator:
     """Generates listeners a chunk at a time. Its scratch arrays (a few per track and per
-    artist) are made on first use, so each forked worker makes its own."""
+    artist) are made on first use; forked workers each write their own copy of them."""
 
     def __init__(
         self, ctx: GenerationContext, arrays: GenerationArrays, history: ListeningHistory
@@ -152,12 +152,11 @@ class BatchGenerator:
         if self._scratch is None:
             tracks = len(self._arrays.track_ids)
             artists = len(self._arrays.artist_ids)
-            ints = [np.zeros(tracks, np.int64) for _ in range(4)]
             self._scratch = (
-                ints[0],  # seen track (mix stamp)
+                np.zeros(tracks, np.int64),  # seen track (mix stamp)
                 np.zeros(max(self._arrays.recordings, 1), np.int64),  # seen recording
-                ints[1],  # recent track (user stamp)
-                ints[2],  # played track (user stamp)
+                np.zeros(tracks, np.int64),  # recent track (user stamp)
+                np.zeros(tracks, np.int64),  # played track (user stamp)
                 np.zeros(artists, np.int64),  # played artist (user stamp)
                 np.zeros(artists, np.int64),  # counted artist (mix stamp)
                 np.zeros(artists, np.int64),  # tracks per artist
