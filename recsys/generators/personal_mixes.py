@@ -183,7 +183,7 @@ def _build_mix(
         "mix",
         f"{user.user_id}:{index}",
         title(index, ordered, ctx),
-        tracks[: settings.mix_max_tracks],
+        tracks,
     )
 
 
