@@ -94,17 +94,6 @@ def reason_ids(mixes, tracks, radar, f_ptr, f_art, g_ptr, g_nbr):  # type: ignor
 
 
 @njit(cache=True, inline="always")
-def _strongest(g_ptr, g_nbr, g_w, anchors, weights, n_anchors, artist):  # type: ignore[no-untyped-def]
-    """The anchor whose edge to ``artist`` contributes most, the first of equals (-1: none)."""
-    best, strongest = -1, -np.inf
-    for k in range(n_anchors):
-        j = _edge_index(g_ptr, g_nbr, anchors[k], artist)
-        if j >= 0 and weights[k] * g_w[j] > strongest:
-            best, strongest = anchors[k], weights[k] * g_w[j]
-    return best
-
-
-@njit(cache=True, inline="always")
 def _blocked_with(bl_ptr, bl_art, t_ptr, t_art, via, track):  # type: ignore[no-untyped-def]
     """Whether any artist of ``track`` is blocked with ``via``."""
     if via < 0:
@@ -378,6 +367,22 @@ def _clusters(top, top_w, scene_of, sl_ptr, sl_nbr, sl_w, min_size):  # type: ig
     return cluster_of, n_clusters
 
 
+@njit(cache=True, inline="always")
+def _strongest(g_ptr, g_nbr, g_w, artist, anchor_mark, stamp, anchor_weight, anchor_rank):  # type: ignore[no-untyped-def]
+    """The anchor whose edge to ``artist`` contributes most, the first of equals in the anchors'
+    order (-1: none), read from the artist's own row (the graph is symmetric) with the anchors
+    marked: their weights and their places in that order."""
+    best, strongest, rank = -1, -np.inf, 0
+    for j in range(g_ptr[artist], g_ptr[artist + 1]):
+        anchor = g_nbr[j]
+        if anchor_mark[anchor] != stamp:
+            continue
+        value = anchor_weight[anchor] * g_w[j]
+        if value > strongest or (value == strongest and anchor_rank[anchor] < rank):
+            best, strongest, rank = anchor, value, anchor_rank[anchor]
+    return best
+
+
 @njit(cache=True)
 def _take_familiar(goal, familiar, n_familiar, draw, rules):  # type: ignore[no-untyped-def]
     """``personal_mixes._take`` over ``_familiar_candidates``: draws from the anchors' queues in
@@ -451,8 +456,8 @@ def _build_mix(  # type: ignore[no-untyped-def]
         score,
         score_stamp,
         anchor_mark,
-        _anchor_weight,
-        _anchor_rank,
+        anchor_weight,
+        anchor_rank,
         excluded_track,
         excluded_artist,
     ) = scratch
@@ -495,6 +500,8 @@ def _build_mix(  # type: ignore[no-untyped-def]
     if wanted > 0:
         for k in range(len(anchors)):
             anchor_mark[anchors[k]] = mix_stamp
+            anchor_weight[anchors[k]] = weights[k]
+            anchor_rank[anchors[k]] = k
         touched = []
         for k in range(len(anchors)):
             a = anchors[k]
@@ -529,7 +536,9 @@ def _build_mix(  # type: ignore[no-untyped-def]
         for neighbour in ranked:
             if n_discovery >= wanted:
                 break
-            via = _strongest(g_ptr, g_nbr, g_w, anchors, weights, len(anchors), neighbour)
+            via = _strongest(
+                g_ptr, g_nbr, g_w, neighbour, anchor_mark, mix_stamp, anchor_weight, anchor_rank
+            )
             fresh = 0
             for p in range(a_ptr[neighbour], a_ptr[neighbour + 1]):
                 if fresh >= discovery_cap or n_discovery >= wanted:
@@ -569,21 +578,6 @@ def _build_mix(  # type: ignore[no-untyped-def]
             next_f += 1
     placed, n_placed = _spread(t_ptr, t_art, rows[:, 0].copy(), count, max_tracks)
     return rows[placed[:n_placed]]
-
-
-@njit(cache=True, inline="always")
-def _strongest_marked(g_ptr, g_nbr, g_w, artist, anchor_mark, stamp, anchor_weight, anchor_rank):  # type: ignore[no-untyped-def]
-    """``_strongest`` from the artist's own row (the graph is symmetric), with the anchors
-    marked: their weights and their places in the anchors' order (for "first of equals")."""
-    best, strongest, rank = -1, -np.inf, 0
-    for j in range(g_ptr[artist], g_ptr[artist + 1]):
-        anchor = g_nbr[j]
-        if anchor_mark[anchor] != stamp:
-            continue
-        value = anchor_weight[anchor] * g_w[j]
-        if value > strongest or (value == strongest and anchor_rank[anchor] < rank):
-            best, strongest, rank = anchor, value, anchor_rank[anchor]
-    return best
 
 
 @njit(cache=True)
@@ -725,7 +719,7 @@ def _radar(  # type: ignore[no-untyped-def]
         if closeness == 2:
             for j in range(t_ptr[track], t_ptr[track + 1]):
                 if bl_ptr[t_art[j] + 1] > bl_ptr[t_art[j]]:
-                    via = _strongest_marked(
+                    via = _strongest(
                         g_ptr, g_nbr, g_w, artist, anchor_mark, stamp, anchor_weight, anchor_rank
                     )
                     break
@@ -766,7 +760,7 @@ def _radar(  # type: ignore[no-untyped-def]
         out[i, 2] = kept[r, 2]
         out[i, 3] = -1
         if kept[r, 2] == 2:
-            out[i, 3] = _strongest_marked(
+            out[i, 3] = _strongest(
                 g_ptr, g_nbr, g_w, kept[r, 1], anchor_mark, stamp, anchor_weight, anchor_rank
             )
     return out

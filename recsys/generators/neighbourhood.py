@@ -69,13 +69,12 @@ def neighbours_of(
     *,
     exclude: Collection[str],
     blocked: Mapping[str, frozenset[str]],
-    only: Collection[str] | None = None,
 ) -> Iterator[Neighbour]:
     """Artists one edge away from the weighted anchors, best first.
 
     An artist blocked with *any* anchor is left out: a curator's block means "never put these
     two together", which a mix built around both would do even via a third artist.
-    ``blocked`` maps each artist to those it is blocked with; ``only`` restricts candidates.
+    ``blocked`` maps each artist to those it is blocked with.
     Lazy: a generator that needs a few neighbours does not pay for naming every one's anchor.
     """
     scores: dict[str, float] = {}
@@ -88,8 +87,6 @@ def neighbours_of(
     # Set operations run in C: a listener's neighbourhood has hundreds of artists.
     keep = scores.keys() - exclude
     keep.difference_update(anchors)
-    if only is not None:
-        keep.intersection_update(only)
     for artist in blocked.keys() & keep:
         if not blocked[artist].isdisjoint(anchors):
             keep.discard(artist)
