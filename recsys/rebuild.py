@@ -146,23 +146,30 @@ def _generate_chunk(users: Sequence[str]) -> tuple[list[tuple[str, bytes]], User
     profiles = [_ENGINE.profile(user_id) for user_id in users]
     compiled = [i for i, profile in enumerate(profiles) if _GENERATOR.compiles(profile)]
     chunk = _GENERATOR.run([profiles[i] for i in compiled])
-    made: dict[int, tuple[bytes, UserOutcome]] = {}
-    for position, (i, encoded) in enumerate(zip(compiled, _ENCODER.encode(chunk), strict=True)):
-        made[i] = _encoded(encoded) or _finish(
-            _ENGINE, profiles[i], _GENERATOR.output(chunk, position)
-        )
-    total = UserOutcome()
-    payloads = []
+    encoded = _ENCODER.encode(chunk)
+    mixes, tracks, empty_radars, notes = encoded.totals()
+    total = UserOutcome(mixes=mixes, tracks=tracks, empty_radars=empty_radars, notes=notes)
+    payloads: list[bytes | None] = [None] * len(users)
+    for position, i in enumerate(compiled):
+        payload = encoded.payloads[position]
+        if payload is None:
+            payload, outcome = _finish(_ENGINE, profiles[i], _GENERATOR.output(chunk, position))
+            _add(total, outcome)
+        payloads[i] = payload
     for i, profile in enumerate(profiles):
-        found = made.get(i)
+        if payloads[i] is not None:
+            continue
         exclusions = profile.exclusions
-        if found is None and not (profile.personalised or exclusions.artists or exclusions.tracks):
+        found = None
+        if not (profile.personalised or exclusions.artists or exclusions.tracks):
             found = _encoded(_ENCODER.encode_anonymous(profile.user_id))
         if found is None:
             found = _finish(_ENGINE, profile, _GENERATOR.python_output(profile))
-        payloads.append((profile.user_id, found[0]))
+        payloads[i] = found[0]
         _add(total, found[1])
-    return payloads, total
+    return [
+        (user, payload) for user, payload in zip(users, payloads, strict=True) if payload
+    ], total
 
 
 Progress = Callable[[int, int], None]

@@ -4,7 +4,8 @@
 an object per track, a filter pass, a render. For a listener whose output holds no withheld
 track (nearly all: the generators draw from the pool, and the final filter would remove
 nothing), this writes the same bytes from the rows, with each track's and each reason's JSON
-made once per process; listeners given the shared non-personalised mixes get them rendered
+made once per process (``TextTable``) and the payloads assembled by compiled code
+(``payload_assembly``); listeners given the shared non-personalised mixes get them rendered
 once, under their own mix ids. A listener with a withheld track, or with exclusions of their
 own, goes the ``Mix`` way and its final filter. Tests hold both ways to the same payloads,
 byte for byte.
@@ -13,7 +14,6 @@ byte for byte.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from operator import add
 from typing import Any, Literal
 
 import numpy as np
@@ -26,19 +26,130 @@ from recsys.generators.batch import BatchGenerator, CompiledChunk
 from recsys.generators.batch_kernel import (
     MIX_ANCHOR1,
     MIX_ANCHOR2,
-    MIX_ANCHORS,
     MIX_START,
     MIX_STOP,
+    MIX_USER,
     RADAR_TRACK,
     TRACK,
 )
 from recsys.generators.context import anonymous
-from recsys.generators.result import mix_id
+from recsys.generators.result import format_mix_id, mix_digest, mix_id
 from recsys.mix import Mix, MixKind
 from recsys.mix_json import MixRenderer, mix_head, track_head
-from recsys.store.base import pack_payload, part_header
+from recsys.payload_assembly import DIGEST, PIECES, assemble_payloads
+from recsys.store.base import PAYLOAD_VERSION, compress_payload, pack_payload, part_header
 
 Ints = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
+
+
+class TextTable:
+    """Strings numbered 0..size-1, stored end to end in one growing byte array, so compiled
+    code reads string k as ``text[start[k]:stop[k]]``. Each is set once, when first needed."""
+
+    def __init__(self, size: int) -> None:
+        self.text = np.empty(1 << 16, np.uint8)
+        self._used = 0
+        self.start = np.zeros(size, np.int64)
+        self.stop = np.zeros(size, np.int64)
+        self._set = np.zeros(size, np.bool_)
+
+    def missing(self, numbers: Ints) -> list[int]:
+        """The distinct numbers among ``numbers`` whose string is not set yet."""
+        return np.unique(numbers[~self._set[numbers]]).tolist()  # type: ignore[no-any-return]
+
+    def add(self, numbers: list[int], strings: list[bytes]) -> None:
+        joined = b"".join(strings)
+        used = self._used + len(joined)
+        if used > len(self.text):
+            grown = np.empty(max(2 * len(self.text), used), np.uint8)
+            grown[: self._used] = self.text[: self._used]
+            self.text = grown
+        self.text[self._used : used] = np.frombuffer(joined, np.uint8)
+        lengths = np.fromiter(map(len, strings), np.int64, len(strings))
+        stops = self._used + np.cumsum(lengths)
+        self.start[numbers] = stops - lengths
+        self.stop[numbers] = stops
+        self._set[numbers] = True
+        self._used = used
+
+    def get(self, number: int) -> bytes:
+        return self.text[self.start[number] : self.stop[number]].tobytes()
+
+    @property
+    def arrays(self) -> tuple[npt.NDArray[np.uint8], Ints, Ints]:
+        return self.text, self.start, self.stop
+
+
+def _split(template: bytes, markers: list[bytes]) -> list[bytes]:
+    """``template`` cut at each marker in turn (each must occur, in this order)."""
+    pieces = []
+    for marker in markers:
+        before, found, template = template.partition(marker)
+        if not found:
+            raise ValueError(f"{marker!r} not in the rendered template")
+        pieces.append(before)
+    return [*pieces, template]
+
+
+def payload_pieces(
+    generated_at: str, pool_version: str, model_version: str
+) -> tuple[npt.NDArray[np.uint8], Ints]:
+    """The constant text of payloads (``payload_assembly``'s pieces, in its order), cut out of
+    a mix head, a title and a header rendered as everywhere else, so they cannot differ."""
+    marker, title_marker, index = "@ID@", "@TITLE@", "7"
+
+    def head(kind: MixKind, title: str) -> bytes:
+        return mix_head(
+            format_mix_id(kind, marker),
+            kind,
+            title,
+            generated_at=generated_at,
+            pool_version=pool_version,
+            model_version=model_version,
+        )
+
+    mix = _split(head("mix", title_marker), [marker.encode(), title_marker.encode()])
+    # A title's pieces, JSON-escaped as the head escapes the whole title.
+    escaped = orjson.dumps(personal_mixes.title_of(index, ["@1@", "@2@"]))[1:-1]
+    title = _split(escaped, [index.encode(), b"@1@", b"@2@"])
+    one = orjson.dumps(personal_mixes.title_of(index, ["@1@"]))[1:-1]
+    if one != b"".join((title[0], index.encode(), title[1], b"@1@", title[3])):
+        raise ValueError("mix titles are no longer 'prefix index: names suffix'")
+    radar = _split(head("release_radar", release_radar.TITLE), [marker.encode()])
+    # The sizes' places are marked with strings too: a number could occur in the pool's name.
+    part = {"bytes": "@B@", "tracks": ["@T@"], "artists": ["@A@"], "pools": [pool_version]}
+    header = orjson.dumps({"v": PAYLOAD_VERSION, "mixes": part, "release_radar": part})
+    header_pieces = _split(header, [b'"@B@"', b'"@T@"', b'"@A@"'] * 2)
+    pieces = [*mix, *title, *radar, *header_pieces]
+    if len(pieces) != PIECES:
+        raise AssertionError(f"{len(pieces)} payload pieces, not {PIECES}")
+    lengths = np.fromiter(map(len, pieces), np.int64, len(pieces))
+    piece_ptr = np.zeros(len(pieces) + 1, np.int64)
+    np.cumsum(lengths, out=piece_ptr[1:])
+    return np.frombuffer(b"".join(pieces), np.uint8).copy(), piece_ptr
+
+
+@dataclass(frozen=True)
+class EncodedChunk:
+    """Per listener of a compiled chunk: the stored payload, or None where the ``Mix`` way
+    must make it; and, for the encoded ones, what the rebuild's summary counts of them."""
+
+    payloads: list[bytes | None]
+    mixes: Ints
+    tracks: Ints
+    empty_radars: Bools
+    notes: Ints
+
+    def totals(self) -> tuple[int, int, int, int]:
+        """Mixes, tracks, empty radars and notes of the encoded listeners."""
+        done = np.array([payload is not None for payload in self.payloads], np.bool_)
+        return (
+            int(self.mixes[done].sum()),
+            int(self.tracks[done].sum()),
+            int(self.empty_radars[done].sum()),
+            int(self.notes[done].sum()),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,51 +185,122 @@ class PayloadEncoder:
         self._artist_ids = arrays.artist_ids
         self._withheld = np.zeros(len(arrays.track_ids), np.bool_)
         self._withheld[arrays.tracks_of(gate.withheld)] = True
-        # Per track (pool number): its JSON up to the reason; per
-        # reason number (``reason_ids``): its JSON closing the track. Filled as met (``_fill``).
-        self._heads: list[bytes] = [b""] * len(arrays.track_ids)
-        self._rendered_tracks = np.zeros(len(arrays.track_ids), np.bool_)
         self._g_ptr, self._g_nbr = arrays.graph[0], arrays.graph[1]
-        reasons = 2 * len(arrays.artist_ids) + len(self._g_nbr) + 1
-        self._reasons: list[bytes] = [b""] * reasons
-        self._rendered_reasons = np.zeros(reasons, np.bool_)
+        tracks, artists = len(arrays.track_ids), len(arrays.artist_ids)
+        # Rendered as met (``_fill``): per track its JSON up to the reason, and its id's JSON;
+        # per reason number (``reason_ids``) its JSON closing the track; per artist its id's
+        # JSON and its name's, without quotes (for titles).
+        self._heads = TextTable(tracks)
+        self._track_json = TextTable(tracks)
+        self._reasons = TextTable(2 * artists + len(self._g_nbr) + 1)
+        self._artist_json = TextTable(artists)
+        self._names = TextTable(artists)
         self._generated_at = ctx.now.isoformat()
+        pool, model = ctx.catalog.pool_version, ctx.model_version
+        self._pieces = payload_pieces(self._generated_at, pool, model)
+        self._versions = (pool, model)
         self._gate = gate
         # The shared non-personalised mixes and radar (False: not rendered yet).
         self._mixes_shared: _Shared | Literal[False] | None = False
         self._radar_shared: _Shared | Literal[False] | None = False
 
-    def encode(self, chunk: CompiledChunk) -> list[Encoded | None]:
+    def encode(self, chunk: CompiledChunk) -> EncodedChunk:
         """Each user's payload, or None where the ``Mix`` way must make it."""
         self._fill(chunk)
-        left = chunk.users_with(self._withheld).tolist()
-        encoded: list[Encoded | None] = []
-        for position in range(len(chunk.users)):
-            mix_rows, radar_rows = chunk.rows_of(position)
-            exclusions = chunk.users[position].exclusions
-            if (
-                left[position]
-                or exclusions.artists  # the final filter checks their exclusions too
-                or exclusions.tracks
-                or not (len(mix_rows) or self._shared_mixes() is not None)
-            ):
-                encoded.append(None)
-            else:
-                encoded.append(self._user(chunk, position, mix_rows, radar_rows))
-        return encoded
+        n = len(chunk.users)
+        mix_ptr, radar_ptr = chunk.bounds
+        has_mix = np.diff(mix_ptr) > 0
+        # The final filter would have something to check: a withheld track, or the
+        # listener's own exclusions.
+        filtered = chunk.users_with(self._withheld)
+        for position, user in enumerate(chunk.users):
+            filtered[position] |= bool(user.exclusions.artists or user.exclusions.tracks)
+        assembled = np.flatnonzero(~filtered & has_mix)
+        payloads: list[bytes | None] = [None] * n
+        mix_lengths = chunk.mixes[:, MIX_STOP] - chunk.mixes[:, MIX_START]
+        radar_lengths = np.diff(radar_ptr)
+        counts = EncodedChunk(
+            payloads,
+            mixes=np.diff(mix_ptr),
+            tracks=np.bincount(chunk.mixes[:, MIX_USER], mix_lengths, n).astype(np.int64)
+            + radar_lengths,
+            empty_radars=radar_lengths == 0,
+            notes=chunk.notes + (radar_lengths == 0),
+        )
+        if len(assembled):
+            raw, offsets = assemble_payloads(
+                assembled,
+                chunk.mixes,
+                chunk.tracks,
+                chunk.radar,
+                chunk.track_reasons,
+                chunk.radar_reasons,
+                chunk.members,
+                (
+                    self._heads.arrays,
+                    self._reasons.arrays,
+                    self._track_json.arrays,
+                    self._artist_json.arrays,
+                    self._names.arrays,
+                ),
+                *self._digests(chunk, assembled),
+                *self._pieces,
+            )
+            view = memoryview(raw)
+            for k, position in enumerate(assembled.tolist()):
+                payloads[position] = compress_payload(view[offsets[k] : offsets[k + 1]])
+        if self._shared_mixes() is not None:
+            # Listeners whose history made no mix of their own get the shared ones.
+            for position in np.flatnonzero(~filtered & ~has_mix).tolist():
+                found = self._user(chunk, position, radar_ptr)
+                payloads[position] = found.payload
+                counts.mixes[position] = found.mixes
+                counts.tracks[position] = found.tracks
+                counts.notes[position] = found.notes
+        return counts
+
+    def _digests(
+        self, chunk: CompiledChunk, users: Ints
+    ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
+        """The id digits of the mixes (per mix row) and radars (per user) of ``users``."""
+        pool, model = self._versions
+        ids = chunk.users
+        mix_keys = [""] * len(chunk.mixes)
+        radar_keys = [""] * len(chunk.users)
+        mix_ptr = chunk.bounds[0]
+        for position in users.tolist():
+            user_id = ids[position].user_id
+            radar_keys[position] = user_id
+            for index, row in enumerate(range(mix_ptr[position], mix_ptr[position + 1]), 1):
+                mix_keys[row] = f"{user_id}:{index}"
+
+        def digits(kind: str, keys: list[str]) -> npt.NDArray[np.uint8]:
+            blank = "0" * DIGEST
+            text = "".join(mix_digest(kind, key, pool, model) if key else blank for key in keys)
+            return np.frombuffer(text.encode(), np.uint8).reshape(len(keys), DIGEST)
+
+        return digits("mix", mix_keys), digits("release_radar", radar_keys)
 
     def _fill(self, chunk: CompiledChunk) -> None:
-        """Render the tracks and reasons of the chunk met for the first time; afterwards every
-        lookup of the chunk is a list index."""
+        """Render the strings of the chunk met for the first time."""
         tracks = np.concatenate((chunk.tracks[:, TRACK], chunk.radar[:, RADAR_TRACK]))
-        for track in np.unique(tracks[~self._rendered_tracks[tracks]]).tolist():
-            found = self._ctx.catalog.tracks[self._track_ids[track]]
-            self._heads[track] = track_head(found.track_id, found.artist_ids, found.title)
-        self._rendered_tracks[tracks] = True
-        reasons = np.concatenate((chunk.track_reasons, chunk.radar_reasons))
-        for reason in np.unique(reasons[~self._rendered_reasons[reasons]]).tolist():
-            self._reasons[reason] = orjson.dumps(self._reason(reason)) + b"}"
-        self._rendered_reasons[reasons] = True
+        new = self._heads.missing(tracks)
+        if new:
+            found = [self._ctx.catalog.tracks[self._track_ids[t]] for t in new]
+            self._heads.add(new, [track_head(t.track_id, t.artist_ids, t.title) for t in found])
+            self._track_json.add(new, [orjson.dumps(t.track_id) for t in found])
+        new = self._reasons.missing(np.concatenate((chunk.track_reasons, chunk.radar_reasons)))
+        if new:
+            self._reasons.add(new, [orjson.dumps(self._reason(r)) + b"}" for r in new])
+        artists = np.concatenate((chunk.members[1][1], chunk.members[3][1]))
+        new = self._artist_json.missing(artists)
+        if new:
+            self._artist_json.add(new, [orjson.dumps(self._artist_ids[a]) for a in new])
+        anchors = chunk.mixes[:, [MIX_ANCHOR1, MIX_ANCHOR2]].ravel()
+        new = self._names.missing(anchors[anchors >= 0])
+        if new:
+            name = self._ctx.catalog.name
+            self._names.add(new, [orjson.dumps(name(self._artist_ids[a]))[1:-1] for a in new])
 
     def _reason(self, number: int) -> dict[str, object]:
         """The reason ``batch_kernel.reason_ids`` numbers ``number``, as ``Reason.as_dict``."""
@@ -207,66 +389,46 @@ class PayloadEncoder:
             notes=mixes.notes + radar.notes,
         )
 
-    def _user(
-        self, chunk: CompiledChunk, position: int, mix_rows: Ints, radar_rows: Ints
-    ) -> Encoded:
-        ctx, user = self._ctx, chunk.users[position]
-        pool, model = ctx.catalog.pool_version, ctx.model_version
-        artist_ids = self._artist_ids
-        head_of, reason_of = self._heads.__getitem__, self._reasons.__getitem__
-        rendered, tracks_in_mixes, notes = [], 0, int(chunk.notes[position])
-        fallback = None if len(mix_rows) else self._shared_mixes()
-        if fallback is not None:
-            notes += 1  # "personal history too thin for a mix" (the shared mixes' own: none)
-            keys = [f"{user.user_id}:{i}" for i in range(1, len(fallback.mixes) + 1)]
-            rendered = self._listeners_copy(fallback, "mix", keys)
-            tracks_in_mixes = sum(m[1] for m in fallback.mixes)
-        for index, row in enumerate(mix_rows.tolist(), start=1):
-            anchors = [artist_ids[row[MIX_ANCHOR1]]]
-            if row[MIX_ANCHORS] > 1:
-                anchors.append(artist_ids[row[MIX_ANCHOR2]])
-            head = mix_head(
-                mix_id(ctx, "mix", f"{user.user_id}:{index}"),
-                "mix",
-                personal_mixes.title(index, anchors, ctx),
-                generated_at=self._generated_at,
-                pool_version=pool,
-                model_version=model,
+    def _user(self, chunk: CompiledChunk, position: int, radar_ptr: Ints) -> Encoded:
+        """A listener whose history made no mix of their own: the shared non-personalised
+        mixes under their ids, and their own Release Radar."""
+        user, fallback = chunk.users[position], self._shared_mixes()
+        if fallback is None:
+            raise RuntimeError("the shared mixes are not encoded as they are")
+        keys = [f"{user.user_id}:{i}" for i in range(1, len(fallback.mixes) + 1)]
+        mixes_raw = b"[" + b",".join(self._listeners_copy(fallback, "mix", keys)) + b"]"
+        start, stop = radar_ptr[position], radar_ptr[position + 1]
+        parts = [
+            self._heads.get(track) + self._reasons.get(reason)
+            for track, reason in zip(
+                chunk.radar[start:stop, RADAR_TRACK].tolist(),
+                chunk.radar_reasons[start:stop].tolist(),
+                strict=True,
             )
-            start, stop = row[MIX_START], row[MIX_STOP]
-            tracks = map(head_of, chunk.tracks[start:stop, TRACK].tolist())
-            reasons = map(reason_of, chunk.track_reasons[start:stop].tolist())
-            rendered.append(head + b",".join(map(add, tracks, reasons)) + b"]}")
-            tracks_in_mixes += stop - start
-        mixes_raw = b"[" + b",".join(rendered) + b"]"
-        radar_tracks = radar_rows[:, RADAR_TRACK]
-        radar_reasons = chunk.radar_reasons_of(position)
+        ]
+        ctx = self._ctx
+        pool = ctx.catalog.pool_version
         radar_head = mix_head(
             mix_id(ctx, "release_radar", user.user_id),
             "release_radar",
             release_radar.TITLE,
             generated_at=self._generated_at,
             pool_version=pool,
-            model_version=model,
-        )
-        parts = map(
-            add, map(head_of, radar_tracks.tolist()), map(reason_of, radar_reasons.tolist())
+            model_version=ctx.model_version,
         )
         radar_raw = radar_head + b",".join(parts) + b"]}"
-        if fallback is not None:
-            mixes_header = part_header(mixes_raw, fallback.tracks, fallback.artists, [pool])
-        else:
-            mixes_header = self._part(mixes_raw, chunk, position, 0)
+        mixes_header = part_header(mixes_raw, fallback.tracks, fallback.artists, [pool])
         payload = pack_payload(
             mixes_raw, mixes_header, radar_raw, self._part(radar_raw, chunk, position, 2)
         )
-        empty_radar = not len(radar_rows)
+        empty_radar = stop == start
         return Encoded(
             payload,
-            mixes=len(rendered),
-            tracks=tracks_in_mixes + len(radar_rows),
+            mixes=len(fallback.mixes),
+            tracks=sum(m[1] for m in fallback.mixes) + stop - start,
             empty_radar=empty_radar,
-            notes=notes + int(empty_radar),
+            # "personal history too thin for a mix" (the shared mixes' own: none)
+            notes=int(chunk.notes[position]) + 1 + int(empty_radar),
         )
 
     def _part(self, raw: bytes, chunk: CompiledChunk, position: int, part: int) -> dict[str, Any]:

@@ -81,13 +81,18 @@ class CompiledChunk:
         return values[indptr[position] : indptr[position + 1]].tolist()  # type: ignore[no-any-return]
 
     @cached_property
-    def _bounds(self) -> tuple[list[int], list[int]]:
+    def bounds(self) -> tuple[Ints, Ints]:
         """Where each user's mix rows and radar rows start (rows come in user order)."""
         every = np.arange(len(self.users) + 1)
         return (
-            np.searchsorted(self.mixes[:, MIX_USER], every).tolist(),
-            np.searchsorted(self.radar[:, RADAR_USER], every).tolist(),
+            np.searchsorted(self.mixes[:, MIX_USER], every),
+            np.searchsorted(self.radar[:, RADAR_USER], every),
         )
+
+    @cached_property
+    def _bounds(self) -> tuple[list[int], list[int]]:
+        mixes, radar = self.bounds
+        return mixes.tolist(), radar.tolist()
 
     def rows_of(self, position: int) -> tuple[Ints, Ints]:
         """The mix rows and radar rows of the chunk's ``position``-th user."""

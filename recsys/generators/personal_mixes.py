@@ -54,8 +54,12 @@ def _taste(ctx: GenerationContext, user: UserProfile, played: frozenset[str]) ->
 
 def title(index: int, anchors: list[str], ctx: GenerationContext) -> str:
     """A mix's title: its two strongest anchors by name."""
-    names = [ctx.catalog.name(a) for a in anchors[:2]]
-    if len(anchors) == 1:
+    return title_of(str(index), [ctx.catalog.name(a) for a in anchors[:2]])
+
+
+def title_of(index: str, names: list[str]) -> str:
+    """The title of mix number ``index`` with one or two anchors' ``names``."""
+    if len(names) == 1:
         return f"Mix {index}: {names[0]} and more"
     return f"Mix {index}: {names[0]}, {names[1]} and more"
 

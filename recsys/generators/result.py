@@ -15,12 +15,23 @@ class GenerationResult:
     notes: tuple[str, ...] = ()
 
 
+MIX_DIGEST_LENGTH = 16
+
+
 def mix_id(ctx: GenerationContext, kind: MixKind, key: str) -> str:
     """A stable id: the same user, kind, slot, pool and model give the same id."""
-    digest = hashlib.sha256(
-        "\0".join((kind, key, ctx.catalog.pool_version, ctx.model_version)).encode()
-    ).hexdigest()
-    return f"{kind}-{digest[:16]}"
+    return format_mix_id(kind, mix_digest(kind, key, ctx.catalog.pool_version, ctx.model_version))
+
+
+def mix_digest(kind: str, key: str, pool_version: str, model_version: str) -> str:
+    """The 16 hex digits of a mix id (``MIX_DIGEST_LENGTH``) after its kind."""
+    return hashlib.sha256("\0".join((kind, key, pool_version, model_version)).encode()).hexdigest()[
+        :MIX_DIGEST_LENGTH
+    ]
+
+
+def format_mix_id(kind: str, digest: str) -> str:
+    return f"{kind}-{digest}"
 
 
 def make_mix(

@@ -102,7 +102,12 @@ def pack_payload(
     twice its speed both ways, and a rebuild compresses every listener."""
     header = {"v": PAYLOAD_VERSION, "mixes": mixes_header, "release_radar": radar_header}
     head = orjson.dumps(header)
-    return _zstd()[0].compress(_HEADER.pack(len(head)) + head + mixes_raw + radar_raw)
+    return compress_payload(_HEADER.pack(len(head)) + head + mixes_raw + radar_raw)
+
+
+def compress_payload(raw: bytes | memoryview) -> bytes:
+    """A payload's bytes (header length, header, parts) as stored."""
+    return _zstd()[0].compress(raw)  # type: ignore[no-any-return]
 
 
 def encode_user(mixes: Iterable[Mix], release_radar: Mix | None) -> bytes:

@@ -37,7 +37,7 @@ def test_encoded_payloads_are_those_of_the_mix_way(tmp_path: Path) -> None:
     )
     encoded = PayloadEncoder(generator, gate).encode(chunk)
     flagged_users, compared, without_personal_mix = 0, 0, 0
-    for position, (user, found) in enumerate(zip(profiles, encoded, strict=True)):
+    for position, (user, found) in enumerate(zip(profiles, encoded.payloads, strict=True)):
         output = generator.output(chunk, position)
         mixes = [final_filter(m, gate, user.exclusions)[0] for m in output.mixes]
         radar = final_filter(output.release_radar, gate, user.exclusions)[0]
@@ -52,12 +52,12 @@ def test_encoded_payloads_are_those_of_the_mix_way(tmp_path: Path) -> None:
             continue
         compared += 1
         without_personal_mix += chunk.rows_of(position)[0].size == 0
-        assert decompress_payload(found.payload) == expected, user.user_id
-        stored = read_payload(found.payload)
-        assert found.mixes == len(mixes)
-        assert found.tracks == sum(len(m.tracks) for m in mixes) + len(radar.tracks)
-        assert found.empty_radar == (not radar.tracks)
-        assert found.notes == output.notes
+        assert decompress_payload(found) == expected, user.user_id
+        stored = read_payload(found)
+        assert encoded.mixes[position] == len(mixes)
+        assert encoded.tracks[position] == sum(len(m.tracks) for m in mixes) + len(radar.tracks)
+        assert encoded.empty_radars[position] == (not radar.tracks)
+        assert encoded.notes[position] == output.notes
         assert stored.mixes.track_ids  # the header names the tracks a read checks
     assert flagged_users >= 1
     assert compared > 0.9 * len(profiles)
