@@ -19,7 +19,7 @@ from recsys.curation.store import load_links
 from recsys.embeddings.artist_model import ArtistModel, load_model
 from recsys.final_filter import ServingGate
 from recsys.generators.catalog_index import CatalogIndex, build_catalog_index
-from recsys.generators.context import GenerationContext, UserProfile, anonymous
+from recsys.generators.context import GenerationContext, Listener, UserProfile, anonymous
 from recsys.generators.neighbourhood import blocked_partners, graph_weights
 from recsys.generators.steps import NO_EXCLUSIONS, UserExclusions
 from recsys.generators.taste_clusters import find_scenes
@@ -71,6 +71,20 @@ class Engine:
             follows=self.follows.get(user_id, frozenset()),
             exclusions=exclusions,
             factors=factors,
+        )
+
+    def listener(self, user_id: str) -> Listener | None:
+        """What the compiled generators read of a personalised listener with a history (the
+        users ``BatchGenerator.compiles`` takes the profile of); None for anyone else."""
+        if user_id in self.optouts:
+            return None
+        row = self.history.users.index_of(user_id)
+        if row is None or self.history.indptr[row] == self.history.indptr[row + 1]:
+            return None
+        return Listener(
+            user_id,
+            self.follows.get(user_id, frozenset()),
+            self.exclusions.get(user_id, NO_EXCLUSIONS),
         )
 
     def known_users(self) -> list[str]:

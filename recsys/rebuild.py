@@ -25,9 +25,8 @@ from typing import Any
 from recsys.engine import Engine, load_engine
 from recsys.errors import RecsysError
 from recsys.final_filter import final_filter
-from recsys.generators.batch import BatchGenerator, UserOutput
+from recsys.generators.batch import BatchGenerator, ChunkUser, UserOutput
 from recsys.generators.batch_arrays import build_generation_arrays
-from recsys.generators.context import UserProfile
 from recsys.generators.registry import GenerationRequest, run_generator
 from recsys.rebuild_payloads import Encoded, PayloadEncoder
 from recsys.settings import Settings
@@ -109,7 +108,7 @@ def generate_user(engine: Engine, user_id: str) -> tuple[bytes, UserOutcome]:
     return encode_user(mixes.mixes, radar.mixes[0]), outcome
 
 
-def _finish(engine: Engine, user: UserProfile, output: UserOutput) -> tuple[bytes, UserOutcome]:
+def _finish(engine: Engine, user: ChunkUser, output: UserOutput) -> tuple[bytes, UserOutcome]:
     """A generated user through the final filter (as ``run_generator``), encoded."""
     outcome = UserOutcome(notes=output.notes)
     mixes = []
@@ -143,9 +142,9 @@ def _generate_chunk(users: Sequence[str]) -> tuple[list[tuple[str, bytes]], User
     the filter otherwise."""
     if _ENGINE is None or _GENERATOR is None or _ENCODER is None:
         raise RuntimeError("generate_all sets the engine before any chunk is generated")
-    profiles = [_ENGINE.profile(user_id) for user_id in users]
-    compiled = [i for i, profile in enumerate(profiles) if _GENERATOR.compiles(profile)]
-    chunk = _GENERATOR.run([profiles[i] for i in compiled])
+    listeners = [_ENGINE.listener(user_id) for user_id in users]
+    compiled = [i for i, listener in enumerate(listeners) if listener is not None]
+    chunk = _GENERATOR.run([listener for listener in listeners if listener is not None])
     encoded = _ENCODER.encode(chunk)
     mixes, tracks, empty_radars, notes = encoded.totals()
     total = UserOutcome(mixes=mixes, tracks=tracks, empty_radars=empty_radars, notes=notes)
@@ -153,12 +152,14 @@ def _generate_chunk(users: Sequence[str]) -> tuple[list[tuple[str, bytes]], User
     for position, i in enumerate(compiled):
         payload = encoded.payloads[position]
         if payload is None:
-            payload, outcome = _finish(_ENGINE, profiles[i], _GENERATOR.output(chunk, position))
+            output = _GENERATOR.output(chunk, position)
+            payload, outcome = _finish(_ENGINE, chunk.users[position], output)
             _add(total, outcome)
         payloads[i] = payload
-    for i, profile in enumerate(profiles):
+    for i, user_id in enumerate(users):
         if payloads[i] is not None:
             continue
+        profile = _ENGINE.profile(user_id)
         exclusions = profile.exclusions
         found = None
         if not (profile.personalised or exclusions.artists or exclusions.tracks):

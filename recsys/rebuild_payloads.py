@@ -33,7 +33,9 @@ from recsys.generators.batch_kernel import (
     TRACK,
 )
 from recsys.generators.context import anonymous
+from recsys.generators.neighbourhood import als_reason
 from recsys.generators.result import format_mix_id, mix_digest, mix_id
+from recsys.generators.steps import UserExclusions
 from recsys.mix import Mix, MixKind
 from recsys.mix_json import MixRenderer, mix_head, track_head
 from recsys.payload_assembly import DIGEST, PIECES, assemble_payloads
@@ -185,7 +187,13 @@ class PayloadEncoder:
         self._artist_ids = arrays.artist_ids
         self._withheld = np.zeros(len(arrays.track_ids), np.bool_)
         self._withheld[arrays.tracks_of(gate.withheld)] = True
-        self._g_ptr, self._g_nbr = arrays.graph[0], arrays.graph[1]
+        self._g_ptr, self._g_nbr, self._g_w = arrays.graph
+        # Curator links, both ways: their reasons name the curator and note.
+        curated = [(a, b) for a, b, source in ctx.graph.edges(data="source") if source == "curated"]
+        self._curated = frozenset(curated) | {(b, a) for a, b in curated}
+        self._als_pieces = _split(
+            orjson.dumps(als_reason("@A@", 0.5).as_dict()), [b'"@A@"', orjson.dumps(0.5)]
+        )
         tracks, artists = len(arrays.track_ids), len(arrays.artist_ids)
         # Rendered as met (``_fill``): per track its JSON up to the reason, and its id's JSON;
         # per reason number (``reason_ids``) its JSON closing the track; per artist its id's
@@ -210,11 +218,17 @@ class PayloadEncoder:
         n = len(chunk.users)
         mix_ptr, radar_ptr = chunk.bounds
         has_mix = np.diff(mix_ptr) > 0
-        # The final filter would have something to check: a withheld track, or the
-        # listener's own exclusions.
+        # Where the final filter would remove something: a withheld track, or one the
+        # listener excluded. The generators leave out what a listener excluded, so their own
+        # mixes pass; the shared ones made for a history too thin are not theirs, and for an
+        # excluding listener they go the Mix way.
         filtered = chunk.users_with(self._withheld)
         for position, user in enumerate(chunk.users):
-            filtered[position] |= bool(user.exclusions.artists or user.exclusions.tracks)
+            exclusions = user.exclusions
+            if (exclusions.artists or exclusions.tracks) and not filtered[position]:
+                filtered[position] = not (
+                    has_mix[position] and self._allowed(chunk, position, exclusions)
+                )
         assembled = np.flatnonzero(~filtered & has_mix)
         payloads: list[bytes | None] = [None] * n
         mix_lengths = chunk.mixes[:, MIX_STOP] - chunk.mixes[:, MIX_START]
@@ -259,6 +273,16 @@ class PayloadEncoder:
                 counts.notes[position] = found.notes
         return counts
 
+    def _allowed(self, chunk: CompiledChunk, position: int, exclusions: UserExclusions) -> bool:
+        """Whether the listener's exclusions allow every track of their mixes and radar."""
+        tracks = self._ctx.catalog.tracks
+        for part in (0, 2):
+            for number in chunk.members_of(position, part):
+                track = tracks[self._track_ids[number]]
+                if not exclusions.allows(track.track_id, track.artist_ids):
+                    return False
+        return True
+
     def _digests(
         self, chunk: CompiledChunk, users: Ints
     ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
@@ -291,7 +315,7 @@ class PayloadEncoder:
             self._track_json.add(new, [orjson.dumps(t.track_id) for t in found])
         new = self._reasons.missing(np.concatenate((chunk.track_reasons, chunk.radar_reasons)))
         if new:
-            self._reasons.add(new, [orjson.dumps(self._reason(r)) + b"}" for r in new])
+            self._reasons.add(new, self._render_reasons(new))
         artists = np.concatenate((chunk.members[1][1], chunk.members[3][1]))
         new = self._artist_json.missing(artists)
         if new:
@@ -302,17 +326,33 @@ class PayloadEncoder:
             name = self._ctx.catalog.name
             self._names.add(new, [orjson.dumps(name(self._artist_ids[a]))[1:-1] for a in new])
 
-    def _reason(self, number: int) -> dict[str, object]:
-        """The reason ``batch_kernel.reason_ids`` numbers ``number``, as ``Reason.as_dict``."""
+    def _render_reasons(self, numbers: list[int]) -> list[bytes]:
+        """The JSON (closing its track) of the reasons ``batch_kernel.reason_ids`` numbers
+        ``numbers``, as ``Reason.as_dict``. A rebuild meets a good part of the graph's edges,
+        so an ALS edge's reason is put together from its anchor and score."""
         ids, artists = self._artist_ids, len(self._artist_ids)
-        if number < 2 * artists:
-            basis = "followed_artist" if number % 2 else "history"
-            return {"type": basis, "via": {"artist_id": ids[number // 2]}}
-        edge = number - 2 * artists
-        if edge == len(self._g_nbr):
-            return self._ctx.edge_reason("", "").as_dict()  # no anchor linked
-        owner = int(np.searchsorted(self._g_ptr, edge, side="right")) - 1
-        return self._ctx.edge_reason(ids[owner], ids[int(self._g_nbr[edge])]).as_dict()
+        edges = np.asarray(numbers, np.int64) - 2 * artists
+        owners = (np.searchsorted(self._g_ptr, edges, side="right") - 1).tolist()
+        before, between, after = self._als_pieces
+        rendered = []
+        for number, edge, owner in zip(numbers, edges.tolist(), owners, strict=True):
+            if number < 2 * artists:
+                basis = "followed_artist" if number % 2 else "history"
+                reason = {"type": basis, "via": {"artist_id": ids[number // 2]}}
+            elif edge == len(self._g_nbr):
+                reason = self._ctx.edge_reason("", "").as_dict()  # no anchor linked
+            else:
+                anchor, artist = ids[owner], ids[int(self._g_nbr[edge])]
+                if (anchor, artist) in self._curated:
+                    reason = self._ctx.edge_reason(anchor, artist).as_dict()
+                else:
+                    score = orjson.dumps(als_reason(anchor, float(self._g_w[edge])).via["score"])
+                    rendered.append(
+                        b"".join((before, orjson.dumps(anchor), between, score, after, b"}"))
+                    )
+                    continue
+            rendered.append(orjson.dumps(reason) + b"}")
+        return rendered
 
     def _shared_mixes(self) -> _Shared | None:
         """The non-personalised mixes (``personal_mixes.generate_non_personalised``): what a

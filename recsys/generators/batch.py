@@ -39,13 +39,15 @@ from recsys.generators.batch_kernel import (
     part_members,
     reason_ids,
 )
-from recsys.generators.context import GenerationContext, UserProfile
+from recsys.generators.context import GenerationContext, Listener, UserProfile
 from recsys.generators.result import make_mix
 from recsys.listening.history import ListeningHistory
 from recsys.mix import Mix, MixTrack, Reason
 
 _EPOCH = date(1970, 1, 1)
 Ints = npt.NDArray[np.int64]
+# What ``run`` takes of a listener: a ``Listener``, or their whole ``UserProfile``.
+ChunkUser = Listener | UserProfile
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +65,7 @@ class CompiledChunk:
     """What ``generate_chunk`` made for a chunk of users: rows of mixes, of mix tracks and of
     radar tracks (columns named in ``batch_kernel``), and each user's count of notes."""
 
-    users: Sequence[UserProfile]
+    users: Sequence[ChunkUser]
     mixes: Ints
     tracks: Ints
     notes: Ints
@@ -211,7 +213,7 @@ class BatchGenerator:
         return UserOutput(mixes.mixes, radar.mixes[0], len(mixes.notes) + len(radar.notes))
 
     def _chunk_inputs(
-        self, users: Sequence[UserProfile]
+        self, users: Sequence[ChunkUser]
     ) -> tuple[
         tuple[Ints, Ints, Ints, npt.NDArray[np.float32], npt.NDArray[np.int32]],
         tuple[Ints, Ints],
@@ -225,9 +227,14 @@ class BatchGenerator:
         np.cumsum(lengths, out=h_ptr[1:])
         index = np.repeat(starts - h_ptr[:-1], lengths) + np.arange(int(h_ptr[-1]))
         h_trk = self._arrays.history_tracks[history.track[index]]
-        follows = [self._arrays.artists_of(u.follows) for u in users]
-        artists = [self._arrays.artists_of(u.exclusions.artists) for u in users]
-        tracks = [self._arrays.tracks_of(u.exclusions.tracks) for u in users]
+        arrays, none = self._arrays, ()  # most listeners follow and exclude nothing
+        follows = [arrays.artists_of(u.follows) if u.follows else none for u in users]
+        artists = [
+            arrays.artists_of(u.exclusions.artists) if u.exclusions.artists else none for u in users
+        ]
+        tracks = [
+            arrays.tracks_of(u.exclusions.tracks) if u.exclusions.tracks else none for u in users
+        ]
         return (
             (h_ptr, h_trk, history.plays[index], history.heard[index], history.last_day[index]),
             csr(follows),
@@ -239,7 +246,7 @@ class BatchGenerator:
         once before forking, not once in every worker."""
         self.run([])
 
-    def run(self, users: Sequence[UserProfile]) -> CompiledChunk:
+    def run(self, users: Sequence[ChunkUser]) -> CompiledChunk:
         """The compiled generators over ``users`` (each one that ``compiles``)."""
         arrays = self._arrays
         history, follows, exclusions = self._chunk_inputs(users)
@@ -283,7 +290,7 @@ class BatchGenerator:
         radar_mix = self._radar(user, radar_rows)
         return UserOutput(tuple(built), radar_mix, found + int(not radar_mix.tracks))
 
-    def _mix(self, user: UserProfile, index: int, row: Ints, tracks: Ints) -> Mix:
+    def _mix(self, user: ChunkUser, index: int, row: Ints, tracks: Ints) -> Mix:
         ctx, arrays = self._ctx, self._arrays
         artist_ids, track_ids, pool = arrays.artist_ids, arrays.track_ids, ctx.catalog.tracks
         anchors = [artist_ids[int(row[MIX_ANCHOR1])]]
@@ -310,7 +317,7 @@ class BatchGenerator:
             ctx, "mix", f"{user.user_id}:{index}", personal_mixes.title(index, anchors, ctx), picked
         )
 
-    def _radar(self, user: UserProfile, rows: Ints) -> Mix:
+    def _radar(self, user: ChunkUser, rows: Ints) -> Mix:
         ctx, arrays = self._ctx, self._arrays
         artist_ids, track_ids, pool = arrays.artist_ids, arrays.track_ids, ctx.catalog.tracks
         picked = []

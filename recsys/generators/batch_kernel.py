@@ -13,7 +13,10 @@ the Python generators, whose output is the same for all of them and made once.
 
 Scratch arrays are "stamped": ``mark[x] == stamp`` means x is in the set, and a new stamp
 empties every set at once. The small helpers of the inner loops are inlined: a call there
-costs more than the work, in argument passing and reference counts of a dozen arrays.
+costs more than the work. The inner loops themselves run in functions compiled without
+numba's reference counting (``_nrt=False``: they allocate nothing): an array bound in a loop
+(an inlined helper's argument) otherwise costs an atomic increment and decrement per array
+per iteration, which was 40% of the generators' time.
 """
 
 from __future__ import annotations
@@ -53,9 +56,49 @@ def _edge_index(g_ptr, g_nbr, a, b):  # type: ignore[no-untyped-def]
             lo = mid + 1
         else:
             hi = mid
+    found = -1
     if lo < g_ptr[a + 1] and g_nbr[lo] == b:
-        return lo
-    return -1
+        found = lo
+    return found
+
+
+_SELECTED = 16  # neighbours picked one by one before the rest of a region's are sorted
+_SHORT = 48  # up to this length, an insertion sort beats numba's mergesort and its buffers
+
+
+@njit(cache=True)
+def _argsort(keys):  # type: ignore[no-untyped-def]
+    """``np.argsort(keys, kind="mergesort")`` (stable): by insertion for the short arrays met
+    per listener (a history's artists, a mix's clusters), which numba's mergesort allocates
+    and recurses for."""
+    n = len(keys)
+    if n > _SHORT:
+        return np.argsort(keys, kind="mergesort")
+    order = np.empty(n, np.int64)
+    for i in range(n):
+        key = keys[i]
+        j = i
+        while j > 0 and keys[order[j - 1]] > key:
+            order[j] = order[j - 1]
+            j -= 1
+        order[j] = i
+    return order
+
+
+@njit(cache=True)
+def _sort(values):  # type: ignore[no-untyped-def]
+    """Sort ``values`` in place (insertion when short, as ``_argsort``)."""
+    n = len(values)
+    if n > _SHORT:
+        values.sort()
+        return
+    for i in range(1, n):
+        value = values[i]
+        j = i
+        while j > 0 and values[j - 1] > value:
+            values[j] = values[j - 1]
+            j -= 1
+        values[j] = value
 
 
 @njit(cache=True)
@@ -96,18 +139,20 @@ def reason_ids(mixes, tracks, radar, f_ptr, f_art, g_ptr, g_nbr):  # type: ignor
 @njit(cache=True, inline="always")
 def _blocked_with(bl_ptr, bl_art, t_ptr, t_art, via, track):  # type: ignore[no-untyped-def]
     """Whether any artist of ``track`` is blocked with ``via``."""
-    if via < 0:
-        return False
-    for j in range(t_ptr[track], t_ptr[track + 1]):
-        if _in_sorted(bl_art, bl_ptr[via], bl_ptr[via + 1], t_art[j]):
-            return True
-    return False
+    blocked = False
+    if via >= 0:
+        for j in range(t_ptr[track], t_ptr[track + 1]):
+            if _in_sorted(bl_art, bl_ptr[via], bl_ptr[via + 1], t_art[j]):
+                blocked = True
+                break
+    return blocked
 
 
 @njit(cache=True, inline="always")
 def _admit(track, via, discovery, rules):  # type: ignore[no-untyped-def]
     """``steps.TrackRules.admit``: the repetition rules against what the mix holds, and the
-    listener's exclusions (marked with ``recent_stamp``, the user's stamp)."""
+    listener's exclusions (marked with ``recent_stamp``, the user's stamp). One exit: an
+    inlined function that returns early keeps a reference count per array per exit."""
     (
         t_ptr,
         t_art,
@@ -127,51 +172,60 @@ def _admit(track, via, discovery, rules):  # type: ignore[no-untyped-def]
         excluded_track,
         excluded_artist,
     ) = rules
-    if seen_track[track] == stamp or excluded_track[track] == recent_stamp:
-        return False
-    if _blocked_with(bl_ptr, bl_art, t_ptr, t_art, via, track):
-        return False
-    if discovery and recent[track] == recent_stamp:
-        return False
-    for j in range(t_ptr[track], t_ptr[track + 1]):
-        a = t_art[j]
-        if excluded_artist[a] == recent_stamp:
-            return False
-        if count_stamp[a] == stamp and (total[a] >= cap or (discovery and new[a] >= discovery_cap)):
-            return False
-    isrc = t_isrc[track]
-    if seen_isrc[isrc] == stamp:
-        return False
-    seen_isrc[isrc] = stamp
-    seen_track[track] = stamp
-    for j in range(t_ptr[track], t_ptr[track + 1]):
-        a = t_art[j]
-        if count_stamp[a] != stamp:
-            count_stamp[a] = stamp
-            total[a] = 0
-            new[a] = 0
-        total[a] += 1
-        if discovery:
-            new[a] += 1
-    return True
+    admitted = seen_track[track] != stamp and excluded_track[track] != recent_stamp
+    if admitted and _blocked_with(bl_ptr, bl_art, t_ptr, t_art, via, track):
+        admitted = False
+    if admitted and discovery and recent[track] == recent_stamp:
+        admitted = False
+    if admitted:
+        for j in range(t_ptr[track], t_ptr[track + 1]):
+            a = t_art[j]
+            if excluded_artist[a] == recent_stamp or (
+                count_stamp[a] == stamp
+                and (total[a] >= cap or (discovery and new[a] >= discovery_cap))
+            ):
+                admitted = False
+                break
+    if admitted and seen_isrc[t_isrc[track]] == stamp:
+        admitted = False
+    if admitted:
+        seen_isrc[t_isrc[track]] = stamp
+        seen_track[track] = stamp
+        for j in range(t_ptr[track], t_ptr[track + 1]):
+            a = t_art[j]
+            if count_stamp[a] != stamp:
+                count_stamp[a] = stamp
+                total[a] = 0
+                new[a] = 0
+            total[a] += 1
+            if discovery:
+                new[a] += 1
+    return admitted
 
 
 @njit(cache=True, inline="always")
 def _shares(t_ptr, t_art, x, y):  # type: ignore[no-untyped-def]
+    shared = False
     for i in range(t_ptr[x], t_ptr[x + 1]):
         for j in range(t_ptr[y], t_ptr[y + 1]):
             if t_art[i] == t_art[j]:
-                return True
-    return False
+                shared = True
+    return shared
 
 
 @njit(cache=True)
 def _spread(t_ptr, t_art, tracks, n, limit):  # type: ignore[no-untyped-def]
     """``steps.spread_artists`` over ``tracks[:n]``, its first ``limit`` placed: returns
-    (positions in ``tracks`` in play order, count). The earliest remaining track that shares
-    no artist with the last one placed goes next; when none can, the earliest is dropped."""
-    used = np.zeros(n, np.bool_)
+    (positions in ``tracks`` in play order, count)."""
     placed = np.empty(min(n, limit), np.int64)
+    return placed, _spread_into(t_ptr, t_art, tracks, n, limit, np.zeros(n, np.bool_), placed)
+
+
+@njit(cache=True, _nrt=False)
+def _spread_into(t_ptr, t_art, tracks, n, limit, used, placed):  # type: ignore[no-untyped-def]
+    """``_spread`` into ``placed`` (``used``: n falses); returns the count placed. The
+    earliest remaining track that shares no artist with the last one placed goes next; when
+    none can, the earliest is dropped."""
     count, first = 0, 0
     while count < limit:
         while first < n and used[first]:
@@ -191,7 +245,7 @@ def _spread(t_ptr, t_art, tracks, n, limit):  # type: ignore[no-untyped-def]
             used[taken] = True
             placed[count] = taken
             count += 1
-    return placed, count
+    return count
 
 
 @njit(cache=True, inline="always")
@@ -232,11 +286,11 @@ def _top_artists(  # type: ignore[no-untyped-def]
                 touched.append(a)
             affinity[a] += weight
     artists = np.array(touched, np.int64)
-    artists.sort()
+    _sort(artists)
     values = np.empty(len(artists), np.float64)
     for k in range(len(artists)):
         values[k] = -affinity[artists[k]]
-    order = np.argsort(values, kind="mergesort")
+    order = _argsort(values)
     ranked, weights = artists[order], -values[order]
     allowed = np.empty(len(ranked), np.bool_)
     for k in range(len(ranked)):
@@ -263,9 +317,9 @@ def _own_tracks(h_start, h_stop, h_trk, h_plays, t_ptr, t_art):  # type: ignore[
     own_art = np.array(artists, np.int64)
     own_trk = np.array(tracks, np.int64)
     negative = -np.array(plays, np.int64)
-    order = np.argsort(own_trk, kind="mergesort")
-    order = order[np.argsort(negative[order], kind="mergesort")]
-    order = order[np.argsort(own_art[order], kind="mergesort")]
+    order = _argsort(own_trk)
+    order = order[_argsort(negative[order])]
+    order = order[_argsort(own_art[order])]
     return own_art[order], own_trk[order]
 
 
@@ -293,8 +347,8 @@ def _clusters(top, top_w, scene_of, sl_ptr, sl_nbr, sl_w, min_size):  # type: ig
             size[g] += 1
             least[g] = min(least[g], top[k])
     # The list of groups sorted by (size, least artist); merges keep positions.
-    by_least = np.argsort(least, kind="mergesort")
-    order = list(by_least[np.argsort(size[by_least], kind="mergesort")])
+    by_least = _argsort(least)
+    order = list(by_least[_argsort(size[by_least])])
     merged = True
     while merged:
         merged = False
@@ -349,15 +403,15 @@ def _clusters(top, top_w, scene_of, sl_ptr, sl_nbr, sl_w, min_size):  # type: ig
     n_clusters = len(order)
     sums = np.zeros(n_clusters, np.float64)
     leasts = np.empty(n_clusters, np.int64)
-    ids = np.argsort(top, kind="mergesort")
+    ids = _argsort(top)
     for c in range(n_clusters):
         g = order[c]
         leasts[c] = least[g]
         for k in ids:
             if member_group[k] == g:
                 sums[c] += top_w[k]
-    by_least = np.argsort(leasts, kind="mergesort")
-    ranked = by_least[np.argsort(-sums[by_least], kind="mergesort")]
+    by_least = _argsort(leasts)
+    ranked = by_least[_argsort(-sums[by_least])]
     cluster_of = np.full(n, -1, np.int64)
     for rank in range(n_clusters):
         g = order[ranked[rank]]
@@ -383,7 +437,7 @@ def _strongest(g_ptr, g_nbr, g_w, artist, anchor_mark, stamp, anchor_weight, anc
     return best
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _take_familiar(goal, familiar, n_familiar, draw, rules):  # type: ignore[no-untyped-def]
     """``personal_mixes._take`` over ``_familiar_candidates``: draws from the anchors' queues in
     turn (a queue with nothing left drops out) until ``goal`` tracks are admitted; ``draw``
@@ -417,6 +471,80 @@ def _take_familiar(goal, familiar, n_familiar, draw, rules):  # type: ignore[no-
             familiar[n_familiar, 1] = a
             n_familiar += 1
     return n_familiar
+
+
+@njit(cache=True, inline="always")
+def _better(score, a, b):  # type: ignore[no-untyped-def]
+    """Whether neighbour ``a`` ranks before ``b``: higher score, then lower number."""
+    return score[a] > score[b] or (score[a] == score[b] and a < b)
+
+
+@njit(cache=True, _nrt=False)
+def _sift(values, score, root, start, stop):  # type: ignore[no-untyped-def]
+    """Heap property for values[start:stop] (root's subtree), the last-ranked on top."""
+    while True:
+        child = start + 2 * (root - start) + 1
+        if child >= stop:
+            break
+        if child + 1 < stop and _better(score, values[child], values[child + 1]):
+            child += 1
+        if not _better(score, values[root], values[child]):
+            break
+        values[root], values[child] = values[child], values[root]
+        root = child
+
+
+@njit(cache=True, _nrt=False)
+def _sort_best_first(values, score, start, stop):  # type: ignore[no-untyped-def]
+    """Sort values[start:stop] in place, best first (``_better``: a total order, so the
+    unstable heapsort gives the one order a stable sort would)."""
+    for root in range(start + (stop - start) // 2 - 1, start - 1, -1):
+        _sift(values, score, root, start, stop)
+    for end in range(stop - 1, start, -1):
+        values[start], values[end] = values[end], values[start]
+        _sift(values, score, start, start, end)
+
+
+@njit(cache=True, _nrt=False)
+def _take_discoveries(  # type: ignore[no-untyped-def]
+    kept, n_kept, wanted, discovery, score, g_ptr, g_nbr, g_w, a_ptr, a_trk, anchors, rules
+):
+    """``personal_mixes``' discovery pass over the scored neighbours ``kept[:n_kept]``, best
+    first: each neighbour's first unheard tracks (at most the discovery cap of them) until
+    ``wanted`` are admitted into ``discovery`` as (track, anchor, neighbour). Returns the
+    count. A mix takes a handful of hundreds of neighbours, so the first ``_SELECTED`` are
+    picked one at a time and only the rest, when needed, sorted."""
+    anchor_mark, mix_stamp, anchor_weight, anchor_rank = anchors
+    recent, user_stamp, discovery_cap = rules[10], rules[11], rules[6]
+    n_discovery, picked = 0, 0
+    while n_discovery < wanted and picked < n_kept:
+        if picked < _SELECTED:
+            best = picked
+            for i in range(picked + 1, n_kept):
+                if _better(score, kept[i], kept[best]):
+                    best = i
+            kept[picked], kept[best] = kept[best], kept[picked]
+        elif picked == _SELECTED:
+            _sort_best_first(kept, score, picked, n_kept)
+        neighbour = kept[picked]
+        picked += 1
+        via = _strongest(
+            g_ptr, g_nbr, g_w, neighbour, anchor_mark, mix_stamp, anchor_weight, anchor_rank
+        )
+        fresh = 0
+        for p in range(a_ptr[neighbour], a_ptr[neighbour + 1]):
+            if fresh >= discovery_cap or n_discovery >= wanted:
+                break
+            track = a_trk[p]
+            if recent[track] == user_stamp:
+                continue
+            fresh += 1
+            if _admit(track, via, True, rules):
+                discovery[n_discovery, 0] = track
+                discovery[n_discovery, 1] = via
+                discovery[n_discovery, 2] = neighbour
+                n_discovery += 1
+    return n_discovery
 
 
 @njit(cache=True)
@@ -502,7 +630,12 @@ def _build_mix(  # type: ignore[no-untyped-def]
             anchor_mark[anchors[k]] = mix_stamp
             anchor_weight[anchors[k]] = weights[k]
             anchor_rank[anchors[k]] = k
-        touched = []
+        # Every neighbour of an anchor, scored (at most the anchors' degrees in all).
+        reach = 0
+        for k in range(len(anchors)):
+            reach += g_ptr[anchors[k] + 1] - g_ptr[anchors[k]]
+        kept = np.empty(reach, np.int64)
+        n_touched = 0
         for k in range(len(anchors)):
             a = anchors[k]
             for j in range(g_ptr[a], g_ptr[a + 1]):
@@ -510,10 +643,12 @@ def _build_mix(  # type: ignore[no-untyped-def]
                 if score_stamp[other] != mix_stamp:
                     score_stamp[other] = mix_stamp
                     score[other] = 0.0
-                    touched.append(other)
+                    kept[n_touched] = other
+                    n_touched += 1
                 score[other] += weights[k] * g_w[j]
-        kept = []
-        for other in touched:
+        n_kept = 0
+        for i in range(n_touched):
+            other = kept[i]
             if (
                 played_artist[other] == user_stamp
                 or excluded_artist[other] == user_stamp
@@ -526,32 +661,22 @@ def _build_mix(  # type: ignore[no-untyped-def]
                     blocked = True
                     break
             if not blocked:
-                kept.append(other)
-        ranked = np.array(kept, np.int64)
-        ranked.sort()
-        negative = np.empty(len(ranked), np.float64)
-        for k in range(len(ranked)):
-            negative[k] = -score[ranked[k]]
-        ranked = ranked[np.argsort(negative, kind="mergesort")]
-        for neighbour in ranked:
-            if n_discovery >= wanted:
-                break
-            via = _strongest(
-                g_ptr, g_nbr, g_w, neighbour, anchor_mark, mix_stamp, anchor_weight, anchor_rank
-            )
-            fresh = 0
-            for p in range(a_ptr[neighbour], a_ptr[neighbour + 1]):
-                if fresh >= discovery_cap or n_discovery >= wanted:
-                    break
-                track = a_trk[p]
-                if recent[track] == user_stamp:
-                    continue
-                fresh += 1
-                if _admit(track, via, True, rules):
-                    discovery[n_discovery, 0] = track
-                    discovery[n_discovery, 1] = via
-                    discovery[n_discovery, 2] = neighbour
-                    n_discovery += 1
+                kept[n_kept] = other
+                n_kept += 1
+        n_discovery = _take_discoveries(
+            kept,
+            n_kept,
+            wanted,
+            discovery,
+            score,
+            g_ptr,
+            g_nbr,
+            g_w,
+            a_ptr,
+            a_trk,
+            (anchor_mark, mix_stamp, anchor_weight, anchor_rank),
+            rules,
+        )
     # Too few discoveries: more familiar tracks fill the mix up to its target length.
     shortfall = target - n_familiar - n_discovery
     if shortfall > 0:
@@ -599,7 +724,6 @@ def _radar(  # type: ignore[no-untyped-def]
     """``release_radar._generate`` for a personalised listener without exclusions. Returns
     rows (track, closest artist, closeness, via) in play order; via names the anchor of a
     neighbour's reason (-1 for the listener's own artists)."""
-    g_ptr, g_nbr, g_w = g
     rel_ptr, rel_trk, ar_ptr, ar_rel, er_ptr, er_nbr = releases
     cap, per_release, max_tracks = radar_sizes
     (
@@ -710,8 +834,43 @@ def _radar(  # type: ignore[no-untyped-def]
             if taken >= per_release:
                 break
     # Closest circle first, then newest release (the order found, kept by a stable sort).
-    ranked = np.argsort(found[:n_found, 0], kind="mergesort")
+    ranked = _argsort(found[:n_found, 0])
     kept = np.empty((n_found, 3), np.int64)
+    rules = (
+        t_ptr,
+        t_art,
+        t_isrc,
+        bl_ptr,
+        bl_art,
+        cap,
+        cap,
+        stamp,
+        seen_track,
+        seen_isrc,
+        recent,
+        user_stamp,
+        count_stamp,
+        total,
+        new,
+        excluded_track,
+        excluded_artist,
+    )
+    anchors = (anchor_mark, stamp, anchor_weight, anchor_rank)
+    n_kept = _admit_releases(found, ranked, kept, g, anchors, rules)
+    placed, n_placed = _spread(t_ptr, t_art, kept[:n_kept, 0].copy(), n_kept, max_tracks)
+    out = np.empty((n_placed, 4), np.int64)
+    _radar_rows(out, kept, placed, n_placed, g, anchors)
+    return out
+
+
+@njit(cache=True, _nrt=False)
+def _admit_releases(found, ranked, kept, g, anchors, rules):  # type: ignore[no-untyped-def]
+    """The repetition rules over the radar's tracks found, in ``ranked`` order; the admitted
+    go to ``kept`` as (track, closest artist, closeness). Returns their count. A neighbour's
+    track is checked against curator blocks with the anchor its reason will name."""
+    g_ptr, g_nbr, g_w = g
+    anchor_mark, stamp, anchor_weight, anchor_rank = anchors
+    t_ptr, t_art, bl_ptr = rules[0], rules[1], rules[3]
     n_kept = 0
     for i in ranked:
         closeness, track, artist = found[i, 0], found[i, 1], found[i, 2]
@@ -723,36 +882,19 @@ def _radar(  # type: ignore[no-untyped-def]
                         g_ptr, g_nbr, g_w, artist, anchor_mark, stamp, anchor_weight, anchor_rank
                     )
                     break
-        if _admit(
-            track,
-            via,
-            False,
-            (
-                t_ptr,
-                t_art,
-                t_isrc,
-                bl_ptr,
-                bl_art,
-                cap,
-                cap,
-                stamp,
-                seen_track,
-                seen_isrc,
-                recent,
-                user_stamp,
-                count_stamp,
-                total,
-                new,
-                excluded_track,
-                excluded_artist,
-            ),
-        ):
+        if _admit(track, via, False, rules):
             kept[n_kept, 0] = track
             kept[n_kept, 1] = artist
             kept[n_kept, 2] = closeness
             n_kept += 1
-    placed, n_placed = _spread(t_ptr, t_art, kept[:n_kept, 0].copy(), n_kept, max_tracks)
-    out = np.empty((n_placed, 4), np.int64)
+    return n_kept
+
+
+@njit(cache=True, _nrt=False)
+def _radar_rows(out, kept, placed, n_placed, g, anchors):  # type: ignore[no-untyped-def]
+    """The placed radar tracks as rows (track, closest artist, closeness, via)."""
+    g_ptr, g_nbr, g_w = g
+    anchor_mark, stamp, anchor_weight, anchor_rank = anchors
     for i in range(n_placed):
         r = placed[i]
         out[i, 0] = kept[r, 0]
@@ -763,7 +905,6 @@ def _radar(  # type: ignore[no-untyped-def]
             out[i, 3] = _strongest(
                 g_ptr, g_nbr, g_w, kept[r, 1], anchor_mark, stamp, anchor_weight, anchor_rank
             )
-    return out
 
 
 @njit(cache=True)
@@ -851,7 +992,7 @@ def generate_chunk(  # type: ignore[no-untyped-def]
                 if user_mixes >= max_mixes:
                     break
                 members = np.nonzero(cluster_of == c)[0]  # (-affinity, id) order
-                by_id = members[np.argsort(top[members], kind="mergesort")]
+                by_id = members[_argsort(top[members])]
                 anchors = top[by_id]
                 weights = top_w[by_id]
                 every = 0
@@ -931,43 +1072,64 @@ def generate_chunk(  # type: ignore[no-untyped-def]
     return mixes[:n_mixes], tracks[:n_tracks], notes, radar[:n_radar]
 
 
+@njit(cache=True, inline="always")
+def _distinct(values, start, stop):  # type: ignore[no-untyped-def]
+    """Sort values[start:stop] in place and keep each value once; returns the new stop."""
+    _sort(values[start:stop])
+    end = start
+    for i in range(start, stop):
+        if i == start or values[i] != values[end - 1]:
+            values[end] = values[i]
+            end += 1
+    return end
+
+
 @njit(cache=True)
 def part_members(mixes, tracks, radar, n_users, t_ptr, t_art):  # type: ignore[no-untyped-def]
     """For each user, the distinct tracks and artists of their mixes and of their radar,
     sorted (numbers sort as ids do): what a stored payload's header names. Returns four
     (indptr, values) pairs: mix tracks, mix artists, radar tracks, radar artists."""
+    every = np.arange(n_users + 1)
     parts = []
     for kind in range(2):
+        if kind == 0:
+            rows_ptr = np.searchsorted(mixes[:, MIX_USER], every)
+            chosen = tracks[:, TRACK]
+            track_of_row = np.empty(len(chosen), np.int64)
+            row_ptr = np.zeros(n_users + 1, np.int64)
+            for u in range(n_users):
+                n = row_ptr[u]
+                for m in range(rows_ptr[u], rows_ptr[u + 1]):
+                    for i in range(mixes[m, MIX_START], mixes[m, MIX_STOP]):
+                        track_of_row[n] = chosen[i]
+                        n += 1
+                row_ptr[u + 1] = n
+        else:
+            row_ptr = np.searchsorted(radar[:, RADAR_USER], every)
+            track_of_row = radar[:, RADAR_TRACK].copy()
+        credits = 0
+        for t in track_of_row:
+            credits += t_ptr[t + 1] - t_ptr[t]
         track_ptr = np.zeros(n_users + 1, np.int64)
         artist_ptr = np.zeros(n_users + 1, np.int64)
-        track_values = []
-        artist_values = []
-        rows = mixes if kind == 0 else radar
-        column = TRACK if kind == 0 else RADAR_TRACK
-        r = 0
+        track_values = np.empty(len(track_of_row), np.int64)
+        artist_values = np.empty(credits, np.int64)
+        n_tracks, n_artists = 0, 0
         for u in range(n_users):
-            found = []
-            if kind == 0:
-                while r < len(rows) and rows[r, MIX_USER] == u:
-                    for i in range(rows[r, MIX_START], rows[r, MIX_STOP]):
-                        found.append(tracks[i, column])
-                    r += 1
-            else:
-                while r < len(rows) and rows[r, RADAR_USER] == u:
-                    found.append(rows[r, column])
-                    r += 1
-            distinct = np.unique(np.array(found, np.int64))
-            credited = []
-            for t in distinct:
+            start = n_tracks
+            for r in range(row_ptr[u], row_ptr[u + 1]):
+                track_values[n_tracks] = track_of_row[r]
+                n_tracks += 1
+            n_tracks = _distinct(track_values, start, n_tracks)
+            track_ptr[u + 1] = n_tracks
+            first = n_artists
+            for k in range(start, n_tracks):
+                t = track_values[k]
                 for j in range(t_ptr[t], t_ptr[t + 1]):
-                    credited.append(t_art[j])
-            artists = np.unique(np.array(credited, np.int64))
-            for t in distinct:
-                track_values.append(t)
-            for a in artists:
-                artist_values.append(a)
-            track_ptr[u + 1] = len(track_values)
-            artist_ptr[u + 1] = len(artist_values)
-        parts.append((track_ptr, np.array(track_values, np.int64)))
-        parts.append((artist_ptr, np.array(artist_values, np.int64)))
+                    artist_values[n_artists] = t_art[j]
+                    n_artists += 1
+            n_artists = _distinct(artist_values, first, n_artists)
+            artist_ptr[u + 1] = n_artists
+        parts.append((track_ptr, track_values[:n_tracks]))
+        parts.append((artist_ptr, artist_values[:n_artists]))
     return parts[0], parts[1], parts[2], parts[3]

@@ -154,6 +154,17 @@ class GenerationContext:
         return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
+@dataclass(frozen=True, slots=True)
+class Listener:
+    """What the compiled generators (``batch``) read of a personalised listener with a
+    history, besides the history itself: a rebuild makes one per listener, and a whole
+    ``UserProfile`` copies their history into Python objects."""
+
+    user_id: str
+    follows: frozenset[str]
+    exclusions: UserExclusions
+
+
 @dataclass(frozen=True)
 class UserProfile:
     """One listener as the generators see them. ``personalised`` is False for opted-out and

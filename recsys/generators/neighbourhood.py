@@ -45,7 +45,12 @@ def edge_reason(graph: nx.Graph, anchor: str, artist: str) -> Reason:
                 "weight": round(link.weight, 4),
             },
         )
-    return Reason("als_neighbour", {"artist_id": anchor, "score": round(float(data["score"]), 4)})
+    return als_reason(anchor, float(data["score"]))
+
+
+def als_reason(anchor: str, score: float) -> Reason:
+    """The reason of an ALS edge from ``anchor`` with this score."""
+    return Reason("als_neighbour", {"artist_id": anchor, "score": round(score, 4)})
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """Payloads encoded straight from compiled rows are, byte for byte, what the ``Mix`` way
-(final filter, then ``encode_user``) stores, for listeners with mixes of their own and for
-those given the shared non-personalised ones; a listener whose output holds a withheld track,
-or who excluded something, is left to the ``Mix`` way and its final filter."""
+(final filter, then ``encode_user``) stores, for listeners with mixes of their own (those with
+exclusions too) and for those given the shared non-personalised ones; a listener whose output
+holds a withheld track, or an excluding one given the shared mixes, is left to the ``Mix`` way
+and its final filter."""
 
 from __future__ import annotations
 
@@ -36,21 +37,26 @@ def test_encoded_payloads_are_those_of_the_mix_way(tmp_path: Path) -> None:
         replace(exclusions, taken_down=exclusions.taken_down | {flagged}),
     )
     encoded = PayloadEncoder(generator, gate).encode(chunk)
-    flagged_users, compared, without_personal_mix = 0, 0, 0
+    flagged_users, compared, without_personal_mix, excluding_encoded = 0, 0, 0, 0
     for position, (user, found) in enumerate(zip(profiles, encoded.payloads, strict=True)):
         output = generator.output(chunk, position)
         mixes = [final_filter(m, gate, user.exclusions)[0] for m in output.mixes]
         radar = final_filter(output.release_radar, gate, user.exclusions)[0]
         expected = decompress_payload(encode_user(mixes, radar))
-        held = {t.track_id for m in (*output.mixes, output.release_radar) for t in m.tracks}
-        # Left to the Mix way exactly when the final filter has something to check: a withheld
-        # track, or the listener's own exclusions.
+        given = [t for m in (*output.mixes, output.release_radar) for t in m.tracks]
+        held = {t.track_id for t in given}
         excluding = bool(user.exclusions.artists or user.exclusions.tracks)
-        assert (found is None) == (flagged in held or excluding), user.user_id
+        own_mixes = chunk.rows_of(position)[0].size > 0
+        # Left to the Mix way exactly when the final filter could remove something: a withheld
+        # track, or (the shared mixes given to an excluding listener) one they excluded.
+        assert (found is None) == (flagged in held or (excluding and not own_mixes)), user.user_id
+        # The generators left out what the listener excluded.
+        assert all(user.exclusions.allows(t.track_id, t.artist_ids) for t in given)
         if found is None:
             flagged_users += flagged in held
             continue
         compared += 1
+        excluding_encoded += excluding
         without_personal_mix += chunk.rows_of(position)[0].size == 0
         assert decompress_payload(found) == expected, user.user_id
         stored = read_payload(found)
@@ -62,6 +68,7 @@ def test_encoded_payloads_are_those_of_the_mix_way(tmp_path: Path) -> None:
     assert flagged_users >= 1
     assert compared > 0.9 * len(profiles)
     assert without_personal_mix >= 1  # the shared non-personalised mixes, encoded too
+    assert excluding_encoded >= 1  # listeners with exclusions, their own mixes encoded
 
 
 def test_listeners_without_personalisation_get_the_shared_payload_under_their_ids(

@@ -71,3 +71,27 @@ def test_an_empty_chunk_compiles_and_generates_nothing(tmp_path: Path) -> None:
     generator = _generator(world)
     generator.warm_up()
     assert generator.generate([]) == []
+
+
+def test_a_listener_is_what_the_compiled_generators_read_of_a_profile(tmp_path: Path) -> None:
+    world = train_world(tmp_path, users=300, artists=40, seed=5)
+    engine = world.engine
+    generator = _generator(world)
+    users = [*engine.known_users(), "never-seen"]
+    listeners = [engine.listener(u) for u in users]
+    profiles = [engine.profile(u) for u in users]
+    for listener, profile in zip(listeners, profiles, strict=True):
+        # The rebuild compiles exactly the users whose profile ``compiles`` takes.
+        assert (listener is not None) == generator.compiles(profile), profile.user_id
+        if listener is not None:
+            assert listener.user_id == profile.user_id
+            assert listener.follows == profile.follows
+            assert listener.exclusions == profile.exclusions
+    taken = [listener for listener in listeners if listener is not None]
+    assert 0 < len(taken) < len(users)
+    # Run on listeners or on their profiles, the compiled generators give the same.
+    by_listener = generator.run(taken)
+    by_profile = generator.run([p for p in profiles if generator.compiles(p)])
+    assert [generator.output(by_listener, i) for i in range(len(taken))] == [
+        generator.output(by_profile, i) for i in range(len(taken))
+    ]
