@@ -143,6 +143,7 @@ def _put_tracks(buf, n, heads, reasons, track_numbers, reason_numbers, start, st
 
 @njit(cache=True)
 def assemble_payloads(  # type: ignore[no-untyped-def]
+    buf,
     users,
     mixes,
     tracks,
@@ -157,8 +158,9 @@ def assemble_payloads(  # type: ignore[no-untyped-def]
     piece_ptr,
 ):
     """The uncompressed payloads of the chunk's listeners at positions ``users`` (sorted),
-    end to end: returns (bytes, offsets), listener ``users[k]``'s payload being
-    bytes[offsets[k]:offsets[k + 1]].
+    end to end in ``buf`` (a larger copy when it is too small; the caller keeps it for the
+    next chunk, as fresh megabytes cost page faults): returns (buf, offsets), listener
+    ``users[k]``'s payload being buf[offsets[k]:offsets[k + 1]].
 
     ``members`` are ``batch_kernel.part_members``'s four (indptr, numbers); ``tables`` the
     (text, start, stop) of track heads, reasons, track ids, artist ids and artist names (JSON,
@@ -173,7 +175,6 @@ def assemble_payloads(  # type: ignore[no-untyped-def]
     radar_ptr = np.searchsorted(radar[:, RADAR_USER], np.arange(n_users + 1))
 
     offsets = np.zeros(len(users) + 1, np.int64)
-    buf = np.empty(max(1, 16384 * len(users)), np.uint8)
     n = 0
     for k in range(len(users)):
         u = users[k]
@@ -288,4 +289,4 @@ def assemble_payloads(  # type: ignore[no-untyped-def]
         if n - start != size:
             raise AssertionError("a payload's size was miscounted")
         offsets[k + 1] = n
-    return buf[:n], offsets
+    return buf, offsets

@@ -33,7 +33,7 @@ from recsys.generators.batch_kernel import (
     TRACK,
 )
 from recsys.generators.context import anonymous
-from recsys.generators.neighbourhood import als_reason
+from recsys.generators.neighbourhood import als_reason, als_score
 from recsys.generators.result import format_mix_id, mix_digest, mix_id
 from recsys.generators.steps import UserExclusions
 from recsys.mix import Mix, MixKind
@@ -191,9 +191,11 @@ class PayloadEncoder:
         # Curator links, both ways: their reasons name the curator and note.
         curated = [(a, b) for a, b, source in ctx.graph.edges(data="source") if source == "curated"]
         self._curated = frozenset(curated) | {(b, a) for a, b in curated}
-        self._als_pieces = _split(
+        # An ALS edge's reason, closing its track, around its anchor and score.
+        before, between, after = _split(
             orjson.dumps(als_reason("@A@", 0.5).as_dict()), [b'"@A@"', orjson.dumps(0.5)]
         )
+        self._als_pieces = (before, between, after + b"}")
         tracks, artists = len(arrays.track_ids), len(arrays.artist_ids)
         # Rendered as met (``_fill``): per track its JSON up to the reason, and its id's JSON;
         # per reason number (``reason_ids``) its JSON closing the track; per artist its id's
@@ -206,6 +208,7 @@ class PayloadEncoder:
         self._generated_at = ctx.now.isoformat()
         pool, model = ctx.catalog.pool_version, ctx.model_version
         self._pieces = payload_pieces(self._generated_at, pool, model)
+        self._buffer = np.empty(1 << 22, np.uint8)  # a chunk's payloads, before compression
         self._versions = (pool, model)
         self._gate = gate
         # The shared non-personalised mixes and radar (False: not rendered yet).
@@ -242,7 +245,8 @@ class PayloadEncoder:
             notes=chunk.notes + (radar_lengths == 0),
         )
         if len(assembled):
-            raw, offsets = assemble_payloads(
+            self._buffer, offsets = assemble_payloads(
+                self._buffer,
                 assembled,
                 chunk.mixes,
                 chunk.tracks,
@@ -260,7 +264,7 @@ class PayloadEncoder:
                 *self._digests(chunk, assembled),
                 *self._pieces,
             )
-            view = memoryview(raw)
+            view = memoryview(self._buffer)
             for k, position in enumerate(assembled.tolist()):
                 payloads[position] = compress_payload(view[offsets[k] : offsets[k + 1]])
         if self._shared_mixes() is not None:
@@ -334,6 +338,7 @@ class PayloadEncoder:
         edges = np.asarray(numbers, np.int64) - 2 * artists
         owners = (np.searchsorted(self._g_ptr, edges, side="right") - 1).tolist()
         before, between, after = self._als_pieces
+        dumps, weights, g_nbr = orjson.dumps, self._g_w, self._g_nbr
         rendered = []
         for number, edge, owner in zip(numbers, edges.tolist(), owners, strict=True):
             if number < 2 * artists:
@@ -342,14 +347,12 @@ class PayloadEncoder:
             elif edge == len(self._g_nbr):
                 reason = self._ctx.edge_reason("", "").as_dict()  # no anchor linked
             else:
-                anchor, artist = ids[owner], ids[int(self._g_nbr[edge])]
+                anchor, artist = ids[owner], ids[g_nbr[edge]]
                 if (anchor, artist) in self._curated:
                     reason = self._ctx.edge_reason(anchor, artist).as_dict()
                 else:
-                    score = orjson.dumps(als_reason(anchor, float(self._g_w[edge])).via["score"])
-                    rendered.append(
-                        b"".join((before, orjson.dumps(anchor), between, score, after, b"}"))
-                    )
+                    score = dumps(als_score(float(weights[edge])))
+                    rendered.append(before + dumps(anchor) + between + score + after)
                     continue
             rendered.append(orjson.dumps(reason) + b"}")
         return rendered

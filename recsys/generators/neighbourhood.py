@@ -50,7 +50,12 @@ def edge_reason(graph: nx.Graph, anchor: str, artist: str) -> Reason:
 
 def als_reason(anchor: str, score: float) -> Reason:
     """The reason of an ALS edge from ``anchor`` with this score."""
-    return Reason("als_neighbour", {"artist_id": anchor, "score": round(score, 4)})
+    return Reason("als_neighbour", {"artist_id": anchor, "score": als_score(score)})
+
+
+def als_score(score: float) -> float:
+    """An ALS edge's score as its reason shows it."""
+    return round(score, 4)
 
 
 @dataclass(frozen=True, slots=True)
