@@ -62,6 +62,7 @@ def _edge_index(g_ptr, g_nbr, a, b):  # type: ignore[no-untyped-def]
     return found
 
 
+_SPARE = 10  # radar tracks admitted past its length before the spread is tried
 _SELECTED = 16  # neighbours picked one by one before the rest of a region's are sorted
 _SHORT = 48  # up to this length, an insertion sort beats numba's mergesort and its buffers
 
@@ -218,15 +219,16 @@ def _spread(t_ptr, t_art, tracks, n, limit):  # type: ignore[no-untyped-def]
     """``steps.spread_artists`` over ``tracks[:n]``, its first ``limit`` placed: returns
     (positions in ``tracks`` in play order, count)."""
     placed = np.empty(min(n, limit), np.int64)
-    return placed, _spread_into(t_ptr, t_art, tracks, n, limit, np.zeros(n, np.bool_), placed)
+    count, _ = _spread_into(t_ptr, t_art, tracks, n, limit, np.zeros(n, np.bool_), placed)
+    return placed, count
 
 
 @njit(cache=True, _nrt=False)
 def _spread_into(t_ptr, t_art, tracks, n, limit, used, placed):  # type: ignore[no-untyped-def]
-    """``_spread`` into ``placed`` (``used``: n falses); returns the count placed. The
-    earliest remaining track that shares no artist with the last one placed goes next; when
-    none can, the earliest is dropped."""
-    count, first = 0, 0
+    """``_spread`` into ``placed`` (``used``: n falses); returns the count placed and the
+    count dropped. The earliest remaining track that shares no artist with the last one
+    placed goes next; when none can, the earliest is dropped."""
+    count, first, dropped = 0, 0, 0
     while count < limit:
         while first < n and used[first]:
             first += 1
@@ -241,11 +243,12 @@ def _spread_into(t_ptr, t_art, tracks, n, limit, used, placed):  # type: ignore[
                 break
         if taken < 0:
             used[first] = True  # no track fits after the last one: the earliest is dropped
+            dropped += 1
         else:
             used[taken] = True
             placed[count] = taken
             count += 1
-    return count
+    return count, dropped
 
 
 @njit(cache=True, inline="always")
@@ -724,7 +727,7 @@ def _radar(  # type: ignore[no-untyped-def]
     """``release_radar._generate`` for a personalised listener without exclusions. Returns
     rows (track, closest artist, closeness, via) in play order; via names the anchor of a
     neighbour's reason (-1 for the listener's own artists)."""
-    rel_ptr, rel_trk, ar_ptr, ar_rel, er_ptr, er_nbr = releases
+    _, _, ar_ptr, ar_rel, er_ptr, er_nbr = releases
     cap, per_release, max_tracks = radar_sizes
     (
         seen_track,
@@ -744,20 +747,92 @@ def _radar(  # type: ignore[no-untyped-def]
         excluded_artist,
     ) = scratch
     user_stamp, stamp = stamps
-    # Circles: followed 0, played 1, graph neighbours with a release 2.
-    circle = []
+    marks = (level, level_stamp, anchor_mark, anchor_weight, anchor_rank, stamp)
+    reach = len(follows) + len(top)
+    for a in top:
+        reach += er_ptr[a + 1] - er_ptr[a]
+    for a in follows:
+        reach += er_ptr[a + 1] - er_ptr[a]
+    circle = np.empty(reach, np.int64)
+    n_circle = _circles(top, top_w, follows, ar_ptr, er_ptr, er_nbr, bl_ptr, bl_art, marks, circle)
+    # Their releases, newest first (release numbers count from the newest).
+    n_orders = 0
+    for k in range(n_circle):
+        n_orders += ar_ptr[circle[k] + 1] - ar_ptr[circle[k]]
+    orders = np.empty(n_orders, np.int64)
+    n_orders = 0
+    for k in range(n_circle):
+        a = circle[k]
+        for j in range(ar_ptr[a], ar_ptr[a + 1]):
+            orders[n_orders] = ar_rel[j]
+            n_orders += 1
+    n_orders = _distinct(orders, 0, n_orders)
+    found = np.empty((n_orders * per_release, 3), np.int64)  # closeness, track, artist
+    exclusions = (excluded_track, excluded_artist, user_stamp)
+    n_found = _release_tracks(orders, n_orders, releases, t_ptr, t_art, marks, exclusions, found)
+    ranked = np.empty(n_found, np.int64)
+    _by_closeness(found, n_found, ranked)
+    rules = (
+        t_ptr,
+        t_art,
+        t_isrc,
+        bl_ptr,
+        bl_art,
+        cap,
+        cap,
+        stamp,
+        seen_track,
+        seen_isrc,
+        recent,
+        user_stamp,
+        count_stamp,
+        total,
+        new,
+        excluded_track,
+        excluded_artist,
+    )
+    anchors = (anchor_mark, stamp, anchor_weight, anchor_rank)
+    # Admitted in order and spread: the first tracks admitted decide the radar when the spread
+    # places all it keeps from them without dropping one (a later track could only have
+    # filled a place that a drop left open); otherwise the rest are admitted too.
+    kept = np.empty((n_found, 3), np.int64)
+    placed = np.empty(min(n_found, max_tracks), np.int64)
+    used = np.zeros(n_found, np.bool_)
+    n_kept, admitted = _admit_releases(
+        found, ranked, 0, max_tracks + _SPARE, kept, 0, g, anchors, rules
+    )
+    n_placed, dropped = _spread_into(t_ptr, t_art, kept[:, 0], n_kept, max_tracks, used, placed)
+    if admitted < n_found and (n_placed < max_tracks or dropped > 0):
+        n_kept, admitted = _admit_releases(
+            found, ranked, admitted, n_found, kept, n_kept, g, anchors, rules
+        )
+        used[:] = False
+        n_placed, _ = _spread_into(t_ptr, t_art, kept[:, 0], n_kept, max_tracks, used, placed)
+    out = np.empty((n_placed, 4), np.int64)
+    _radar_rows(out, kept, placed, n_placed, g, anchors)
+    return out
+
+
+@njit(cache=True, _nrt=False)
+def _circles(top, top_w, follows, ar_ptr, er_ptr, er_nbr, bl_ptr, bl_art, marks, circle):  # type: ignore[no-untyped-def]
+    """The radar's circles, marked with their level: followed 0, played 1, graph neighbours
+    with a release 2 (never one blocked with an anchor), into ``circle``; and its anchors
+    marked: the top artists, then followed ones not among them (in id order), a followed
+    artist weighing as the strongest top one. Returns the circle's size."""
+    level, level_stamp, anchor_mark, anchor_weight, anchor_rank, stamp = marks
+    n = 0
     for a in follows:
         if ar_ptr[a + 1] > ar_ptr[a]:
             level_stamp[a] = stamp
             level[a] = 0.0
-            circle.append(a)
+            circle[n] = a
+            n += 1
     for a in top:
         if ar_ptr[a + 1] > ar_ptr[a] and level_stamp[a] != stamp:
             level_stamp[a] = stamp
             level[a] = 1.0
-            circle.append(a)
-    # Anchors: the top artists, then followed ones not among them (in id order); a followed
-    # artist weighs as the strongest top one.
+            circle[n] = a
+            n += 1
     strongest = top_w[0] if len(top_w) > 0 else 1.0
     for a in follows:
         anchor_mark[a] = stamp
@@ -779,36 +854,37 @@ def _radar(  # type: ignore[no-untyped-def]
         if not is_top:
             anchor_rank[a] = rank
             rank += 1
-    anchors = np.concatenate((top, follows))
-    # Neighbours with a release, never one blocked with an anchor.
-    for a in anchors:
-        for j in range(er_ptr[a], er_ptr[a + 1]):
-            other = er_nbr[j]
-            if level_stamp[other] == stamp or anchor_mark[other] == stamp:
-                continue
-            blocked = False
-            for i in range(bl_ptr[other], bl_ptr[other + 1]):
-                if anchor_mark[bl_art[i]] == stamp:
-                    blocked = True
-                    break
-            if not blocked:
-                level_stamp[other] = stamp
-                level[other] = 2.0
-                circle.append(other)
-    # Their releases, newest first; per release its first tracks, each with its closest artist.
-    n_orders = 0
-    for a in circle:
-        n_orders += ar_ptr[a + 1] - ar_ptr[a]
-    orders = np.empty(n_orders, np.int64)
-    n_orders = 0
-    for a in circle:
-        for j in range(ar_ptr[a], ar_ptr[a + 1]):
-            orders[n_orders] = ar_rel[j]
-            n_orders += 1
-    unique_orders = np.unique(orders)
-    found = np.empty((len(unique_orders) * per_release, 3), np.int64)  # closeness, track, artist
+    for group in range(2):
+        anchors = top if group == 0 else follows
+        for a in anchors:
+            for j in range(er_ptr[a], er_ptr[a + 1]):
+                other = er_nbr[j]
+                if level_stamp[other] == stamp or anchor_mark[other] == stamp:
+                    continue
+                blocked = False
+                for i in range(bl_ptr[other], bl_ptr[other + 1]):
+                    if anchor_mark[bl_art[i]] == stamp:
+                        blocked = True
+                        break
+                if not blocked:
+                    level_stamp[other] = stamp
+                    level[other] = 2.0
+                    circle[n] = other
+                    n += 1
+    return n
+
+
+@njit(cache=True, _nrt=False)
+def _release_tracks(orders, n_orders, releases, t_ptr, t_art, marks, exclusions, found):  # type: ignore[no-untyped-def]
+    """Per release (newest first) its first tracks the listener has not excluded, each with
+    its closest artist, into ``found`` as (closeness, track, artist). Returns the count."""
+    rel_ptr, rel_trk = releases[0], releases[1]
+    level, level_stamp, stamp = marks[0], marks[1], marks[5]
+    excluded_track, excluded_artist, user_stamp = exclusions
+    per_release = len(found) // max(n_orders, 1)
     n_found = 0
-    for order in unique_orders:
+    for k in range(n_orders):
+        order = orders[k]
         taken = 0
         for p in range(rel_ptr[order], rel_ptr[order + 1]):
             track = rel_trk[p]
@@ -833,46 +909,35 @@ def _radar(  # type: ignore[no-untyped-def]
             taken += 1
             if taken >= per_release:
                 break
-    # Closest circle first, then newest release (the order found, kept by a stable sort).
-    ranked = _argsort(found[:n_found, 0])
-    kept = np.empty((n_found, 3), np.int64)
-    rules = (
-        t_ptr,
-        t_art,
-        t_isrc,
-        bl_ptr,
-        bl_art,
-        cap,
-        cap,
-        stamp,
-        seen_track,
-        seen_isrc,
-        recent,
-        user_stamp,
-        count_stamp,
-        total,
-        new,
-        excluded_track,
-        excluded_artist,
-    )
-    anchors = (anchor_mark, stamp, anchor_weight, anchor_rank)
-    n_kept = _admit_releases(found, ranked, kept, g, anchors, rules)
-    placed, n_placed = _spread(t_ptr, t_art, kept[:n_kept, 0].copy(), n_kept, max_tracks)
-    out = np.empty((n_placed, 4), np.int64)
-    _radar_rows(out, kept, placed, n_placed, g, anchors)
-    return out
+    return n_found
 
 
 @njit(cache=True, _nrt=False)
-def _admit_releases(found, ranked, kept, g, anchors, rules):  # type: ignore[no-untyped-def]
-    """The repetition rules over the radar's tracks found, in ``ranked`` order; the admitted
-    go to ``kept`` as (track, closest artist, closeness). Returns their count. A neighbour's
-    track is checked against curator blocks with the anchor its reason will name."""
+def _by_closeness(found, n_found, ranked):  # type: ignore[no-untyped-def]
+    """Positions of ``found`` closest circle first, in the order found within a circle (a
+    stable sort on three values)."""
+    n = 0
+    for closeness in range(3):
+        for i in range(n_found):
+            if found[i, 0] == closeness:
+                ranked[n] = i
+                n += 1
+
+
+@njit(cache=True, _nrt=False)
+def _admit_releases(found, ranked, start, goal, kept, n_kept, g, anchors, rules):  # type: ignore[no-untyped-def]
+    """The repetition rules over the radar's tracks found, in ``ranked`` order from
+    ``start`` until ``goal`` are kept; the admitted go to ``kept`` as (track, closest artist,
+    closeness) after the ``n_kept`` there. Returns the new count kept and where it stopped
+    in ``ranked``. A neighbour's track is checked against curator blocks with the anchor its
+    reason will name."""
     g_ptr, g_nbr, g_w = g
     anchor_mark, stamp, anchor_weight, anchor_rank = anchors
     t_ptr, t_art, bl_ptr = rules[0], rules[1], rules[3]
-    n_kept = 0
-    for i in ranked:
+    position = start
+    while position < len(ranked) and n_kept < goal:
+        i = ranked[position]
+        position += 1
         closeness, track, artist = found[i, 0], found[i, 1], found[i, 2]
         via = artist
         if closeness == 2:
@@ -887,7 +952,7 @@ def _admit_releases(found, ranked, kept, g, anchors, rules):  # type: ignore[no-
             kept[n_kept, 1] = artist
             kept[n_kept, 2] = closeness
             n_kept += 1
-    return n_kept
+    return n_kept, position
 
 
 @njit(cache=True, _nrt=False)
