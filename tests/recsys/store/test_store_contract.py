@@ -139,6 +139,19 @@ def test_excluded_tracks_are_replaced_whole(store: MixStore) -> None:
     assert store.ping()
 
 
+def test_a_failed_replacement_of_the_excluded_set_leaves_the_old_one(store: MixStore) -> None:
+    """Replaced whole or not at all: a reader never meets the set emptied or half written."""
+    store.replace_excluded_tracks(["t1", "t2"])
+
+    def broken_feed() -> Iterator[str]:
+        yield "t3"
+        raise RuntimeError("the flag feed broke off")
+
+    with pytest.raises(RuntimeError):
+        store.replace_excluded_tracks(broken_feed())
+    assert store.excluded_among(["t1", "t2", "t3"]) == {"t1", "t2"}
+
+
 def test_a_change_made_by_another_process_counts_at_the_next_read(
     store: MixStore, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
