@@ -38,7 +38,7 @@ from recsys.generators.result import format_mix_id, mix_digest, mix_id
 from recsys.generators.steps import UserExclusions
 from recsys.mix import Mix, MixKind
 from recsys.mix_json import MixRenderer, mix_head, track_head
-from recsys.payload_assembly import DIGEST, PIECES, assemble_payloads
+from recsys.payload_assembly import DIGEST, PIECES, assemble_payloads, track_heads
 from recsys.store.base import PAYLOAD_VERSION, compress_payload, pack_payload, part_header
 
 Ints = npt.NDArray[np.int64]
@@ -61,14 +61,17 @@ class TextTable:
         return np.unique(numbers[~self._set[numbers]]).tolist()  # type: ignore[no-any-return]
 
     def add(self, numbers: list[int], strings: list[bytes]) -> None:
-        joined = b"".join(strings)
+        lengths = np.fromiter(map(len, strings), np.int64, len(strings))
+        self.add_joined(numbers, np.frombuffer(b"".join(strings), np.uint8), lengths)
+
+    def add_joined(self, numbers: list[int], joined: npt.NDArray[np.uint8], lengths: Ints) -> None:
+        """Strings ``numbers`` given end to end, with their lengths."""
         used = self._used + len(joined)
         if used > len(self.text):
             grown = np.empty(max(2 * len(self.text), used), np.uint8)
             grown[: self._used] = self.text[: self._used]
             self.text = grown
-        self.text[self._used : used] = np.frombuffer(joined, np.uint8)
-        lengths = np.fromiter(map(len, strings), np.int64, len(strings))
+        self.text[self._used : used] = joined
         stops = self._used + np.cumsum(lengths)
         self.start[numbers] = stops - lengths
         self.stop[numbers] = stops
@@ -96,9 +99,10 @@ def _split(template: bytes, markers: list[bytes]) -> list[bytes]:
 
 def payload_pieces(
     generated_at: str, pool_version: str, model_version: str
-) -> tuple[npt.NDArray[np.uint8], Ints]:
-    """The constant text of payloads (``payload_assembly``'s pieces, in its order), cut out of
-    a mix head, a title and a header rendered as everywhere else, so they cannot differ."""
+) -> tuple[npt.NDArray[np.uint8], Ints, Ints]:
+    """The constant text of payloads (``payload_assembly``'s pieces, in its order, as a
+    table: text, start, stop), cut out of a mix head, a title, a header and a track rendered
+    as everywhere else, so they cannot differ."""
     marker, title_marker, index = "@ID@", "@TITLE@", "7"
 
     def head(kind: MixKind, title: str) -> bytes:
@@ -123,13 +127,15 @@ def payload_pieces(
     part = {"bytes": "@B@", "tracks": ["@T@"], "artists": ["@A@"], "pools": [pool_version]}
     header = orjson.dumps({"v": PAYLOAD_VERSION, "mixes": part, "release_radar": part})
     header_pieces = _split(header, [b'"@B@"', b'"@T@"', b'"@A@"'] * 2)
-    pieces = [*mix, *title, *radar, *header_pieces]
+    track = _split(track_head("@T@", ("@A@",), "@N@"), [b'"@T@"', b'"@A@"', b'"@N@"'])
+    pieces = [*mix, *title, *radar, *header_pieces, *track]
     if len(pieces) != PIECES:
         raise AssertionError(f"{len(pieces)} payload pieces, not {PIECES}")
     lengths = np.fromiter(map(len, pieces), np.int64, len(pieces))
     piece_ptr = np.zeros(len(pieces) + 1, np.int64)
     np.cumsum(lengths, out=piece_ptr[1:])
-    return np.frombuffer(b"".join(pieces), np.uint8).copy(), piece_ptr
+    text = np.frombuffer(b"".join(pieces), np.uint8).copy()
+    return text, piece_ptr[:-1].copy(), piece_ptr[1:].copy()
 
 
 @dataclass(frozen=True)
@@ -197,9 +203,10 @@ class PayloadEncoder:
         )
         self._als_pieces = (before, between, after + b"}")
         tracks, artists = len(arrays.track_ids), len(arrays.artist_ids)
-        # Rendered as met (``_fill``): per track its JSON up to the reason, and its id's JSON;
-        # per reason number (``reason_ids``) its JSON closing the track; per artist its id's
-        # JSON and its name's, without quotes (for titles).
+        # Rendered as met (``_fill``): per track its id's JSON, its title's, and its object up
+        # to the reason; per reason number (``reason_ids``) its JSON closing the track; per
+        # artist its id's JSON and its name's, without quotes (for mix titles).
+        self._titles = TextTable(tracks)
         self._heads = TextTable(tracks)
         self._track_json = TextTable(tracks)
         self._reasons = TextTable(2 * artists + len(self._g_nbr) + 1)
@@ -208,6 +215,7 @@ class PayloadEncoder:
         self._generated_at = ctx.now.isoformat()
         pool, model = ctx.catalog.pool_version, ctx.model_version
         self._pieces = payload_pieces(self._generated_at, pool, model)
+        self._credits = (arrays.catalog[0], arrays.catalog[1])
         self._buffer = np.empty(1 << 22, np.uint8)  # a chunk's payloads, before compression
         self._versions = (pool, model)
         self._gate = gate
@@ -260,9 +268,9 @@ class PayloadEncoder:
                     self._track_json.arrays,
                     self._artist_json.arrays,
                     self._names.arrays,
+                    self._pieces,
                 ),
                 *self._digests(chunk, assembled),
-                *self._pieces,
             )
             view = memoryview(self._buffer)
             for k, position in enumerate(assembled.tolist()):
@@ -311,19 +319,28 @@ class PayloadEncoder:
 
     def _fill(self, chunk: CompiledChunk) -> None:
         """Render the strings of the chunk met for the first time."""
-        tracks = np.concatenate((chunk.tracks[:, TRACK], chunk.radar[:, RADAR_TRACK]))
-        new = self._heads.missing(tracks)
-        if new:
-            found = [self._ctx.catalog.tracks[self._track_ids[t]] for t in new]
-            self._heads.add(new, [track_head(t.track_id, t.artist_ids, t.title) for t in found])
-            self._track_json.add(new, [orjson.dumps(t.track_id) for t in found])
         new = self._reasons.missing(np.concatenate((chunk.track_reasons, chunk.radar_reasons)))
         if new:
             self._reasons.add(new, self._render_reasons(new))
+        # Every artist credited on the chunk's tracks (the parts' artists), before the heads.
         artists = np.concatenate((chunk.members[1][1], chunk.members[3][1]))
         new = self._artist_json.missing(artists)
         if new:
             self._artist_json.add(new, [orjson.dumps(self._artist_ids[a]) for a in new])
+        tracks = np.concatenate((chunk.tracks[:, TRACK], chunk.radar[:, RADAR_TRACK]))
+        new = self._heads.missing(tracks)
+        if new:
+            found = [self._ctx.catalog.tracks[self._track_ids[t]] for t in new]
+            self._titles.add(new, [orjson.dumps(t.title) for t in found])
+            self._track_json.add(new, [orjson.dumps(t.track_id) for t in found])
+            text = (
+                self._track_json.arrays,
+                self._titles.arrays,
+                self._artist_json.arrays,
+                self._pieces,
+            )
+            heads, sizes = track_heads(np.array(new, np.int64), text, self._credits)
+            self._heads.add_joined(new, heads, sizes)
         anchors = chunk.mixes[:, [MIX_ANCHOR1, MIX_ANCHOR2]].ravel()
         new = self._names.missing(anchors[anchors >= 0])
         if new:
@@ -441,12 +458,12 @@ class PayloadEncoder:
         keys = [f"{user.user_id}:{i}" for i in range(1, len(fallback.mixes) + 1)]
         mixes_raw = b"[" + b",".join(self._listeners_copy(fallback, "mix", keys)) + b"]"
         start, stop = radar_ptr[position], radar_ptr[position + 1]
+        tracks = self._ctx.catalog.tracks
+        ids = map(self._track_ids.__getitem__, chunk.radar[start:stop, RADAR_TRACK].tolist())
         parts = [
-            self._heads.get(track) + self._reasons.get(reason)
-            for track, reason in zip(
-                chunk.radar[start:stop, RADAR_TRACK].tolist(),
-                chunk.radar_reasons[start:stop].tolist(),
-                strict=True,
+            track_head(found.track_id, found.artist_ids, found.title) + self._reasons.get(reason)
+            for found, reason in zip(
+                map(tracks.__getitem__, ids), chunk.radar_reasons[start:stop].tolist(), strict=True
             )
         ]
         ctx = self._ctx
