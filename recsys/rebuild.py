@@ -31,7 +31,7 @@ from recsys.generators.registry import GenerationRequest, run_generator
 from recsys.rebuild_payloads import Encoded, PayloadEncoder
 from recsys.settings import Settings
 from recsys.state import open_engine_state
-from recsys.store.base import MixStore, encode_user
+from recsys.store.base import MixStore, VersionWriter, encode_user
 from recsys.store.factory import open_store
 from recsys.training_run import StageTimer, run_training
 
@@ -77,9 +77,20 @@ _LOCK_FD: int | None = None
 
 
 def _forget_lock() -> None:
-    """Worker initializer: close the inherited lock descriptor (the lock stays the parent's)."""
+    """Close the inherited lock descriptor (the lock stays the parent's)."""
     if _LOCK_FD is not None:
         os.close(_LOCK_FD)
+
+
+def _start_worker() -> None:
+    """Worker initializer: forget the lock, and open a store connection of the worker's own.
+    Workers store what they generate themselves: sent back to the parent, every payload would
+    be pickled, piped and unpickled, and the parent's writes would take CPU time from them."""
+    global _WRITER  # noqa: PLW0603 - one writer per worker process
+    _forget_lock()
+    if _WRITER is None:
+        raise RuntimeError("generate_all sets the writer before forking")
+    _WRITER = _WRITER.for_worker()
 
 
 @dataclass
@@ -92,10 +103,11 @@ class UserOutcome:
 
 
 # The engine, generator and encoder of the current rebuild, set before forking so workers
-# inherit them.
+# inherit them; and where this process stores what it generates.
 _ENGINE: Engine | None = None
 _GENERATOR: BatchGenerator | None = None
 _ENCODER: PayloadEncoder | None = None
+_WRITER: VersionWriter | None = None
 
 
 def generate_user(engine: Engine, user_id: str) -> tuple[bytes, UserOutcome]:
@@ -141,7 +153,16 @@ def _encoded(encoded: Encoded | None) -> tuple[bytes, UserOutcome] | None:
     return encoded.payload, outcome
 
 
-def _generate_chunk(users: Sequence[str]) -> tuple[list[tuple[str, bytes]], UserOutcome]:
+def _generate_chunk(users: Sequence[str]) -> tuple[int, UserOutcome]:
+    """Generate and store a chunk of users (how many were stored, and what they hold)."""
+    if _WRITER is None:
+        raise RuntimeError("generate_all sets the writer before any chunk is generated")
+    payloads, outcome = _chunk_payloads(users)
+    _WRITER.put_many(payloads)
+    return len(payloads), outcome
+
+
+def _chunk_payloads(users: Sequence[str]) -> tuple[list[tuple[str, bytes]], UserOutcome]:
     """Payloads of a chunk of users: compiled and encoded from rows (or from the shared
     non-personalised mixes) where nothing needs the final filter, through ``Mix`` values and
     the filter otherwise."""
@@ -202,13 +223,15 @@ def prepare_generation(engine: Engine) -> Generation:
 def generate_all(
     generation: Generation,
     users: Sequence[str],
-    writer_put: Callable[[Any], None],
+    writer: VersionWriter,
     workers: int,
     progress: Progress,
 ) -> UserOutcome:
-    """Generate every user in chunks over ``workers`` forked processes (1 = in process)."""
-    global _ENGINE, _GENERATOR, _ENCODER  # noqa: PLW0603 - shared with forked workers by design
+    """Generate every user in chunks over ``workers`` forked processes (1 = in process), each
+    storing its chunks through ``writer`` (a worker through a connection of its own)."""
+    global _ENGINE, _GENERATOR, _ENCODER, _WRITER  # noqa: PLW0603 - shared with forked workers
     _ENGINE, _GENERATOR, _ENCODER = generation.engine, generation.generator, generation.encoder
+    _WRITER = writer
     # The engine (millions of objects) is read-only from here on. Frozen, the cyclic garbage
     # collector stops walking it at every full collection (a fifth of the generation time on
     # a 20k-user world), and forked workers stop copying its pages to update its headers.
@@ -219,24 +242,19 @@ def generate_all(
     done = 0
     try:
         if workers <= 1:
-            results: Iterator[tuple[list[tuple[str, bytes]], UserOutcome]] = map(
-                _generate_chunk, chunks
-            )
-            for payloads, outcome in results:
-                writer_put(payloads)
-                done += len(payloads)
+            for stored, outcome in map(_generate_chunk, chunks):
+                done += stored
                 _add(total, outcome)
                 progress(done, len(users))
         else:
             context = multiprocessing.get_context("fork")
-            with context.Pool(workers, initializer=_forget_lock) as pool:
-                for payloads, outcome in pool.imap(_generate_chunk, chunks):
-                    writer_put(payloads)
-                    done += len(payloads)
+            with context.Pool(workers, initializer=_start_worker) as pool:
+                for stored, outcome in pool.imap_unordered(_generate_chunk, chunks):
+                    done += stored
                     _add(total, outcome)
                     progress(done, len(users))
     finally:
-        _ENGINE = _GENERATOR = _ENCODER = None
+        _ENGINE = _GENERATOR = _ENCODER = _WRITER = None
         gc.unfreeze()
     return total
 
@@ -285,7 +303,7 @@ def run_rebuild(
         try:
             generation = timer.run("prepare", lambda: prepare_generation(engine))
             started = time.perf_counter()
-            outcome = generate_all(generation, users, writer.put_many, workers, progress)
+            outcome = generate_all(generation, users, writer, workers, progress)
             seconds = time.perf_counter() - started
             timer.seconds["generate"] = round(seconds, 3)
             # The withheld set goes first: it is not versioned, and a failure here must leave

@@ -192,6 +192,11 @@ def decode_user(payload: bytes) -> dict[str, Any]:
 class VersionWriter(Protocol):
     def put_many(self, users: Iterable[tuple[str, bytes]]) -> None: ...
 
+    def for_worker(self) -> VersionWriter:
+        """A writer of the same version over a connection of its own, for a forked process
+        (a connection must not be shared across a fork). It only puts; the writer it came
+        from commits or aborts."""
+
     def commit(self, expected_users: int) -> None:
         """Verify the version holds ``expected_users`` users, then make it current and drop
         older versions. Raises ``StoreIntegrityError`` (nothing switched) otherwise."""

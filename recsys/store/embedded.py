@@ -53,6 +53,9 @@ class EmbeddedVersionWriter:
         self._store = store
         self._version = version
 
+    def for_worker(self) -> EmbeddedVersionWriter:
+        return EmbeddedVersionWriter(EmbeddedStore(self._store.state_dir), self._version)
+
     def put_many(self, users: Iterable[tuple[str, bytes]]) -> None:
         conn = self._store.conn
         with _transaction(conn):
@@ -91,6 +94,7 @@ class EmbeddedStore:
     name = "embedded"
 
     def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
         try:
             state_dir.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(

@@ -58,6 +58,10 @@ class RedisVersionWriter:
         self._key = store.key(f"mixes:{version}")
         store.call(lambda r: r.sadd(store.key("versions"), version))
 
+    def for_worker(self) -> RedisVersionWriter:
+        store = self._store
+        return RedisVersionWriter(RedisStore(store.url, store.settings), self._version)
+
     def put_many(self, users: Iterable[tuple[str, bytes]]) -> None:
         batch = self._store.settings.write_batch
 
@@ -110,6 +114,7 @@ class RedisStore:
     name = "redis"
 
     def __init__(self, url: str, settings: RedisSettings) -> None:
+        self.url = url
         self.settings = settings
         retry = Retry(
             ExponentialBackoff(cap=settings.backoff_cap_s, base=settings.backoff_base_s),
