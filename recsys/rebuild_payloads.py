@@ -14,7 +14,7 @@ byte for byte.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -172,6 +172,16 @@ class _Shared:
 
 
 @dataclass(frozen=True, slots=True)
+class _SharedLayout:
+    """The shared mixes as the compiled assembly copies them (``PayloadEncoder._shared_layout``)."""
+
+    template: npt.NDArray[np.uint8]
+    digest_at: Ints
+    header_start: npt.NDArray[np.uint8]
+    tracks: int
+
+
+@dataclass(frozen=True, slots=True)
 class Encoded:
     """A listener's stored payload and what the rebuild's summary counts of it."""
 
@@ -222,6 +232,7 @@ class PayloadEncoder:
         # The shared non-personalised mixes and radar (False: not rendered yet).
         self._mixes_shared: _Shared | Literal[False] | None = False
         self._radar_shared: _Shared | Literal[False] | None = False
+        self._layout: _SharedLayout | Literal[False] | None = False
 
     def encode(self, chunk: CompiledChunk) -> EncodedChunk:
         """Each user's payload, or None where the ``Mix`` way must make it."""
@@ -240,17 +251,22 @@ class PayloadEncoder:
                 filtered[position] = not (
                     has_mix[position] and self._allowed(chunk, position, exclusions)
                 )
-        assembled = np.flatnonzero(~filtered & has_mix)
+        # Listeners whose history made no mix of their own get the shared ones.
+        shared = self._shared_layout()
+        gets_shared = ~has_mix if shared is not None else np.zeros(n, np.bool_)
+        assembled = np.flatnonzero(~filtered & (has_mix | gets_shared))
         payloads: list[bytes | None] = [None] * n
         mix_lengths = chunk.mixes[:, MIX_STOP] - chunk.mixes[:, MIX_START]
         radar_lengths = np.diff(radar_ptr)
+        own_tracks = np.bincount(chunk.mixes[:, MIX_USER], mix_lengths, n).astype(np.int64)
+        shared_mixes, shared_tracks = (len(shared.digest_at), shared.tracks) if shared else (0, 0)
         counts = EncodedChunk(
             payloads,
-            mixes=np.diff(mix_ptr),
-            tracks=np.bincount(chunk.mixes[:, MIX_USER], mix_lengths, n).astype(np.int64)
-            + radar_lengths,
+            mixes=np.where(gets_shared, shared_mixes, np.diff(mix_ptr)),
+            tracks=np.where(gets_shared, shared_tracks, own_tracks) + radar_lengths,
             empty_radars=radar_lengths == 0,
-            notes=chunk.notes + (radar_lengths == 0),
+            # The shared mixes come with a note: "personal history too thin for a mix".
+            notes=chunk.notes + gets_shared + (radar_lengths == 0),
         )
         if len(assembled):
             self._buffer, offsets = assemble_payloads(
@@ -271,18 +287,11 @@ class PayloadEncoder:
                     self._pieces,
                 ),
                 *self._digests(chunk, assembled),
+                self._shared_arrays(chunk, assembled, gets_shared, shared),
             )
             view = memoryview(self._buffer)
             for k, position in enumerate(assembled.tolist()):
                 payloads[position] = compress_payload(view[offsets[k] : offsets[k + 1]])
-        if self._shared_mixes() is not None:
-            # Listeners whose history made no mix of their own get the shared ones.
-            for position in np.flatnonzero(~filtered & ~has_mix).tolist():
-                found = self._user(chunk, position, radar_ptr)
-                payloads[position] = found.payload
-                counts.mixes[position] = found.mixes
-                counts.tracks[position] = found.tracks
-                counts.notes[position] = found.notes
         return counts
 
     def _allowed(self, chunk: CompiledChunk, position: int, exclusions: UserExclusions) -> bool:
@@ -294,6 +303,58 @@ class PayloadEncoder:
                 if not exclusions.allows(track.track_id, track.artist_ids):
                     return False
         return True
+
+    def _shared_layout(self) -> _SharedLayout | None:
+        """The shared non-personalised mixes as the assembly copies them (None when the
+        ``Mix`` way must make them): rendered under placeholder ids, where each id's digits
+        go, and the payload header up to the radar's size."""
+        if self._layout is False:
+            self._layout = None
+            shared = self._shared_mixes()
+            if shared is not None:
+                placeholder = "0" * DIGEST
+                ids = [format_mix_id("mix", placeholder)] * len(shared.mixes)
+                heads = self._copy_under(shared, "mix", ids)
+                template = b"[" + b",".join(heads) + b"]"
+                digest_at, start = [], 1
+                for mix in heads:
+                    digest_at.append(start + mix.index(placeholder.encode()))
+                    start += len(mix) + 1
+                pool = self._ctx.catalog.pool_version
+                header = orjson.dumps(
+                    {
+                        "v": PAYLOAD_VERSION,
+                        "mixes": part_header(template, shared.tracks, shared.artists, [pool]),
+                        "release_radar": {"bytes": "@B@"},
+                    }
+                )
+                self._layout = _SharedLayout(
+                    np.frombuffer(template, np.uint8).copy(),
+                    np.array(digest_at, np.int64),
+                    np.frombuffer(_split(header, [b'"@B@"'])[0], np.uint8).copy(),
+                    sum(length for _, length, _ in shared.mixes),
+                )
+        return self._layout
+
+    def _shared_arrays(
+        self, chunk: CompiledChunk, users: Ints, gets_shared: Bools, layout: _SharedLayout | None
+    ) -> tuple[Bools, npt.NDArray[np.uint8], Ints, npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
+        """``assemble_payloads``' ``shared``: the layout, and the id digits of each listener
+        of ``users`` who gets the shared mixes."""
+        if layout is None:
+            none = np.zeros(0, np.uint8)
+            return gets_shared, none, np.zeros(0, np.int64), none, np.zeros((0, 0), np.uint8)
+        pool, model = self._versions
+        count = len(layout.digest_at)
+        digits = ["0" * DIGEST * count] * len(chunk.users)
+        for position in users[gets_shared[users]].tolist():
+            user_id = chunk.users[position].user_id
+            digits[position] = "".join(
+                mix_digest("mix", f"{user_id}:{index}", pool, model)
+                for index in range(1, count + 1)
+            )
+        ids = np.frombuffer("".join(digits).encode(), np.uint8).reshape(len(digits), -1)
+        return gets_shared, layout.template, layout.digest_at, layout.header_start, ids
 
     def _digests(
         self, chunk: CompiledChunk, users: Ints
@@ -410,10 +471,14 @@ class PayloadEncoder:
 
     def _listeners_copy(self, shared: _Shared, kind: MixKind, keys: list[str]) -> list[bytes]:
         """The shared mixes rendered under this listener's mix ids (one key per mix)."""
+        return self._copy_under(shared, kind, [mix_id(self._ctx, kind, key) for key in keys])
+
+    def _copy_under(self, shared: _Shared, kind: MixKind, ids: list[str]) -> list[bytes]:
+        """The shared mixes rendered under these mix ids (one per mix)."""
         ctx = self._ctx
         return [
             mix_head(
-                mix_id(ctx, kind, key),
+                identifier,
                 kind,
                 title,
                 generated_at=self._generated_at,
@@ -421,7 +486,7 @@ class PayloadEncoder:
                 model_version=ctx.model_version,
             )
             + tail
-            for key, (title, _length, tail) in zip(keys, shared.mixes, strict=True)
+            for identifier, (title, _length, tail) in zip(ids, shared.mixes, strict=True)
         ]
 
     def encode_anonymous(self, user_id: str) -> Encoded | None:
@@ -448,52 +513,3 @@ class PayloadEncoder:
             empty_radar=not radar_tracks,
             notes=mixes.notes + radar.notes,
         )
-
-    def _user(self, chunk: CompiledChunk, position: int, radar_ptr: Ints) -> Encoded:
-        """A listener whose history made no mix of their own: the shared non-personalised
-        mixes under their ids, and their own Release Radar."""
-        user, fallback = chunk.users[position], self._shared_mixes()
-        if fallback is None:
-            raise RuntimeError("the shared mixes are not encoded as they are")
-        keys = [f"{user.user_id}:{i}" for i in range(1, len(fallback.mixes) + 1)]
-        mixes_raw = b"[" + b",".join(self._listeners_copy(fallback, "mix", keys)) + b"]"
-        start, stop = radar_ptr[position], radar_ptr[position + 1]
-        tracks = self._ctx.catalog.tracks
-        ids = map(self._track_ids.__getitem__, chunk.radar[start:stop, RADAR_TRACK].tolist())
-        parts = [
-            track_head(found.track_id, found.artist_ids, found.title) + self._reasons.get(reason)
-            for found, reason in zip(
-                map(tracks.__getitem__, ids), chunk.radar_reasons[start:stop].tolist(), strict=True
-            )
-        ]
-        ctx = self._ctx
-        pool = ctx.catalog.pool_version
-        radar_head = mix_head(
-            mix_id(ctx, "release_radar", user.user_id),
-            "release_radar",
-            release_radar.TITLE,
-            generated_at=self._generated_at,
-            pool_version=pool,
-            model_version=ctx.model_version,
-        )
-        radar_raw = radar_head + b",".join(parts) + b"]}"
-        mixes_header = part_header(mixes_raw, fallback.tracks, fallback.artists, [pool])
-        payload = pack_payload(
-            mixes_raw, mixes_header, radar_raw, self._part(radar_raw, chunk, position, 2)
-        )
-        empty_radar = stop == start
-        return Encoded(
-            payload,
-            mixes=len(fallback.mixes),
-            tracks=sum(m[1] for m in fallback.mixes) + stop - start,
-            empty_radar=empty_radar,
-            # "personal history too thin for a mix" (the shared mixes' own: none)
-            notes=int(chunk.notes[position]) + 1 + int(empty_radar),
-        )
-
-    def _part(self, raw: bytes, chunk: CompiledChunk, position: int, part: int) -> dict[str, Any]:
-        """``store.base._part`` of the user's mixes (part 0) or radar (part 2), from the
-        chunk's distinct tracks and artists (numbers sort as ids do)."""
-        tracks = list(map(self._track_ids.__getitem__, chunk.members_of(position, part)))
-        artists = list(map(self._artist_ids.__getitem__, chunk.members_of(position, part + 1)))
-        return part_header(raw, tracks, artists, [self._ctx.catalog.pool_version])
