@@ -236,6 +236,7 @@ def generate_all(
     # collector stops walking it at every full collection (a fifth of the generation time on
     # a 20k-user world), and forked workers stop copying its pages to update its headers.
     gc.freeze()
+    generation.encoder.render_catalogue()
     size = chunk_size(len(users), workers)
     chunks = [users[i : i + size] for i in range(0, len(users), size)]
     total = UserOutcome()

@@ -378,32 +378,49 @@ class PayloadEncoder:
 
         return digits("mix", mix_keys), digits("release_radar", radar_keys)
 
+    def render_catalogue(self) -> None:
+        """Render every track's and artist's strings now. A rebuild does it once, before its
+        workers fork: each would otherwise render them all again, and reading the catalogue's
+        objects (their reference counts) copies their memory pages into the worker."""
+        self._fill_tracks(np.arange(len(self._track_ids)))
+        self._fill_names(np.arange(len(self._artist_ids)))
+
     def _fill(self, chunk: CompiledChunk) -> None:
         """Render the strings of the chunk met for the first time."""
         new = self._reasons.missing(np.concatenate((chunk.track_reasons, chunk.radar_reasons)))
         if new:
             self._reasons.add(new, self._render_reasons(new))
-        # Every artist credited on the chunk's tracks (the parts' artists), before the heads.
-        artists = np.concatenate((chunk.members[1][1], chunk.members[3][1]))
-        new = self._artist_json.missing(artists)
-        if new:
-            self._artist_json.add(new, [orjson.dumps(self._artist_ids[a]) for a in new])
-        tracks = np.concatenate((chunk.tracks[:, TRACK], chunk.radar[:, RADAR_TRACK]))
-        new = self._heads.missing(tracks)
-        if new:
-            found = [self._ctx.catalog.tracks[self._track_ids[t]] for t in new]
-            self._titles.add(new, [orjson.dumps(t.title) for t in found])
-            self._track_json.add(new, [orjson.dumps(t.track_id) for t in found])
-            text = (
-                self._track_json.arrays,
-                self._titles.arrays,
-                self._artist_json.arrays,
-                self._pieces,
-            )
-            heads, sizes = track_heads(np.array(new, np.int64), text, self._credits)
-            self._heads.add_joined(new, heads, sizes)
+        self._fill_tracks(np.concatenate((chunk.tracks[:, TRACK], chunk.radar[:, RADAR_TRACK])))
         anchors = chunk.mixes[:, [MIX_ANCHOR1, MIX_ANCHOR2]].ravel()
-        new = self._names.missing(anchors[anchors >= 0])
+        self._fill_names(anchors[anchors >= 0])
+
+    def _fill_tracks(self, tracks: Ints) -> None:
+        """The id, title and head (up to the reason) of tracks not rendered yet, and the ids
+        of every artist they credit."""
+        new = self._heads.missing(tracks)
+        if not new:
+            return
+        t_ptr, t_art = self._credits
+        numbers = np.array(new, np.int64)
+        credits = np.concatenate([t_art[t_ptr[t] : t_ptr[t + 1]] for t in new])
+        artists = self._artist_json.missing(credits)
+        if artists:
+            self._artist_json.add(artists, [orjson.dumps(self._artist_ids[a]) for a in artists])
+        found = [self._ctx.catalog.tracks[self._track_ids[t]] for t in new]
+        self._titles.add(new, [orjson.dumps(t.title) for t in found])
+        self._track_json.add(new, [orjson.dumps(t.track_id) for t in found])
+        text = (
+            self._track_json.arrays,
+            self._titles.arrays,
+            self._artist_json.arrays,
+            self._pieces,
+        )
+        heads, sizes = track_heads(numbers, text, self._credits)
+        self._heads.add_joined(new, heads, sizes)
+
+    def _fill_names(self, artists: Ints) -> None:
+        """The names (JSON, without quotes) of artists not rendered yet, for mix titles."""
+        new = self._names.missing(artists)
         if new:
             name = self._ctx.catalog.name
             self._names.add(new, [orjson.dumps(name(self._artist_ids[a]))[1:-1] for a in new])

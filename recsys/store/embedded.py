@@ -54,7 +54,11 @@ class EmbeddedVersionWriter:
         self._version = version
 
     def for_worker(self) -> EmbeddedVersionWriter:
-        return EmbeddedVersionWriter(EmbeddedStore(self._store.state_dir), self._version)
+        store = EmbeddedStore(self._store.state_dir)
+        # A rebuild's workers only append; the WAL is checkpointed once, when the version is
+        # committed, rather than every few megabytes while they write.
+        store.conn.execute("PRAGMA wal_autocheckpoint=0")
+        return EmbeddedVersionWriter(store, self._version)
 
     def put_many(self, users: Iterable[tuple[str, bytes]]) -> None:
         conn = self._store.conn
@@ -79,6 +83,9 @@ class EmbeddedVersionWriter:
                 "INSERT OR REPLACE INTO store_pointer VALUES ('current', ?)", (self._version,)
             )
             conn.execute("DELETE FROM user_payloads WHERE version != ?", (self._version,))
+        # The workers' writes, kept in the WAL, go into the database file now; the WAL is
+        # emptied (a reader still in it only makes this stop early: harmless).
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def abort(self) -> None:
         conn = self._store.conn
