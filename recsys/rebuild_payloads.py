@@ -35,7 +35,6 @@ from recsys.generators.batch_kernel import (
 from recsys.generators.context import anonymous
 from recsys.generators.neighbourhood import als_reason, als_score
 from recsys.generators.result import format_mix_id, mix_digest, mix_id
-from recsys.generators.steps import UserExclusions
 from recsys.mix import Mix, MixKind
 from recsys.mix_json import MixRenderer, mix_head, track_head
 from recsys.payload_assembly import DIGEST, PIECES, assemble_payloads, track_heads
@@ -244,13 +243,10 @@ class PayloadEncoder:
         # listener excluded. The generators leave out what a listener excluded, so their own
         # mixes pass; the shared ones made for a history too thin are not theirs, and for an
         # excluding listener they go the Mix way.
-        filtered = chunk.users_with(self._withheld)
-        for position, user in enumerate(chunk.users):
-            exclusions = user.exclusions
-            if (exclusions.artists or exclusions.tracks) and not filtered[position]:
-                filtered[position] = not (
-                    has_mix[position] and self._allowed(chunk, position, exclusions)
-                )
+        excluding = np.fromiter(
+            (bool(u.exclusions.artists or u.exclusions.tracks) for u in chunk.users), np.bool_, n
+        )
+        filtered = chunk.users_with(self._withheld) | chunk.excluding() | (excluding & ~has_mix)
         # Listeners whose history made no mix of their own get the shared ones.
         shared = self._shared_layout()
         gets_shared = ~has_mix if shared is not None else np.zeros(n, np.bool_)
@@ -293,16 +289,6 @@ class PayloadEncoder:
             for k, position in enumerate(assembled.tolist()):
                 payloads[position] = compress_payload(view[offsets[k] : offsets[k + 1]])
         return counts
-
-    def _allowed(self, chunk: CompiledChunk, position: int, exclusions: UserExclusions) -> bool:
-        """Whether the listener's exclusions allow every track of their mixes and radar."""
-        tracks = self._ctx.catalog.tracks
-        for part in (0, 2):
-            for number in chunk.members_of(position, part):
-                track = tracks[self._track_ids[number]]
-                if not exclusions.allows(track.track_id, track.artist_ids):
-                    return False
-        return True
 
     def _shared_layout(self) -> _SharedLayout | None:
         """The shared non-personalised mixes as the assembly copies them (None when the

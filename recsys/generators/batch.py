@@ -38,6 +38,7 @@ from recsys.generators.batch_kernel import (
     generate_chunk,
     part_members,
     reason_ids,
+    users_excluding,
 )
 from recsys.generators.context import GenerationContext, Listener, UserProfile
 from recsys.generators.result import make_mix
@@ -76,6 +77,13 @@ class CompiledChunk:
     # Per user, the distinct tracks and artists of their mixes and of their radar
     # (``part_members``): (indptr, numbers) each.
     members: tuple[tuple[Ints, Ints], ...]
+    # Each user's "don't play this" as numbers: (indptr, artists, indptr, tracks).
+    exclusions: tuple[Ints, Ints, Ints, Ints]
+
+    def excluding(self) -> npt.NDArray[np.bool_]:
+        """Per user, whether their output holds something they excluded (the generators
+        leave it out; the final filter would remove it)."""
+        return users_excluding(self.members, self.exclusions)  # type: ignore[no-any-return]
 
     def members_of(self, position: int, part: int) -> list[int]:
         """Part 0: mix tracks, 1: mix artists, 2: radar tracks, 3: radar artists."""
@@ -274,7 +282,7 @@ class BatchGenerator:
         t_ptr, t_art = arrays.catalog[0], arrays.catalog[1]
         members = part_members(mixes, tracks, radar, len(users), t_ptr, t_art)
         return CompiledChunk(
-            users, mixes, tracks, notes, radar, track_reasons, radar_reasons, members
+            users, mixes, tracks, notes, radar, track_reasons, radar_reasons, members, exclusions
         )
 
     def output(self, chunk: CompiledChunk, position: int) -> UserOutput:

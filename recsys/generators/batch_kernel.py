@@ -1198,3 +1198,28 @@ def part_members(mixes, tracks, radar, n_users, t_ptr, t_art):  # type: ignore[n
         parts.append((track_ptr, track_values[:n_tracks]))
         parts.append((artist_ptr, artist_values[:n_artists]))
     return parts[0], parts[1], parts[2], parts[3]
+
+
+@njit(cache=True)
+def users_excluding(members, exclusions):  # type: ignore[no-untyped-def]
+    """Per user, whether their mixes or radar hold a track they excluded or credit an artist
+    they excluded (``members``: ``part_members``'; ``exclusions``: (indptr, artists,
+    indptr, tracks), each row sorted)."""
+    xa_ptr, xa_art, xt_ptr, xt_trk = exclusions
+    n_users = len(xa_ptr) - 1
+    found = np.zeros(n_users, np.bool_)
+    for part in range(4):
+        ptr, values = members[part]
+        is_track = part % 2 == 0
+        for u in range(n_users):
+            if is_track:
+                lo, hi, excluded = xt_ptr[u], xt_ptr[u + 1], xt_trk
+            else:
+                lo, hi, excluded = xa_ptr[u], xa_ptr[u + 1], xa_art
+            if lo == hi:
+                continue
+            for i in range(ptr[u], ptr[u + 1]):
+                if _in_sorted(excluded, lo, hi, values[i]):
+                    found[u] = True
+                    break
+    return found

@@ -9,8 +9,10 @@ If they drift apart, a rebuild would store mixes that the service's own on-reque
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from recsys.generators import personal_mixes, release_radar
@@ -95,3 +97,33 @@ def test_a_listener_is_what_the_compiled_generators_read_of_a_profile(tmp_path: 
     assert [generator.output(by_listener, i) for i in range(len(taken))] == [
         generator.output(by_profile, i) for i in range(len(taken))
     ]
+
+
+def test_a_chunk_names_the_users_whose_output_holds_what_they_excluded(tmp_path: Path) -> None:
+    """The safety net before payloads are stored straight from rows: the generators never
+    pick what a listener excluded, so only a chunk told otherwise finds one."""
+    world = train_world(tmp_path, users=120, artists=30, seed=7)
+    engine = world.engine
+    generator = _generator(world)
+    chunk = generator.run(
+        [p for p in map(engine.profile, engine.known_users()) if generator.compiles(p)]
+    )
+    assert not chunk.excluding().any()
+    n = len(chunk.users)
+    track_user, artist_user = 3, 5
+    given_track = chunk.members_of(track_user, 0)[0]
+    given_artist = chunk.members_of(artist_user, 3)[-1]
+    xa_ptr = np.zeros(n + 1, np.int64)
+    xa_ptr[artist_user + 1 :] = 1
+    xt_ptr = np.zeros(n + 1, np.int64)
+    xt_ptr[track_user + 1 :] = 1
+    told = replace(
+        chunk,
+        exclusions=(
+            xa_ptr,
+            np.array([given_artist], np.int64),
+            xt_ptr,
+            np.array([given_track], np.int64),
+        ),
+    )
+    assert np.flatnonzero(told.excluding()).tolist() == sorted({track_user, artist_user})
