@@ -19,7 +19,14 @@ from recsys.engine import load_engine
 from recsys.generators.steps import NO_EXCLUSIONS
 from recsys.listening.history import load_history
 from recsys.privacy import erase_user
-from recsys.rebuild import RebuildLockedError, rebuild_lock, run_rebuild
+from recsys.rebuild import (
+    MAX_CHUNK_USERS,
+    MIN_CHUNK_USERS,
+    RebuildLockedError,
+    chunk_bounds,
+    rebuild_lock,
+    run_rebuild,
+)
 from recsys.settings import Settings, load_settings
 from recsys.state import open_engine_state
 from recsys.store.base import MixStore, VersionWriter
@@ -259,3 +266,14 @@ def test_stored_mixes_served_as_stored_equal_what_the_final_filter_gives(
     assert as_stored == [service.read_user_mixes(engine, store, u, NO_EXCLUSIONS) for u in users]
     assert radars == [service.read_release_radar(engine, store, u, NO_EXCLUSIONS) for u in users]
     store.close()
+
+
+@pytest.mark.parametrize(("users", "workers"), [(0, 2), (1, 1), (300, 2), (100_000, 2), (7_777, 3)])
+def test_chunks_cover_every_user_once_and_shrink_towards_the_end(users: int, workers: int) -> None:
+    bounds = chunk_bounds(users, workers)
+    assert [start for start, _ in bounds] == [0, *[stop for _, stop in bounds[:-1]]]
+    assert (bounds[-1][1] if bounds else 0) == users
+    sizes = [stop - start for start, stop in bounds]
+    assert all(size <= MAX_CHUNK_USERS for size in sizes)
+    assert all(size >= MIN_CHUNK_USERS for size in sizes[:-1])
+    assert sizes == sorted(sizes, reverse=True)
