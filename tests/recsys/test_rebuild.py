@@ -271,8 +271,8 @@ def test_stored_mixes_served_as_stored_equal_what_the_final_filter_gives(
 @pytest.mark.parametrize(("users", "workers"), [(0, 2), (1, 1), (300, 2), (100_000, 2), (7_777, 3)])
 def test_chunks_cover_every_user_once_and_shrink_towards_the_end(users: int, workers: int) -> None:
     bounds = chunk_bounds(users, workers)
-    assert [start for start, _ in bounds] == [0, *[stop for _, stop in bounds[:-1]]]
-    assert (bounds[-1][1] if bounds else 0) == users
+    covered = [user for start, stop in bounds for user in range(start, stop)]
+    assert covered == list(range(users))
     sizes = [stop - start for start, stop in bounds]
     assert all(size <= MAX_CHUNK_USERS for size in sizes)
     assert all(size >= MIN_CHUNK_USERS for size in sizes[:-1])
