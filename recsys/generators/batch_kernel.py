@@ -288,13 +288,28 @@ def _top_artists(  # type: ignore[no-untyped-def]
                 affinity[a] = 0.0
                 touched.append(a)
             affinity[a] += weight
-    artists = np.array(touched, np.int64)
-    _sort(artists)
-    values = np.empty(len(artists), np.float64)
-    for k in range(len(artists)):
-        values[k] = -affinity[artists[k]]
-    order = _argsort(values)
-    ranked, weights = artists[order], -values[order]
+    ranked = np.array(touched, np.int64)
+    # By (-affinity, id): for the few artists of most histories, an insertion sort.
+    if len(ranked) > _SHORT:
+        _sort(ranked)
+        values = np.empty(len(ranked), np.float64)
+        for k in range(len(ranked)):
+            values[k] = -affinity[ranked[k]]
+        ranked = ranked[_argsort(values)]
+    else:
+        for i in range(1, len(ranked)):
+            a = ranked[i]
+            j = i
+            while j > 0 and (
+                affinity[ranked[j - 1]] < affinity[a]
+                or (affinity[ranked[j - 1]] == affinity[a] and ranked[j - 1] > a)
+            ):
+                ranked[j] = ranked[j - 1]
+                j -= 1
+            ranked[j] = a
+    weights = np.empty(len(ranked), np.float64)
+    for k in range(len(ranked)):
+        weights[k] = affinity[ranked[k]]
     allowed = np.empty(len(ranked), np.bool_)
     for k in range(len(ranked)):
         allowed[k] = excluded_artist[ranked[k]] != stamp
@@ -306,24 +321,43 @@ def _top_artists(  # type: ignore[no-untyped-def]
 def _own_tracks(h_start, h_stop, h_trk, h_plays, t_ptr, t_art):  # type: ignore[no-untyped-def]
     """The listener's tracks per artist (every credited one), most played first, ties by id:
     (artists, tracks), sorted by artist."""
-    artists = []
-    tracks = []
-    plays = []
+    n = 0
+    for i in range(h_start, h_stop):
+        if h_trk[i] >= 0:
+            n += t_ptr[h_trk[i] + 1] - t_ptr[h_trk[i]]
+    own_art = np.empty(n, np.int64)
+    own_trk = np.empty(n, np.int64)
+    plays = np.empty(n, np.int64)
+    n = 0
     for i in range(h_start, h_stop):
         track = h_trk[i]
         if track < 0:
             continue
         for j in range(t_ptr[track], t_ptr[track + 1]):
-            artists.append(t_art[j])
-            tracks.append(track)
-            plays.append(h_plays[i])
-    own_art = np.array(artists, np.int64)
-    own_trk = np.array(tracks, np.int64)
-    negative = -np.array(plays, np.int64)
-    order = _argsort(own_trk)
-    order = order[_argsort(negative[order])]
-    order = order[_argsort(own_art[order])]
-    return own_art[order], own_trk[order]
+            own_art[n] = t_art[j]
+            own_trk[n] = track
+            plays[n] = h_plays[i]
+            n += 1
+    if n > _SHORT:
+        order = _argsort(own_trk)
+        order = order[_argsort(-plays[order])]
+        order = order[_argsort(own_art[order])]
+        return own_art[order], own_trk[order]
+    # By (artist, most played, track), in place: an insertion sort, stable as the above.
+    for i in range(1, n):
+        a, t, p = own_art[i], own_trk[i], plays[i]
+        j = i
+        while j > 0 and (
+            own_art[j - 1] > a
+            or (
+                own_art[j - 1] == a
+                and (plays[j - 1] < p or (plays[j - 1] == p and own_trk[j - 1] > t))
+            )
+        ):
+            own_art[j], own_trk[j], plays[j] = own_art[j - 1], own_trk[j - 1], plays[j - 1]
+            j -= 1
+        own_art[j], own_trk[j], plays[j] = a, t, p
+    return own_art, own_trk
 
 
 @njit(cache=True)
