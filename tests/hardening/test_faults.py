@@ -58,8 +58,10 @@ pytestmark = pytest.mark.e2e
 DEADLINE_S = 30.0
 QUICK_S = 3.0  # "answers quickly": retries and backoff included, far from any hang
 # For the kill cases: generating every user takes a few seconds on one worker (256 a chunk).
-LARGE_WORLD = WorldConfig(users=1500, artists=60, seed=3, today=date(2026, 11, 26))
-FIRST_CHUNK = "generated 256/"
+# Large enough that generating it takes a good part of a second (the compiled generators
+# make a 1,500-user world in 50 ms), so a kill can land in the middle of it.
+LARGE_WORLD = WorldConfig(users=8000, artists=80, seed=3, today=date(2026, 11, 26))
+FIRST_CHUNK = "recsys.rebuild: generated "  # the first chunk's progress line
 
 
 # ---------------------------------------------------------------------------------------------
