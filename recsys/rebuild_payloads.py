@@ -177,7 +177,7 @@ class _SharedLayout:
     template: npt.NDArray[np.uint8]
     digest_at: Ints
     header_start: npt.NDArray[np.uint8]
-    tracks: int
+    track_count: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +255,9 @@ class PayloadEncoder:
         mix_lengths = chunk.mixes[:, MIX_STOP] - chunk.mixes[:, MIX_START]
         radar_lengths = np.diff(radar_ptr)
         own_tracks = np.bincount(chunk.mixes[:, MIX_USER], mix_lengths, n).astype(np.int64)
-        shared_mixes, shared_tracks = (len(shared.digest_at), shared.tracks) if shared else (0, 0)
+        shared_mixes, shared_tracks = (
+            (len(shared.digest_at), shared.track_count) if shared else (0, 0)
+        )
         counts = EncodedChunk(
             payloads,
             mixes=np.where(gets_shared, shared_mixes, np.diff(mix_ptr)),
