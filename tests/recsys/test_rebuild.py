@@ -107,9 +107,23 @@ def _rebuild_then_fail(settings: Settings, data: Path) -> None:
 def test_rebuild_publishes_every_user_and_outputs_are_clean(
     tmp_path: Path, world: tuple[Path, dict[str, Any]]
 ) -> None:
-    data, truth = world
-    settings = _settings(tmp_path)
+    _publishes_every_user_and_outputs_are_clean(_settings(tmp_path), *world)
+
+
+@pytest.mark.redis
+def test_rebuild_workers_publish_every_user_into_redis(
+    tmp_path: Path, world: tuple[Path, dict[str, Any]], redis_url: str
+) -> None:
+    """Each worker writes through a Redis connection of its own; the version's count check
+    at the switch sees every user."""
+    _publishes_every_user_and_outputs_are_clean(_settings(tmp_path, redis_url), *world)
+
+
+def _publishes_every_user_and_outputs_are_clean(
+    settings: Settings, data: Path, truth: dict[str, Any]
+) -> None:
     summary = run_rebuild(settings, data, NOW, progress=_quiet, workers=2)
+    assert summary["store"]["name"] == ("embedded" if settings.store_url == "embedded" else "redis")
     generation = summary["generation"]
     assert generation["users"] >= 270  # everyone but bots with no follows or exclusions
     assert generation["mixes"] > generation["users"]
@@ -117,8 +131,10 @@ def test_rebuild_publishes_every_user_and_outputs_are_clean(
     engine = load_engine(conn, settings.state_dir, settings, NOW)
     conn.close()
     store = open_store(settings)
+    assert store.current_version() == summary["store"]["version"]
     forbidden = forbidden_tracks(truth)
     for user_id in engine.known_users():
+        assert store.read_user(user_id) is not None, user_id
         mixes = service.read_user_mixes(engine, store, user_id, NO_EXCLUSIONS)["mixes"]
         radar = service.read_release_radar(engine, store, user_id, NO_EXCLUSIONS)
         served = {t["track_id"] for m in [*mixes, radar] for t in m["tracks"]}
