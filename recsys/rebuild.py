@@ -2,8 +2,10 @@
 
 One rebuild at a time (an exclusive lock file in the state folder; a second one refuses at
 once). Generation fans out over forked worker processes that share the loaded engine
-copy-on-write. The new store version becomes current only after every user was written and
-counted; if anything fails or the job is interrupted, the previous version stays served.
+copy-on-write, each writing its chunks of users through a store connection of its own. The
+new store version becomes current only after every user was written and counted (by the
+parent, at the switch); if anything fails or the job is interrupted, the previous version
+stays served.
 """
 
 from __future__ import annotations
