@@ -14,7 +14,7 @@ byte for byte.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -37,7 +37,7 @@ from recsys.generators.neighbourhood import als_reason, als_score
 from recsys.generators.result import format_mix_id, mix_digest, mix_id
 from recsys.mix import Mix, MixKind
 from recsys.mix_json import MixRenderer, mix_head, track_head
-from recsys.payload_assembly import DIGEST, PIECES, assemble_payloads, track_heads
+from recsys.payload_assembly import DIGEST, PIECES, assemble_payloads, json_items, track_heads
 from recsys.store.base import PAYLOAD_VERSION, compress_payload, pack_payload, part_header
 
 Ints = npt.NDArray[np.int64]
@@ -74,6 +74,24 @@ class TextTable:
         stops = self._used + np.cumsum(lengths)
         self.start[numbers] = stops - lengths
         self.stop[numbers] = stops
+        self._set[numbers] = True
+        self._used = used
+
+    def add_json(self, numbers: list[int], values: list[Any], *, unquoted: bool = False) -> None:
+        """Strings ``numbers``: the JSON of ``values``, rendered by one ``orjson.dumps`` of
+        the list (``unquoted``: strings without their quotes)."""
+        text = np.frombuffer(orjson.dumps(values), np.uint8)
+        starts, stops = json_items(text)
+        if unquoted:
+            starts, stops = starts + 1, stops - 1
+        used = self._used + len(text)
+        if used > len(self.text):
+            grown = np.empty(max(2 * len(self.text), used), np.uint8)
+            grown[: self._used] = self.text[: self._used]
+            self.text = grown
+        self.text[self._used : used] = text
+        self.start[numbers] = self._used + starts
+        self.stop[numbers] = self._used + stops
         self._set[numbers] = True
         self._used = used
 
@@ -393,10 +411,10 @@ class PayloadEncoder:
         credits = np.concatenate([t_art[t_ptr[t] : t_ptr[t + 1]] for t in new])
         artists = self._artist_json.missing(credits)
         if artists:
-            self._artist_json.add(artists, [orjson.dumps(self._artist_ids[a]) for a in artists])
+            self._artist_json.add_json(artists, [self._artist_ids[a] for a in artists])
         found = [self._ctx.catalog.tracks[self._track_ids[t]] for t in new]
-        self._titles.add(new, [orjson.dumps(t.title) for t in found])
-        self._track_json.add(new, [orjson.dumps(t.track_id) for t in found])
+        self._titles.add_json(new, [t.title for t in found])
+        self._track_json.add_json(new, [t.track_id for t in found])
         text = (
             self._track_json.arrays,
             self._titles.arrays,
@@ -411,7 +429,7 @@ class PayloadEncoder:
         new = self._names.missing(artists)
         if new:
             name = self._ctx.catalog.name
-            self._names.add(new, [orjson.dumps(name(self._artist_ids[a]))[1:-1] for a in new])
+            self._names.add_json(new, [name(self._artist_ids[a]) for a in new], unquoted=True)
 
     def _render_reasons(self, numbers: list[int]) -> list[bytes]:
         """The JSON (closing its track) of the reasons ``batch_kernel.reason_ids`` numbers
