@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 import networkx as nx
 import numpy as np
@@ -154,11 +154,11 @@ class GenerationContext:
         return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
-@dataclass(frozen=True, slots=True)
-class Listener:
+class Listener(NamedTuple):
     """What the compiled generators (``batch``) read of a personalised listener with a
     history, besides the history itself: a rebuild makes one per listener, and a whole
-    ``UserProfile`` copies their history into Python objects."""
+    ``UserProfile`` copies their history into Python objects (a named tuple: a frozen
+    dataclass takes several times as long to make)."""
 
     user_id: str
     follows: frozenset[str]
