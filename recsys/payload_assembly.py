@@ -123,15 +123,26 @@ def _put_list(buf, n, table, values, start, stop):  # type: ignore[no-untyped-de
 
 
 @njit(cache=True, inline="always")
-def _track_size(text, track, reason):  # type: ignore[no-untyped-def]
-    """Bytes of a track's object with its reason."""
-    return _len(text[0], track) + _len(text[1], reason)
+def _tracks_size(text, rows, column, reasons, start, stop):  # type: ignore[no-untyped-def]
+    """Bytes of rows start:stop's track objects joined by commas, and the mix's ``]}``."""
+    size = 2 + max(stop - start - 1, 0)
+    for i in range(start, stop):
+        size += _len(text[0], rows[i, column]) + _len(text[1], reasons[i])
+    return size
 
 
 @njit(cache=True, inline="always")
-def _put_track(buf, n, text, track, reason):  # type: ignore[no-untyped-def]
-    n = _put(buf, n, text[0], track)
-    return _put(buf, n, text[1], reason)
+def _put_tracks(buf, n, text, rows, column, reasons, start, stop):  # type: ignore[no-untyped-def]
+    """Rows start:stop's track objects (head, then reason) joined by commas, then ``]}``."""
+    for i in range(start, stop):
+        if i > start:
+            buf[n] = _COMMA
+            n += 1
+        n = _put(buf, n, text[0], rows[i, column])
+        n = _put(buf, n, text[1], reasons[i])
+    buf[n] = _CLOSE_LIST
+    buf[n + 1] = _CLOSE_OBJECT
+    return n + 2
 
 
 @njit(cache=True, _nrt=False)
@@ -200,15 +211,14 @@ def _measure(users, rows, text, members, shared, sizes):  # type: ignore[no-unty
             second = mixes[m, MIX_ANCHOR2] if mixes[m, MIX_ANCHORS] > 1 else -1
             title = _title_size(text, m - mix_ptr[u] + 1, mixes[m, MIX_ANCHOR1], second)
             head = _len(pieces, MIX_OPEN) + DIGEST + _len(pieces, MIX_TITLE) + title
-            mixes_size += head + _len(pieces, MIX_REST) + 2
-            start, stop = mixes[m, MIX_START], mixes[m, MIX_STOP]
-            mixes_size += max(stop - start - 1, 0)
-            for i in range(start, stop):
-                mixes_size += _track_size(text, tracks[i, TRACK], track_reasons[i])
-        radar_size = _len(pieces, RADAR_OPEN) + DIGEST + _len(pieces, RADAR_REST) + 2
-        radar_size += max(radar_ptr[u + 1] - radar_ptr[u] - 1, 0)
-        for i in range(radar_ptr[u], radar_ptr[u + 1]):
-            radar_size += _track_size(text, radar[i, RADAR_TRACK], radar_reasons[i])
+            mixes_size += head + _len(pieces, MIX_REST)
+            mixes_size += _tracks_size(
+                text, tracks, TRACK, track_reasons, mixes[m, MIX_START], mixes[m, MIX_STOP]
+            )
+        radar_size = _len(pieces, RADAR_OPEN) + DIGEST + _len(pieces, RADAR_REST)
+        radar_size += _tracks_size(
+            text, radar, RADAR_TRACK, radar_reasons, radar_ptr[u], radar_ptr[u + 1]
+        )
         header_size = _digits(radar_size)
         for piece in range(HEADER_0 + 4, HEADER_0 + 7):
             header_size += _len(pieces, piece)
@@ -253,14 +263,9 @@ def _put_mixes(buf, n, u, rows, text, mix_digests):  # type: ignore[no-untyped-d
             n = _put(buf, n, names, mixes[m, MIX_ANCHOR2])
         n = _put(buf, n, pieces, TITLE_MORE)
         n = _put(buf, n, pieces, MIX_REST)
-        for i in range(mixes[m, MIX_START], mixes[m, MIX_STOP]):
-            if i > mixes[m, MIX_START]:
-                buf[n] = _COMMA
-                n += 1
-            n = _put_track(buf, n, text, tracks[i, TRACK], track_reasons[i])
-        buf[n] = _CLOSE_LIST
-        buf[n + 1] = _CLOSE_OBJECT
-        n += 2
+        n = _put_tracks(
+            buf, n, text, tracks, TRACK, track_reasons, mixes[m, MIX_START], mixes[m, MIX_STOP]
+        )
     buf[n] = _CLOSE_LIST
     n += 1
     return n
@@ -316,14 +321,9 @@ def _write(buf, offsets, users, rows, text, members, shared, digests, sizes):  #
             buf[n + i] = radar_digests[u, i]
         n += DIGEST
         n = _put(buf, n, pieces, RADAR_REST)
-        for i in range(radar_ptr[u], radar_ptr[u + 1]):
-            if i > radar_ptr[u]:
-                buf[n] = _COMMA
-                n += 1
-            n = _put_track(buf, n, text, radar[i, RADAR_TRACK], radar_reasons[i])
-        buf[n] = _CLOSE_LIST
-        buf[n + 1] = _CLOSE_OBJECT
-        n += 2
+        n = _put_tracks(
+            buf, n, text, radar, RADAR_TRACK, radar_reasons, radar_ptr[u], radar_ptr[u + 1]
+        )
         if n - start != 4 + header_size + mixes_size + radar_size:
             return k
     offsets[len(users)] = n

@@ -65,17 +65,8 @@ class TextTable:
 
     def add_joined(self, numbers: list[int], joined: npt.NDArray[np.uint8], lengths: Ints) -> None:
         """Strings ``numbers`` given end to end, with their lengths."""
-        used = self._used + len(joined)
-        if used > len(self.text):
-            grown = np.empty(max(2 * len(self.text), used), np.uint8)
-            grown[: self._used] = self.text[: self._used]
-            self.text = grown
-        self.text[self._used : used] = joined
-        stops = self._used + np.cumsum(lengths)
-        self.start[numbers] = stops - lengths
-        self.stop[numbers] = stops
-        self._set[numbers] = True
-        self._used = used
+        stops = np.cumsum(lengths)
+        self._add_spans(numbers, joined, stops - lengths, stops)
 
     def add_json(self, numbers: list[int], values: list[Any], *, unquoted: bool = False) -> None:
         """Strings ``numbers``: the JSON of ``values``, rendered by one ``orjson.dumps`` of
@@ -84,6 +75,12 @@ class TextTable:
         starts, stops = json_items(text)
         if unquoted:
             starts, stops = starts + 1, stops - 1
+        self._add_spans(numbers, text, starts, stops)
+
+    def _add_spans(
+        self, numbers: list[int], text: npt.NDArray[np.uint8], starts: Ints, stops: Ints
+    ) -> None:
+        """Append ``text``; string ``numbers[k]`` is its bytes starts[k]:stops[k]."""
         used = self._used + len(text)
         if used > len(self.text):
             grown = np.empty(max(2 * len(self.text), used), np.uint8)
