@@ -214,12 +214,15 @@ class Generation:
 
 
 def prepare_generation(engine: Engine) -> Generation:
-    """The engine as arrays, and the compiled generators ready: compiled here (or loaded
-    from numba's cache, after the first run) once, not once in every worker."""
+    """The engine as arrays, the compiled generators and payload assembly ready, and the
+    catalogue's strings rendered: compiled here (or loaded from numba's cache, after the
+    first run) and rendered once, not once in every worker."""
     arrays = build_generation_arrays(engine.context, engine.history)
     generator = BatchGenerator(engine.context, arrays, engine.history)
-    generator.warm_up()
-    return Generation(engine, generator, PayloadEncoder(generator, engine.gate))
+    encoder = PayloadEncoder(generator, engine.gate)
+    encoder.warm_up(generator.warm_up())
+    encoder.render_catalogue()
+    return Generation(engine, generator, encoder)
 
 
 def generate_all(
@@ -238,7 +241,6 @@ def generate_all(
     # collector stops walking it at every full collection (a fifth of the generation time on
     # a 20k-user world), and forked workers stop copying its pages to update its headers.
     gc.freeze()
-    generation.encoder.render_catalogue()
     chunks = [users[start:stop] for start, stop in chunk_bounds(len(users), workers)]
     total = UserOutcome()
     done = 0

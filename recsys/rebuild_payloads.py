@@ -248,6 +248,14 @@ class PayloadEncoder:
         self._radar_shared: _Shared | Literal[False] | None = False
         self._layout: _SharedLayout | Literal[False] | None = False
 
+    def warm_up(self, empty: CompiledChunk) -> None:
+        """Compile the assembly (or load it from numba's cache) and render the shared
+        non-personalised mixes now, on a chunk of no listener: a rebuild does it once before
+        its workers fork, not once in every worker."""
+        if empty.users:
+            raise ValueError("warm_up takes a chunk of no listener")
+        self.encode(empty)
+
     def encode(self, chunk: CompiledChunk) -> EncodedChunk:
         """Each user's payload, or None where the ``Mix`` way must make it."""
         self._fill(chunk)
@@ -281,30 +289,30 @@ class PayloadEncoder:
             # The shared mixes come with a note: "personal history too thin for a mix".
             notes=chunk.notes + gets_shared + (radar_lengths == 0),
         )
-        if len(assembled):
-            self._buffer, offsets = assemble_payloads(
-                self._buffer,
-                assembled,
-                chunk.mixes,
-                chunk.tracks,
-                chunk.radar,
-                chunk.track_reasons,
-                chunk.radar_reasons,
-                chunk.members,
-                (
-                    self._heads.arrays,
-                    self._reasons.arrays,
-                    self._track_json.arrays,
-                    self._artist_json.arrays,
-                    self._names.arrays,
-                    self._pieces,
-                ),
-                *self._digests(chunk, assembled),
-                self._shared_arrays(chunk, assembled, gets_shared, shared),
-            )
-            view = memoryview(self._buffer)
-            for k, position in enumerate(assembled.tolist()):
-                payloads[position] = compress_payload(view[offsets[k] : offsets[k + 1]])
+        # Assembled even for no listener: that is how ``warm_up`` compiles it.
+        self._buffer, offsets = assemble_payloads(
+            self._buffer,
+            assembled,
+            chunk.mixes,
+            chunk.tracks,
+            chunk.radar,
+            chunk.track_reasons,
+            chunk.radar_reasons,
+            chunk.members,
+            (
+                self._heads.arrays,
+                self._reasons.arrays,
+                self._track_json.arrays,
+                self._artist_json.arrays,
+                self._names.arrays,
+                self._pieces,
+            ),
+            *self._digests(chunk, assembled),
+            self._shared_arrays(chunk, assembled, gets_shared, shared),
+        )
+        view = memoryview(self._buffer)
+        for k, position in enumerate(assembled.tolist()):
+            payloads[position] = compress_payload(view[offsets[k] : offsets[k + 1]])
         return counts
 
     def _shared_layout(self) -> _SharedLayout | None:
@@ -356,7 +364,8 @@ class PayloadEncoder:
                 mix_digest("mix", f"{user_id}:{index}", pool, model)
                 for index in range(1, count + 1)
             )
-        ids = np.frombuffer("".join(digits).encode(), np.uint8).reshape(len(digits), -1)
+        text = "".join(digits).encode()
+        ids = np.frombuffer(text, np.uint8).reshape(len(digits), DIGEST * count)
         return gets_shared, layout.template, layout.digest_at, layout.header_start, ids
 
     def _digests(

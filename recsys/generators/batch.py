@@ -249,10 +249,10 @@ class BatchGenerator:
             (*csr(artists), *csr(tracks)),
         )
 
-    def warm_up(self) -> None:
+    def warm_up(self) -> CompiledChunk:
         """Compile the generators now (or load them from numba's cache): a rebuild does it
-        once before forking, not once in every worker."""
-        self.run([])
+        once before forking, not once in every worker. Returns their chunk of no listener."""
+        return self.run([])
 
     def run(self, users: Sequence[ChunkUser]) -> CompiledChunk:
         """The compiled generators over ``users`` (each one that ``compiles``)."""

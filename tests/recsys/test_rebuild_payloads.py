@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from recsys.final_filter import ServingGate, final_filter
 from recsys.generators.batch import BatchGenerator
@@ -99,3 +100,23 @@ def test_listeners_without_personalisation_get_the_shared_payload_under_their_id
         assert found.mixes == len(mixes) > 0
         payloads.add(found.payload)
     assert len(payloads) == len(anonymous)  # each under their own mix ids
+
+
+def test_an_encoder_warmed_up_before_the_fork_encodes_as_a_fresh_one(tmp_path: Path) -> None:
+    """A rebuild warms the encoder up on the generators' chunk of no listener (compiling the
+    assembly once, before its workers fork); what it encodes afterwards is unchanged."""
+    world = train_world(tmp_path, users=300, artists=40, seed=5)
+    engine = world.engine
+    generator = BatchGenerator(
+        engine.context, build_generation_arrays(engine.context, engine.history), engine.history
+    )
+    profiles = [p for p in map(engine.profile, engine.known_users()) if generator.compiles(p)]
+    chunk = generator.run(profiles)
+    warmed = PayloadEncoder(generator, engine.gate)
+    warmed.warm_up(generator.warm_up())
+    warmed.render_catalogue()
+    fresh = PayloadEncoder(generator, engine.gate).encode(chunk)
+    assert warmed.encode(chunk).payloads == fresh.payloads
+    assert sum(p is not None for p in fresh.payloads) > 0.9 * len(profiles)
+    with pytest.raises(ValueError, match="no listener"):
+        warmed.warm_up(chunk)
