@@ -214,15 +214,6 @@ def _shares(t_ptr, t_art, x, y):  # type: ignore[no-untyped-def]
     return shared
 
 
-@njit(cache=True)
-def _spread(t_ptr, t_art, tracks, n, limit):  # type: ignore[no-untyped-def]
-    """``steps.spread_artists`` over ``tracks[:n]``, its first ``limit`` placed: returns
-    (positions in ``tracks`` in play order, count)."""
-    placed = np.empty(min(n, limit), np.int64)
-    count, _ = _spread_into(t_ptr, t_art, tracks, n, limit, np.zeros(n, np.bool_), placed)
-    return placed, count
-
-
 @njit(cache=True, _nrt=False)
 def _spread_into(t_ptr, t_art, tracks, n, limit, used, placed):  # type: ignore[no-untyped-def]
     """``_spread`` into ``placed`` (``used``: n falses); returns the count placed and the
@@ -584,8 +575,43 @@ def _take_discoveries(  # type: ignore[no-untyped-def]
     return n_discovery
 
 
+@njit(cache=True, inline="always")
+def _bisect(values, value, right):  # type: ignore[no-untyped-def]
+    """``np.searchsorted(values, value, side="right" if right else "left")``, allocating
+    nothing (so callable where reference counting is off)."""
+    lo, hi = 0, len(values)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if values[mid] < value or (right and values[mid] == value):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
 @njit(cache=True)
-def _build_mix(  # type: ignore[no-untyped-def]
+def mix_workspace(top_n, target, artists):  # type: ignore[no-untyped-def]
+    """The arrays ``_fill_mix`` works in (made once per chunk, not per mix): per anchor its
+    queue and whether it has tracks left, the draw's turn, the familiar and discovery picks,
+    the scored neighbours, and the mix's rows with what ordering them needs."""
+    rows = max(target, 1)
+    return (
+        np.empty((top_n, 3), np.int64),  # per anchor: own position, own end, popular position
+        np.empty(top_n, np.bool_),  # anchor with tracks left
+        np.empty(2, np.int64),  # next anchor to draw from, anchors with tracks left
+        np.empty((rows, 2), np.int64),  # familiar (track, anchor)
+        np.empty((rows, 3), np.int64),  # discovery (track, anchor, neighbour)
+        np.empty(artists, np.int64),  # scored neighbours
+        np.empty((rows, 4), np.int64),  # rows before spreading
+        np.empty(rows, np.bool_),  # discovery slot
+        np.empty(rows, np.int64),  # positions in play order
+        np.empty(rows, np.bool_),  # placed or dropped
+        np.empty(rows, np.int64),  # the rows' tracks
+    )
+
+
+@njit(cache=True, _nrt=False)
+def _fill_mix(  # type: ignore[no-untyped-def]
     anchors,
     weights,
     familiar_order,
@@ -603,10 +629,17 @@ def _build_mix(  # type: ignore[no-untyped-def]
     min_share,
     scratch,
     stamps,
+    work,
+    out,
+    out_start,
 ):
     """``personal_mixes._build_mix`` around ``anchors`` (iteration order, with ``weights``);
-    ``familiar_order`` is the anchors by (-affinity, id). Returns rows (track, via,
-    neighbour, slot) of the mix in play order."""
+    ``familiar_order`` is the anchors by (-affinity, id). Writes the mix's rows (track, via,
+    neighbour, slot) in play order into ``out`` from ``out_start``; returns their count.
+
+    Compiled without reference counting and allocating nothing (``work`` is
+    ``mix_workspace``'s): a listener's mixes otherwise cost hundreds of atomic reference
+    count updates, for the arrays in the tuples passed down."""
     g_ptr, g_nbr, g_w = g
     target, familiar_target, cap, discovery_cap, max_tracks = sizes
     (
@@ -626,17 +659,16 @@ def _build_mix(  # type: ignore[no-untyped-def]
         excluded_track,
         excluded_artist,
     ) = scratch
+    queues, alive, turn, familiar, discovery, kept, rows, is_slot, placed, used, column = work
     user_stamp, mix_stamp = stamps
     # Familiar: round-robin over the anchors' own tracks, then their popular ones.
     n = len(familiar_order)
-    queues = np.zeros((n, 3), np.int64)  # per anchor: own position, own end, popular position
     for k in range(n):
-        queues[k, 0] = np.searchsorted(own_art, familiar_order[k], side="left")
-        queues[k, 1] = np.searchsorted(own_art, familiar_order[k], side="right")
+        queues[k, 0] = _bisect(own_art, familiar_order[k], False)
+        queues[k, 1] = _bisect(own_art, familiar_order[k], True)
         queues[k, 2] = a_ptr[familiar_order[k]]
-    alive = np.ones(n, np.bool_)
-    turn = np.array([0, n], np.int64)  # next anchor to draw from, anchors with tracks left
-    familiar = np.empty((target, 2), np.int64)
+        alive[k] = True
+    turn[0], turn[1] = 0, n
     rules = (
         t_ptr,
         t_art,
@@ -660,18 +692,13 @@ def _build_mix(  # type: ignore[no-untyped-def]
     n_familiar = _take_familiar(familiar_target, familiar, 0, draw, rules)
     # Discovery: graph neighbours of the anchors the listener has not played, best first.
     wanted = _discovery_count(target, familiar_target, min_share, n_familiar)
-    discovery = np.empty((max(wanted, 0), 3), np.int64)
     n_discovery = 0
     if wanted > 0:
         for k in range(len(anchors)):
             anchor_mark[anchors[k]] = mix_stamp
             anchor_weight[anchors[k]] = weights[k]
             anchor_rank[anchors[k]] = k
-        # Every neighbour of an anchor, scored (at most the anchors' degrees in all).
-        reach = 0
-        for k in range(len(anchors)):
-            reach += g_ptr[anchors[k] + 1] - g_ptr[anchors[k]]
-        kept = np.empty(reach, np.int64)
+        # Every neighbour of an anchor, scored (each artist once: at most all of them).
         n_touched = 0
         for k in range(len(anchors)):
             a = anchors[k]
@@ -714,14 +741,16 @@ def _build_mix(  # type: ignore[no-untyped-def]
             (anchor_mark, mix_stamp, anchor_weight, anchor_rank),
             rules,
         )
-    # Too few discoveries: more familiar tracks fill the mix up to its target length.
+    # Too few discoveries: more familiar tracks fill the mix up to its target length (so a
+    # mix never holds more than ``target`` rows: the workspace's size).
     shortfall = target - n_familiar - n_discovery
     if shortfall > 0:
         n_familiar = _take_familiar(n_familiar + shortfall, familiar, n_familiar, draw, rules)
     # Interleave (discoveries each in the middle of their share), then spread the artists.
     count = n_familiar + n_discovery
-    rows = np.empty((count, 4), np.int64)
-    is_slot = np.zeros(count, np.bool_)
+    for position in range(count):
+        is_slot[position] = False
+        used[position] = False
     for i in range(n_discovery):
         is_slot[int((i + 0.5) * count / n_discovery)] = True
     next_f, next_d = 0, 0
@@ -738,8 +767,12 @@ def _build_mix(  # type: ignore[no-untyped-def]
             rows[position, 2] = -1
             rows[position, 3] = 0
             next_f += 1
-    placed, n_placed = _spread(t_ptr, t_art, rows[:, 0].copy(), count, max_tracks)
-    return rows[placed[:n_placed]]
+        column[position] = rows[position, 0]
+    n_placed, _ = _spread_into(t_ptr, t_art, column, count, max_tracks, used, placed)
+    for i in range(n_placed):
+        for c in range(4):
+            out[out_start + i, c] = rows[placed[i], c]
+    return n_placed
 
 
 @njit(cache=True)
@@ -1046,6 +1079,9 @@ def generate_chunk(  # type: ignore[no-untyped-def]
     tracks = np.empty((n_users * max_mixes * max_tracks, 4), np.int64)
     radar = np.empty((n_users * radar_sizes[2], 5), np.int64)
     notes = np.zeros(n_users, np.int64)
+    # A failed mix writes its rows where the next one goes: never past the end, as a
+    # listener tries a mix only while they have fewer than ``max_mixes``.
+    mix_work = mix_workspace(top_n, target, len(affinity))
     n_mixes, n_tracks, n_radar = 0, 0, 0
     for u in range(n_users):
         state[0] += 1
@@ -1109,7 +1145,7 @@ def generate_chunk(  # type: ignore[no-untyped-def]
                     continue
             familiar_order = top[members]
             state[1] += 1
-            rows = _build_mix(
+            count = _fill_mix(
                 anchors,
                 weights,
                 familiar_order,
@@ -1127,20 +1163,22 @@ def generate_chunk(  # type: ignore[no-untyped-def]
                 min_share,
                 scratch,
                 (user_stamp, state[1]),
+                mix_work,
+                tracks,
+                n_tracks,
             )
-            if len(rows) < min_tracks:
+            if count < min_tracks:
                 notes[u] += int(not fallback)  # a failed fallback makes no note of its own
                 continue
             if fallback:
                 notes[u] += 1
             mixes[n_mixes, MIX_USER] = u
             mixes[n_mixes, MIX_START] = n_tracks
-            mixes[n_mixes, MIX_STOP] = n_tracks + len(rows)
+            mixes[n_mixes, MIX_STOP] = n_tracks + count
             mixes[n_mixes, MIX_ANCHOR1] = familiar_order[0]
             mixes[n_mixes, MIX_ANCHOR2] = familiar_order[1] if len(familiar_order) > 1 else -1
             mixes[n_mixes, MIX_ANCHORS] = len(familiar_order)
-            tracks[n_tracks : n_tracks + len(rows)] = rows
-            n_tracks += len(rows)
+            n_tracks += count
             n_mixes += 1
             user_mixes += 1
         if user_mixes == 0 and notes[u] == 0:
