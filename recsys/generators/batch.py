@@ -235,18 +235,14 @@ class BatchGenerator:
         np.cumsum(lengths, out=h_ptr[1:])
         index = np.repeat(starts - h_ptr[:-1], lengths) + np.arange(int(h_ptr[-1]))
         h_trk = self._arrays.history_tracks[history.track[index]]
-        arrays, none = self._arrays, ()  # most listeners follow and exclude nothing
-        follows = [arrays.artists_of(u.follows) if u.follows else none for u in users]
-        artists = [
-            arrays.artists_of(u.exclusions.artists) if u.exclusions.artists else none for u in users
-        ]
+        arrays, none = self._arrays, ()  # most listeners exclude nothing
         tracks = [
             arrays.tracks_of(u.exclusions.tracks) if u.exclusions.tracks else none for u in users
         ]
         return (
             (h_ptr, h_trk, history.plays[index], history.heard[index], history.last_day[index]),
-            csr(follows),
-            (*csr(artists), *csr(tracks)),
+            arrays.artists_csr([u.follows for u in users]),
+            (*arrays.artists_csr([u.exclusions.artists for u in users]), *csr(tracks)),
         )
 
     def warm_up(self) -> CompiledChunk:

@@ -127,3 +127,22 @@ def test_a_chunk_names_the_users_whose_output_holds_what_they_excluded(tmp_path:
         ),
     )
     assert np.flatnonzero(told.excluding()).tolist() == sorted({track_user, artist_user})
+
+
+def test_rows_of_artist_ids_become_sorted_numbers_without_the_unknown(tmp_path: Path) -> None:
+    arrays = _generator(train_world(tmp_path, users=60, artists=20, seed=3)).arrays
+    known = list(arrays.artist_ids)
+    rows = [
+        frozenset(known[:3]),
+        frozenset(),
+        frozenset({"ar-unknown", known[5]}),
+        frozenset({"ar-unknown"}),
+        frozenset(reversed(known[2:9])),
+    ]
+    indptr, values = arrays.artists_csr(rows)
+    found = [values[indptr[i] : indptr[i + 1]].tolist() for i in range(len(rows))]
+    number = arrays.artist_number
+    assert found == [sorted(number[a] for a in r if a in number) for r in rows]
+    assert found[2] == [number[known[5]]] and found[3] == []
+    empty_ptr, empty = arrays.artists_csr([])
+    assert empty_ptr.tolist() == [0] and empty.size == 0
