@@ -776,7 +776,26 @@ def _fill_mix(  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _radar(  # type: ignore[no-untyped-def]
+def radar_workspace(artists, releases, per_release, max_tracks):  # type: ignore[no-untyped-def]
+    """The arrays ``_fill_radar`` works in (made once per chunk, not per listener), at their
+    largest: a circle of every artist, every artist's releases, ``per_release`` tracks of each
+    release, and the placed rows."""
+    _, _, _, ar_rel, _, _ = releases
+    found = max((len(releases[0]) - 1) * per_release, 1)
+    return (
+        np.empty(max(artists, 1), np.int64),  # the circle's artists
+        np.empty(max(len(ar_rel), 1), np.int64),  # their releases
+        np.empty((found, 3), np.int64),  # closeness, track, artist
+        np.empty(found, np.int64),  # found tracks, closest first
+        np.empty((found, 3), np.int64),  # admitted tracks
+        np.empty(found, np.bool_),  # placed or dropped
+        np.empty(max(max_tracks, 1), np.int64),  # positions in play order
+        np.empty((max(max_tracks, 1), 4), np.int64),  # the rows
+    )
+
+
+@njit(cache=True, _nrt=False)
+def _fill_radar(  # type: ignore[no-untyped-def]
     top,
     top_w,
     follows,
@@ -790,10 +809,12 @@ def _radar(  # type: ignore[no-untyped-def]
     radar_sizes,
     scratch,
     stamps,
+    work,
 ):
-    """``release_radar._generate`` for a personalised listener without exclusions. Returns
-    rows (track, closest artist, closeness, via) in play order; via names the anchor of a
-    neighbour's reason (-1 for the listener's own artists)."""
+    """``release_radar._generate`` for a personalised listener. Writes rows (track, closest
+    artist, closeness, via) in play order into ``work``'s last array and returns their
+    count; via names the anchor of a neighbour's reason (-1 for the listener's own artists).
+    Like ``_fill_mix``: no reference counting, nothing allocated (``radar_workspace``)."""
     _, _, ar_ptr, ar_rel, er_ptr, er_nbr = releases
     cap, per_release, max_tracks = radar_sizes
     (
@@ -813,20 +834,11 @@ def _radar(  # type: ignore[no-untyped-def]
         excluded_track,
         excluded_artist,
     ) = scratch
+    circle, orders, found, ranked, kept, used, placed, out = work
     user_stamp, stamp = stamps
     marks = (level, level_stamp, anchor_mark, anchor_weight, anchor_rank, stamp)
-    reach = len(follows) + len(top)
-    for a in top:
-        reach += er_ptr[a + 1] - er_ptr[a]
-    for a in follows:
-        reach += er_ptr[a + 1] - er_ptr[a]
-    circle = np.empty(reach, np.int64)
     n_circle = _circles(top, top_w, follows, ar_ptr, er_ptr, er_nbr, bl_ptr, bl_art, marks, circle)
     # Their releases, newest first (release numbers count from the newest).
-    n_orders = 0
-    for k in range(n_circle):
-        n_orders += ar_ptr[circle[k] + 1] - ar_ptr[circle[k]]
-    orders = np.empty(n_orders, np.int64)
     n_orders = 0
     for k in range(n_circle):
         a = circle[k]
@@ -834,10 +846,10 @@ def _radar(  # type: ignore[no-untyped-def]
             orders[n_orders] = ar_rel[j]
             n_orders += 1
     n_orders = _distinct(orders, 0, n_orders)
-    found = np.empty((n_orders * per_release, 3), np.int64)  # closeness, track, artist
     exclusions = (excluded_track, excluded_artist, user_stamp)
-    n_found = _release_tracks(orders, n_orders, releases, t_ptr, t_art, marks, exclusions, found)
-    ranked = np.empty(n_found, np.int64)
+    n_found = _release_tracks(
+        orders, n_orders, per_release, releases, t_ptr, t_art, marks, exclusions, found
+    )
     _by_closeness(found, n_found, ranked)
     rules = (
         t_ptr,
@@ -862,22 +874,21 @@ def _radar(  # type: ignore[no-untyped-def]
     # Admitted in order and spread: the first tracks admitted decide the radar when the spread
     # places all it keeps from them without dropping one (a later track could only have
     # filled a place that a drop left open); otherwise the rest are admitted too.
-    kept = np.empty((n_found, 3), np.int64)
-    placed = np.empty(min(n_found, max_tracks), np.int64)
-    used = np.zeros(n_found, np.bool_)
+    for i in range(n_found):
+        used[i] = False
     n_kept, admitted = _admit_releases(
-        found, ranked, 0, max_tracks + _SPARE, kept, 0, g, anchors, rules
+        found, ranked, n_found, 0, max_tracks + _SPARE, kept, 0, g, anchors, rules
     )
     n_placed, dropped = _spread_into(t_ptr, t_art, kept[:, 0], n_kept, max_tracks, used, placed)
     if admitted < n_found and (n_placed < max_tracks or dropped > 0):
         n_kept, admitted = _admit_releases(
-            found, ranked, admitted, n_found, kept, n_kept, g, anchors, rules
+            found, ranked, n_found, admitted, n_found, kept, n_kept, g, anchors, rules
         )
-        used[:] = False
+        for i in range(n_found):
+            used[i] = False
         n_placed, _ = _spread_into(t_ptr, t_art, kept[:, 0], n_kept, max_tracks, used, placed)
-    out = np.empty((n_placed, 4), np.int64)
     _radar_rows(out, kept, placed, n_placed, g, anchors)
-    return out
+    return n_placed
 
 
 @njit(cache=True, _nrt=False)
@@ -942,13 +953,15 @@ def _circles(top, top_w, follows, ar_ptr, er_ptr, er_nbr, bl_ptr, bl_art, marks,
 
 
 @njit(cache=True, _nrt=False)
-def _release_tracks(orders, n_orders, releases, t_ptr, t_art, marks, exclusions, found):  # type: ignore[no-untyped-def]
-    """Per release (newest first) its first tracks the listener has not excluded, each with
-    its closest artist, into ``found`` as (closeness, track, artist). Returns the count."""
+def _release_tracks(  # type: ignore[no-untyped-def]
+    orders, n_orders, per_release, releases, t_ptr, t_art, marks, exclusions, found
+):
+    """Per release (newest first) its first ``per_release`` tracks the listener has not
+    excluded, each with its closest artist, into ``found`` as (closeness, track, artist).
+    Returns the count."""
     rel_ptr, rel_trk = releases[0], releases[1]
     level, level_stamp, stamp = marks[0], marks[1], marks[5]
     excluded_track, excluded_artist, user_stamp = exclusions
-    per_release = len(found) // max(n_orders, 1)
     n_found = 0
     for k in range(n_orders):
         order = orders[k]
@@ -992,9 +1005,9 @@ def _by_closeness(found, n_found, ranked):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, _nrt=False)
-def _admit_releases(found, ranked, start, goal, kept, n_kept, g, anchors, rules):  # type: ignore[no-untyped-def]
-    """The repetition rules over the radar's tracks found, in ``ranked`` order from
-    ``start`` until ``goal`` are kept; the admitted go to ``kept`` as (track, closest artist,
+def _admit_releases(found, ranked, n_ranked, start, goal, kept, n_kept, g, anchors, rules):  # type: ignore[no-untyped-def]
+    """The repetition rules over the radar's tracks found, in ``ranked[:n_ranked]`` order
+    from ``start`` until ``goal`` are kept; the admitted go to ``kept`` as (track, closest artist,
     closeness) after the ``n_kept`` there. Returns the new count kept and where it stopped
     in ``ranked``. A neighbour's track is checked against curator blocks with the anchor its
     reason will name."""
@@ -1002,7 +1015,7 @@ def _admit_releases(found, ranked, start, goal, kept, n_kept, g, anchors, rules)
     anchor_mark, stamp, anchor_weight, anchor_rank = anchors
     t_ptr, t_art, bl_ptr = rules[0], rules[1], rules[3]
     position = start
-    while position < len(ranked) and n_kept < goal:
+    while position < n_ranked and n_kept < goal:
         i = ranked[position]
         position += 1
         closeness, track, artist = found[i, 0], found[i, 1], found[i, 2]
@@ -1082,6 +1095,7 @@ def generate_chunk(  # type: ignore[no-untyped-def]
     # A failed mix writes its rows where the next one goes: never past the end, as a
     # listener tries a mix only while they have fewer than ``max_mixes``.
     mix_work = mix_workspace(top_n, target, len(affinity))
+    radar_work = radar_workspace(len(affinity), releases, radar_sizes[1], radar_sizes[2])
     n_mixes, n_tracks, n_radar = 0, 0, 0
     for u in range(n_users):
         state[0] += 1
@@ -1184,7 +1198,7 @@ def generate_chunk(  # type: ignore[no-untyped-def]
         if user_mixes == 0 and notes[u] == 0:
             notes[u] += 1
         state[1] += 1
-        rows = _radar(
+        count = _fill_radar(
             radar_top,
             radar_top_w,
             f_art[f_ptr[u] : f_ptr[u + 1]],
@@ -1198,8 +1212,10 @@ def generate_chunk(  # type: ignore[no-untyped-def]
             radar_sizes,
             scratch,
             (user_stamp, state[1]),
+            radar_work,
         )
-        for i in range(len(rows)):
+        rows = radar_work[-1]
+        for i in range(count):
             radar[n_radar, RADAR_USER] = u
             radar[n_radar, RADAR_TRACK] = rows[i, 0]
             radar[n_radar, RADAR_ARTIST] = rows[i, 1]
