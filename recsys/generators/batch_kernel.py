@@ -262,11 +262,14 @@ def _top_artists(  # type: ignore[no-untyped-def]
     stamp,
     top_n,
     excluded_artist,
+    touched,
 ):
     """``artist_affinity`` then the ``top_n`` artists by (-affinity, id): of those the
     listener has not excluded (the mixes' anchors), and of all (the radar's); every played
-    artist is marked in ``played``. Returns (mix top, its affinity, radar top, its affinity)."""
-    touched = []
+    artist is marked in ``played``. Returns (mix top, its affinity, radar top, its affinity).
+    ``touched`` (an array of every artist's size) collects the played artists: a list would
+    cost an allocation and reference counts per artist."""
+    n_touched = 0
     for i in range(h_start, h_stop):
         track = h_trk[i]
         if track < 0:
@@ -277,9 +280,10 @@ def _top_artists(  # type: ignore[no-untyped-def]
             if played[a] != stamp:
                 played[a] = stamp
                 affinity[a] = 0.0
-                touched.append(a)
+                touched[n_touched] = a
+                n_touched += 1
             affinity[a] += weight
-    ranked = np.array(touched, np.int64)
+    ranked = touched[:n_touched].copy()
     # By (-affinity, id): for the few artists of most histories, an insertion sort.
     if len(ranked) > _SHORT:
         _sort(ranked)
@@ -1095,6 +1099,7 @@ def generate_chunk(  # type: ignore[no-untyped-def]
     # A failed mix writes its rows where the next one goes: never past the end, as a
     # listener tries a mix only while they have fewer than ``max_mixes``.
     mix_work = mix_workspace(top_n, target, len(affinity))
+    touched = np.empty(len(affinity), np.int64)  # a listener's played artists
     radar_work = radar_workspace(len(affinity), releases, radar_sizes[1], radar_sizes[2])
     n_mixes, n_tracks, n_radar = 0, 0, 0
     for u in range(n_users):
@@ -1125,6 +1130,7 @@ def generate_chunk(  # type: ignore[no-untyped-def]
             user_stamp,
             top_n,
             excluded_artist,
+            touched,
         )
         cluster_of, n_clusters = _clusters(top, top_w, scene_of, sl_ptr, sl_nbr, sl_w, min_size)
         own_art, own_trk = _own_tracks(h_ptr[u], h_ptr[u + 1], h_trk, h_plays, t_ptr, t_art)
