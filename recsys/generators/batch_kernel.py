@@ -1096,8 +1096,7 @@ def generate_chunk(  # type: ignore[no-untyped-def]
     tracks = np.empty((n_users * max_mixes * max_tracks, 4), np.int64)
     radar = np.empty((n_users * radar_sizes[2], 5), np.int64)
     notes = np.zeros(n_users, np.int64)
-    # A failed mix writes its rows where the next one goes: never past the end, as a
-    # listener tries a mix only while they have fewer than ``max_mixes``.
+    # Work arrays, made once per chunk rather than per listener or mix.
     mix_work = mix_workspace(top_n, target, len(affinity))
     touched = np.empty(len(affinity), np.int64)  # a listener's played artists
     radar_work = radar_workspace(len(affinity), releases, radar_sizes[1], radar_sizes[2])
@@ -1165,6 +1164,8 @@ def generate_chunk(  # type: ignore[no-untyped-def]
                     continue
             familiar_order = top[members]
             state[1] += 1
+            # Written where the mix goes; a failed one is overwritten by the next (never past
+            # the end: a listener tries a mix only while they have fewer than ``max_mixes``).
             count = _fill_mix(
                 anchors,
                 weights,
