@@ -216,9 +216,10 @@ def _shares(t_ptr, t_art, x, y):  # type: ignore[no-untyped-def]
 
 @njit(cache=True, _nrt=False)
 def _spread_into(t_ptr, t_art, tracks, n, limit, used, placed):  # type: ignore[no-untyped-def]
-    """``_spread`` into ``placed`` (``used``: n falses); returns the count placed and the
-    count dropped. The earliest remaining track that shares no artist with the last one
-    placed goes next; when none can, the earliest is dropped."""
+    """``steps.spread_artists`` over ``tracks[:n]``, its first ``limit`` placed into
+    ``placed`` as positions in ``tracks``, in play order (``used``: n falses); returns the
+    count placed and the count dropped. The earliest remaining track that shares no artist
+    with the last one placed goes next; when none can, the earliest is dropped."""
     count, first, dropped = 0, 0, 0
     while count < limit:
         while first < n and used[first]:
