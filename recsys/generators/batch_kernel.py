@@ -150,6 +150,31 @@ def _blocked_with(bl_ptr, bl_art, t_ptr, t_art, via, track):  # type: ignore[no-
 
 
 @njit(cache=True, inline="always")
+def _rules(t_ptr, t_art, t_isrc, bl_ptr, bl_art, cap, discovery_cap, stamp, user_stamp, scratch):  # type: ignore[no-untyped-def]
+    """What ``_admit`` reads, in its order: the catalogue and curator blocks, the caps, the
+    mix's (or radar's) stamp and the listener's, and the scratch arrays the rules mark."""
+    return (
+        t_ptr,
+        t_art,
+        t_isrc,
+        bl_ptr,
+        bl_art,
+        cap,
+        discovery_cap,
+        stamp,
+        scratch[0],  # seen track
+        scratch[1],  # seen recording
+        scratch[2],  # recent track
+        user_stamp,
+        scratch[5],  # counted artist
+        scratch[6],  # tracks per artist
+        scratch[7],  # discoveries per artist
+        scratch[13],  # excluded track
+        scratch[14],  # excluded artist
+    )
+
+
+@njit(cache=True, inline="always")
 def _admit(track, via, discovery, rules):  # type: ignore[no-untyped-def]
     """``steps.TrackRules.admit``: the repetition rules against what the mix holds, and the
     listener's exclusions (marked with ``recent_stamp``, the user's stamp). One exit: an
@@ -647,23 +672,9 @@ def _fill_mix(  # type: ignore[no-untyped-def]
     count updates, for the arrays in the tuples passed down."""
     g_ptr, g_nbr, g_w = g
     target, familiar_target, cap, discovery_cap, max_tracks = sizes
-    (
-        seen_track,
-        seen_isrc,
-        recent,
-        played_track,
-        played_artist,
-        count_stamp,
-        total,
-        new,
-        score,
-        score_stamp,
-        anchor_mark,
-        anchor_weight,
-        anchor_rank,
-        excluded_track,
-        excluded_artist,
-    ) = scratch
+    played_track, played_artist, score, score_stamp = scratch[3], scratch[4], scratch[8], scratch[9]
+    anchor_mark, anchor_weight, anchor_rank = scratch[10], scratch[11], scratch[12]
+    excluded_artist = scratch[14]
     queues, alive, turn, familiar, discovery, kept, rows, is_slot, placed, used, column = work
     user_stamp, mix_stamp = stamps
     # Familiar: round-robin over the anchors' own tracks, then their popular ones.
@@ -674,24 +685,8 @@ def _fill_mix(  # type: ignore[no-untyped-def]
         queues[k, 2] = a_ptr[familiar_order[k]]
         alive[k] = True
     turn[0], turn[1] = 0, n
-    rules = (
-        t_ptr,
-        t_art,
-        t_isrc,
-        bl_ptr,
-        bl_art,
-        cap,
-        discovery_cap,
-        mix_stamp,
-        seen_track,
-        seen_isrc,
-        recent,
-        user_stamp,
-        count_stamp,
-        total,
-        new,
-        excluded_track,
-        excluded_artist,
+    rules = _rules(
+        t_ptr, t_art, t_isrc, bl_ptr, bl_art, cap, discovery_cap, mix_stamp, user_stamp, scratch
     )
     draw = (familiar_order, queues, alive, turn, own_trk, a_ptr, a_trk, played_track, user_stamp)
     n_familiar = _take_familiar(familiar_target, familiar, 0, draw, rules)
@@ -822,23 +817,9 @@ def _fill_radar(  # type: ignore[no-untyped-def]
     Like ``_fill_mix``: no reference counting, nothing allocated (``radar_workspace``)."""
     _, _, ar_ptr, ar_rel, er_ptr, er_nbr = releases
     cap, per_release, max_tracks = radar_sizes
-    (
-        seen_track,
-        seen_isrc,
-        recent,
-        _played_track,
-        _played_artist,
-        count_stamp,
-        total,
-        new,
-        level,
-        level_stamp,
-        anchor_mark,
-        anchor_weight,
-        anchor_rank,
-        excluded_track,
-        excluded_artist,
-    ) = scratch
+    level, level_stamp = scratch[8], scratch[9]  # closeness of each circle's artist
+    anchor_mark, anchor_weight, anchor_rank = scratch[10], scratch[11], scratch[12]
+    excluded_track, excluded_artist = scratch[13], scratch[14]
     circle, orders, found, ranked, kept, used, placed, out = work
     user_stamp, stamp = stamps
     marks = (level, level_stamp, anchor_mark, anchor_weight, anchor_rank, stamp)
@@ -856,25 +837,7 @@ def _fill_radar(  # type: ignore[no-untyped-def]
         orders, n_orders, per_release, releases, t_ptr, t_art, marks, exclusions, found
     )
     _by_closeness(found, n_found, ranked)
-    rules = (
-        t_ptr,
-        t_art,
-        t_isrc,
-        bl_ptr,
-        bl_art,
-        cap,
-        cap,
-        stamp,
-        seen_track,
-        seen_isrc,
-        recent,
-        user_stamp,
-        count_stamp,
-        total,
-        new,
-        excluded_track,
-        excluded_artist,
-    )
+    rules = _rules(t_ptr, t_art, t_isrc, bl_ptr, bl_art, cap, cap, stamp, user_stamp, scratch)
     anchors = (anchor_mark, stamp, anchor_weight, anchor_rank)
     # Admitted in order and spread: the first tracks admitted decide the radar when the spread
     # places all it keeps from them without dropping one (a later track could only have

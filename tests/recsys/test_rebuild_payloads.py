@@ -12,21 +12,31 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from recsys.engine import Engine
 from recsys.final_filter import ServingGate, final_filter
 from recsys.generators.batch import BatchGenerator
 from recsys.generators.batch_arrays import build_generation_arrays
+from recsys.generators.context import UserProfile
 from recsys.rebuild_payloads import PayloadEncoder
 from recsys.store.base import decompress_payload, encode_user, read_payload
 from tests.recsys.trained_world import train_world
 
 
+def _generator(engine: Engine) -> BatchGenerator:
+    arrays = build_generation_arrays(engine.context, engine.history)
+    return BatchGenerator(engine.context, arrays, engine.history)
+
+
+def _compiled_profiles(engine: Engine, generator: BatchGenerator) -> list[UserProfile]:
+    """The profiles of the listeners the compiled generators take."""
+    return [p for p in map(engine.profile, engine.known_users()) if generator.compiles(p)]
+
+
 def test_encoded_payloads_are_those_of_the_mix_way(tmp_path: Path) -> None:
     world = train_world(tmp_path, users=500, artists=60, seed=17)
     engine = world.engine
-    generator = BatchGenerator(
-        engine.context, build_generation_arrays(engine.context, engine.history), engine.history
-    )
-    profiles = [p for p in map(engine.profile, engine.known_users()) if generator.compiles(p)]
+    generator = _generator(engine)
+    profiles = _compiled_profiles(engine, generator)
     chunk = generator.run(profiles)
     # Withhold a track that a few listeners were given: a flag that came after the pool.
     given, times = np.unique(chunk.tracks[:, 0], return_counts=True)
@@ -77,9 +87,7 @@ def test_listeners_without_personalisation_get_the_shared_payload_under_their_id
 ) -> None:
     world = train_world(tmp_path, users=300, artists=40, seed=9)
     engine = world.engine
-    generator = BatchGenerator(
-        engine.context, build_generation_arrays(engine.context, engine.history), engine.history
-    )
+    generator = _generator(engine)
     encoder = PayloadEncoder(generator, engine.gate)
     anonymous = [
         p
@@ -107,10 +115,8 @@ def test_an_encoder_warmed_up_before_the_fork_encodes_as_a_fresh_one(tmp_path: P
     assembly once, before its workers fork); what it encodes afterwards is unchanged."""
     world = train_world(tmp_path, users=300, artists=40, seed=5)
     engine = world.engine
-    generator = BatchGenerator(
-        engine.context, build_generation_arrays(engine.context, engine.history), engine.history
-    )
-    profiles = [p for p in map(engine.profile, engine.known_users()) if generator.compiles(p)]
+    generator = _generator(engine)
+    profiles = _compiled_profiles(engine, generator)
     chunk = generator.run(profiles)
     warmed = PayloadEncoder(generator, engine.gate)
     warmed.warm_up(generator.warm_up())
