@@ -5,7 +5,10 @@
     RecsysError          base class; str(e) is a message fit for the person at the terminal
     ├── ConfigError      a configuration file, key or environment variable is wrong
     ├── UsageError       a command was given arguments it cannot act on
-    └── NotFoundError    an artist, track or mix the request names does not exist (HTTP 404)
+    ├── NotFoundError    an artist, track or mix the request names does not exist (HTTP 404)
+    ├── UserErasedError  a write keyed by a user who was erased (HTTP 410): nothing is stored
+    └── CorruptFileError a state, store, pool or model file cannot be read; the message names
+                         the file and what to do (restore it, or rebuild)
 
 Errors of the pool (``pool.errors.PoolError``) are reported the same way by the CLI.
 """
@@ -27,3 +30,11 @@ class UsageError(RecsysError):
 
 class NotFoundError(RecsysError):
     """The request names an artist or track that is not in the current pool."""
+
+
+class UserErasedError(RecsysError):
+    """A write names a user who was erased: refused, and nothing is stored under the id."""
+
+
+class CorruptFileError(RecsysError):
+    """A file of the state, the store, a pool snapshot or a model is damaged or truncated."""
