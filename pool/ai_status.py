@@ -2,7 +2,8 @@
 
 Human judgement decides (SPEC section 1): a detector score only queues a track for review
 unless it reaches the exclusion threshold, and a curator's decision overrides every flag raised
-before that decision. A detector-queued track waits out of listeners' reach; a listener report
+before that decision, except the rights holder's: a clear never overrides a label's own flag.
+A detector-queued track waits out of listeners' reach; a listener report
 only puts the track in front of a curator and withholds nothing, or anyone could take a rival's
 track off every mix by mass-reporting it.
 """
@@ -74,7 +75,11 @@ def judge_ai_flags(
     worst: dict[str, str] = {}
     for flag in flags:
         review = reviews.get(flag.track_id)
-        if review is not None and flag.created_at <= review.decided_at:
+        if (
+            review is not None
+            and flag.created_at <= review.decided_at
+            and not (flag.source == "label" and review.decision == "clear")
+        ):
             continue  # the curator saw this evidence already and decided
         verdict = _flag_verdict(flag, rules)
         if verdict is not None and _SEVERITY[verdict] > _SEVERITY.get(

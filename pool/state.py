@@ -8,17 +8,18 @@ the change) cannot exist, and a failed import leaves the state as it was.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pool.ai_status import AiRules, judge_ai_flags
 from pool.audit import AUDIT_SCHEMA, AuditEntry, append_audit
-from pool.errors import StateError
-from pool.gate import ServingExclusions, TrustRegistry
-from pool.model import AiFlag, AiReview, Takedown, TrustGrant, TrustKind
+from pool.errors import ReviewRefusedError, StateError
+from pool.gate import RevokedTrust, ServingExclusions, TrustRegistry, revoked_tracks
+from pool.model import AiFlag, AiReview, Takedown, Track, TrustKind
 
 STATE_FILE = "state.sqlite3"
 
@@ -45,6 +46,12 @@ CREATE TABLE IF NOT EXISTS ai_reviews (
     decision TEXT NOT NULL CHECK (decision IN ('exclude', 'clear')),
     decided_by TEXT NOT NULL,
     decided_at TEXT NOT NULL,
+    note TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ai_review_requests (
+    track_id TEXT PRIMARY KEY,
+    requested_by TEXT NOT NULL,
+    requested_at TEXT NOT NULL,
     note TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS takedowns (
@@ -102,46 +109,6 @@ def _trust_row(conn: sqlite3.Connection, kind: TrustKind, subject_id: str) -> di
     if row is None:
         return None
     return {"trusted": bool(row[0]), "by": row[1], "at": row[2], "why": row[3]}
-
-
-def import_trust_grants(
-    conn: sqlite3.Connection, grants: Iterable[TrustGrant], *, source: str, now: datetime
-) -> int:
-    """Seed the registry from the initial ``trust/`` files.
-
-    Only ids the registry has never seen are added: a later revocation by staff is never undone
-    by re-importing an old file. Returns how many grants were new.
-    """
-    added = 0
-    for grant in grants:
-        if _trust_row(conn, grant.kind, grant.subject_id) is not None:
-            continue
-        conn.execute(
-            "INSERT INTO trust_registry VALUES (?, ?, 1, ?, ?, ?)",
-            (
-                grant.kind,
-                grant.subject_id,
-                grant.granted_by,
-                grant.granted_at.isoformat(),
-                f"initial registry {source}",
-            ),
-        )
-        added += 1
-    if added:
-        append_audit(
-            conn,
-            AuditEntry(
-                now,
-                "import",
-                "system",
-                "trust.import",
-                source,
-                None,
-                {"grants_added": added},
-                "initial registry import",
-            ),
-        )
-    return added
 
 
 def set_trust(
@@ -220,36 +187,155 @@ def add_flag(conn: sqlite3.Connection, flag: AiFlag, *, by: str, why: str, role:
         )
 
 
-def record_review(conn: sqlite3.Connection, review: AiReview, *, role: str = "curator") -> None:
+ReviewOutcome = Literal["recorded", "awaiting_second_approval"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewRequest:
+    """A curator's clear of a track the detector scored at or above the exclusion threshold,
+    waiting for a second curator (four eyes): until then the track stays excluded."""
+
+    track_id: str
+    requested_by: str
+    requested_at: datetime
+    note: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "requested_by": self.requested_by,
+            "requested_at": self.requested_at.isoformat(),
+            "note": self.note,
+        }
+
+
+def _review_request(conn: sqlite3.Connection, track_id: str) -> ReviewRequest | None:
+    row = conn.execute(
+        "SELECT requested_by, requested_at, note FROM ai_review_requests WHERE track_id = ?",
+        (track_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    return ReviewRequest(track_id, row[0], datetime.fromisoformat(row[1]), row[2])
+
+
+def load_review_requests(conn: sqlite3.Connection) -> dict[str, ReviewRequest]:
+    return {
+        track_id: ReviewRequest(track_id, by, datetime.fromisoformat(at), note)
+        for track_id, by, at, note in conn.execute(
+            "SELECT track_id, requested_by, requested_at, note FROM ai_review_requests"
+        )
+    }
+
+
+def _top_score(conn: sqlite3.Connection, track_id: str, source: str) -> float | None:
+    row = conn.execute(
+        "SELECT MAX(score) FROM ai_flags WHERE track_id = ? AND source = ?", (track_id, source)
+    ).fetchone()
+    return None if row[0] is None else float(row[0])
+
+
+def record_review(
+    conn: sqlite3.Connection,
+    review: AiReview,
+    *,
+    role: str = "curator",
+    rules: AiRules | None = None,
+) -> ReviewOutcome:
+    """Record a curator's decision with its audit record, bounded by two rules.
+
+    * A clear never overrides the rights holder: a track its label flagged stays excluded
+      (``ReviewRefusedError``; a declared ``generated`` track never enters the pool at all).
+    * Clearing a track the detector scored at or above the exclusion threshold takes two
+      curators: the first clear is recorded as a request (audited, the track stays excluded),
+      and a clear by another curator approves it; the same curator cannot approve their own.
+
+    An ``exclude`` needs one curator, and withdraws any clear waiting for approval.
+    """
+    rules = rules or AiRules()
+    at = review.decided_at
     with transaction(conn):
+        request = _review_request(conn, review.track_id)
+        approved_request: ReviewRequest | None = None
+        if review.decision == "clear":
+            if _top_score(conn, review.track_id, "label") is not None:
+                raise ReviewRefusedError(
+                    f"track {review.track_id}: its label (the rights holder) flagged it as"
+                    " AI-generated; a curator's clear cannot override the rights holder"
+                )
+            detector = _top_score(conn, review.track_id, "detector")
+            if detector is not None and detector >= rules.exclude_threshold:
+                if request is None:
+                    _request_second_approval(conn, review, role, detector)
+                    return "awaiting_second_approval"
+                if request.requested_by == review.decided_by:
+                    raise ReviewRefusedError(
+                        f"track {review.track_id}: {review.decided_by} already asked to clear it"
+                        f" (detector score {detector:.3f} >= {rules.exclude_threshold}); a"
+                        " second curator must approve"
+                    )
+                approved_request = request
+        if request is not None:
+            conn.execute("DELETE FROM ai_review_requests WHERE track_id = ?", (review.track_id,))
         old = conn.execute(
             "SELECT decision, decided_by, decided_at FROM ai_reviews WHERE track_id = ?",
             (review.track_id,),
         ).fetchone()
         conn.execute(
             "INSERT OR REPLACE INTO ai_reviews VALUES (?, ?, ?, ?, ?)",
-            (
-                review.track_id,
-                review.decision,
-                review.decided_by,
-                review.decided_at.isoformat(),
-                review.note,
-            ),
+            (review.track_id, review.decision, review.decided_by, at.isoformat(), review.note),
         )
-        before = None if old is None else {"decision": old[0], "by": old[1], "at": old[2]}
+        before: dict[str, Any] | None = None
+        if old is not None:
+            before = {"decision": old[0], "by": old[1], "at": old[2]}
+        if request is not None:
+            before = (before or {}) | {"awaiting_second_approval": request.as_dict()}
+        after: dict[str, Any] = {"decision": review.decision}
+        if approved_request is not None:
+            after |= {
+                "requested_by": approved_request.requested_by,
+                "approved_by": review.decided_by,
+            }
         append_audit(
             conn,
             AuditEntry(
-                review.decided_at,
+                at,
                 review.decided_by,
                 role,
                 "flags.review",
                 review.track_id,
                 before,
-                {"decision": review.decision},
+                after,
                 review.note,
             ),
         )
+    return "recorded"
+
+
+def _request_second_approval(
+    conn: sqlite3.Connection, review: AiReview, role: str, score: float
+) -> None:
+    conn.execute(
+        "INSERT INTO ai_review_requests VALUES (?, ?, ?, ?)",
+        (review.track_id, review.decided_by, review.decided_at.isoformat(), review.note),
+    )
+    after = {
+        "decision": "clear",
+        "detector_score": score,
+        "awaiting": "a second curator's approval",
+    }
+    append_audit(
+        conn,
+        AuditEntry(
+            review.decided_at,
+            review.decided_by,
+            role,
+            "flags.review_requested",
+            review.track_id,
+            None,
+            after,
+            review.note,
+        ),
+    )
 
 
 def load_flags(conn: sqlite3.Connection) -> list[AiFlag]:
@@ -283,23 +369,63 @@ def load_takedowns(conn: sqlite3.Connection) -> frozenset[str]:
     return frozenset(row[0] for row in conn.execute("SELECT track_id FROM takedowns"))
 
 
-def load_serving_exclusions(conn: sqlite3.Connection, rules: AiRules) -> ServingExclusions:
-    """The current AI verdicts and takedowns, as the gate and the final filter need them."""
+def load_revoked_trust(conn: sqlite3.Connection) -> RevokedTrust:
+    """Every subject staff revoked (and have not granted again)."""
+    sets: dict[str, set[str]] = {"partner": set(), "label": set(), "artist": set()}
+    for kind, subject_id in conn.execute(
+        "SELECT kind, subject_id FROM trust_registry WHERE trusted = 0"
+    ):
+        sets[kind].add(subject_id)
+    return RevokedTrust(
+        frozenset(sets["partner"]), frozenset(sets["label"]), frozenset(sets["artist"])
+    )
+
+
+def load_serving_exclusions(
+    conn: sqlite3.Connection,
+    rules: AiRules,
+    pool_version: str | None = None,
+    pool_tracks: Mapping[str, Track] | None = None,
+) -> ServingExclusions:
+    """The current AI verdicts and takedowns, and (given the pool being served) the pool's
+    tracks whose partner, label or main artist lost its trust since the pool was built, as
+    the gate and the final filter need them: a revocation counts at the next read."""
     verdicts = judge_ai_flags(load_flags(conn), load_reviews(conn), rules)
-    return ServingExclusions(ai=verdicts, taken_down=load_takedowns(conn))
+    revoked = load_revoked_trust(conn)
+    tracks: dict[str, str] = {}
+    if pool_version is not None and pool_tracks is not None:
+        tracks = revoked_tracks(pool_version, pool_tracks, revoked)
+    return ServingExclusions(
+        ai=verdicts,
+        taken_down=load_takedowns(conn),
+        revoked=tracks,
+        unverified_artists=revoked.artists,
+    )
 
 
 def review_queue(conn: sqlite3.Connection, rules: AiRules) -> list[dict[str, Any]]:
-    """Tracks waiting for a curator (withheld or only reported), highest score first."""
-    verdicts = judge_ai_flags(load_flags(conn), load_reviews(conn), rules)
+    """Tracks waiting for a curator, highest score first: withheld by the detector's review
+    band, only reported by listeners, or cleared once and waiting for a second curator."""
+    flags = load_flags(conn)
+    verdicts = judge_ai_flags(flags, load_reviews(conn), rules)
+    requests = load_review_requests(conn)
     scores: dict[str, float] = {}
-    for flag in load_flags(conn):
-        if flag.track_id in verdicts.review_queue:
+    for flag in flags:
+        if flag.track_id in verdicts.review_queue or flag.track_id in requests:
             scores[flag.track_id] = max(scores.get(flag.track_id, 0.0), flag.score)
-    return [
-        {"track_id": t, "max_score": s}
-        for t, s in sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-    ]
+    queue = []
+    for track_id, score in sorted(scores.items(), key=lambda item: (-item[1], item[0])):
+        entry: dict[str, Any] = {"track_id": track_id, "max_score": score}
+        request = requests.get(track_id)
+        if request is not None:
+            entry["waiting_for"] = "second_approval"
+            entry["awaiting_second_approval"] = request.as_dict()
+        elif track_id in verdicts.pending_review:
+            entry["waiting_for"] = "review"
+        else:
+            entry["waiting_for"] = "review_of_listener_reports"
+        queue.append(entry)
+    return queue
 
 
 def set_pointer(conn: sqlite3.Connection, name: str, value: str, now: datetime) -> None:

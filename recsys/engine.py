@@ -1,7 +1,8 @@
 """The engine as generators and readers use it: current artefacts loaded once, as values.
 
-``load_engine`` is the edge: it reads the pointers, the pool snapshot, the model, the history,
-the curator links and the per-user state, and returns an ``Engine`` whose methods are pure.
+``load_engine`` is the edge: it reads the pointers (or the versions a rebuild is about to
+publish), the pool snapshot, the model, the history, the curator links and the per-user state,
+and returns an ``Engine`` whose methods are pure.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import networkx as nx
 
-from pool.importer import load_current_pool
+from pool.importer import SNAPSHOT_DIR, load_current_pool
+from pool.snapshot import read_snapshot
 from pool.state import get_pointer, load_serving_exclusions
 from recsys.curation.store import load_links
 from recsys.embeddings.artist_model import ArtistModel, load_model
@@ -47,7 +49,10 @@ class Engine:
         return replace(self, context=replace(self.context, now=now))
 
     def profile(self, user_id: str) -> UserProfile:
-        """A listener's profile; opted-out and unknown users are not personalised."""
+        """A listener's profile; opted-out, unknown and erased users are not personalised
+        (an erased user's history may linger in a model loaded before the erasure)."""
+        if self.tombstones.erased(user_id):
+            return anonymous(user_id, NO_EXCLUSIONS)
         exclusions = self.exclusions.get(user_id, NO_EXCLUSIONS)
         if user_id in self.optouts:
             return anonymous(user_id, exclusions)
@@ -94,10 +99,21 @@ class Engine:
 
 
 def load_engine(
-    conn: sqlite3.Connection, state_dir: Path, settings: Settings, now: datetime
+    conn: sqlite3.Connection,
+    state_dir: Path,
+    settings: Settings,
+    now: datetime,
+    *,
+    pool_version: str | None = None,
+    model_version: str | None = None,
 ) -> Engine:
-    pool = load_current_pool(conn, state_dir)
-    version = get_pointer(conn, MODEL_POINTER)
+    """The current engine, or (given both versions) the one a rebuild is about to publish."""
+    if pool_version is not None:
+        pool = read_snapshot(state_dir / SNAPSHOT_DIR, pool_version)
+        version: str | None = model_version
+    else:
+        pool = load_current_pool(conn, state_dir)
+        version = get_pointer(conn, MODEL_POINTER)
     model: ArtistModel | None = None
     if version is not None:
         model = load_model(state_dir / MODELS_DIR, version)
@@ -122,7 +138,9 @@ def load_engine(
         scenes=find_scenes(weights, settings.generators.seed, settings.generators.scene_resolution),
     )
     gate = ServingGate(
-        pool.version, frozenset(pool.tracks), load_serving_exclusions(conn, settings.ai)
+        pool.version,
+        frozenset(pool.tracks),
+        load_serving_exclusions(conn, settings.ai, pool.version, pool.tracks),
     )
     return Engine(
         context=context,

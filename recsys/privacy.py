@@ -5,6 +5,14 @@ version, and their rows from the current model and listening history; a tombston
 hash, not the id) keeps any later rebuild from bringing them back from an old export. Logs
 carry the same keyed hash instead of raw ids.
 
+An erasure is final whenever it happens (SPEC section 6, invariant 9): every writer keyed by
+a user asks the tombstones first (``user_state`` refuses exclusions and opt-outs of an erased
+user, ``Engine.profile`` generates nothing personal for one), and a rebuild or training run
+reads them again inside its one switch (``recsys.release``), removing from its new model,
+history and store version anyone erased while it ran. The switch and an erasure's tombstone
+are both write transactions on the state, so one of them is first: either the switch sees the
+tombstone, or the erasure, once its tombstone is in, erases from what the switch published.
+
 "Removed" means gone from the files, not only from query results. SQLite keeps deleted rows
 readable in free pages unless ``secure_delete`` is on, and in WAL mode the old page stays in
 the main database file until a checkpoint copies the new one over it; so erasure zeroes what
@@ -19,6 +27,7 @@ import hmac
 import logging
 import secrets
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +37,7 @@ import numpy as np
 from pool.audit import AuditEntry, append_audit
 from pool.state import get_pointer, set_pointer, transaction
 from recsys.embeddings.artist_model import load_model, save_model_files
+from recsys.errors import UserErasedError
 from recsys.listening.history import load_history, save_history
 from recsys.store.base import MixStore
 from recsys.store.embedded import STORE_FILE, EmbeddedStore
@@ -87,6 +97,25 @@ def load_tombstones(conn: sqlite3.Connection, now: datetime) -> Tombstones:
     return Tombstones(user_hash_key(conn, now), hashes)
 
 
+def current_tombstones(conn: sqlite3.Connection) -> Tombstones:
+    """The tombstones as they are, inside any transaction (the key is never made here: with
+    no key yet, nobody was ever erased)."""
+    key = get_pointer(conn, KEY_POINTER)
+    if key is None:
+        return Tombstones(b"", frozenset())
+    hashes = frozenset(r[0] for r in conn.execute("SELECT user_hash FROM user_tombstones"))
+    return Tombstones(bytes.fromhex(key), hashes)
+
+
+def refuse_if_erased(conn: sqlite3.Connection, user_ids: list[str] | tuple[str, ...]) -> None:
+    """Raise ``UserErasedError`` when any of ``user_ids`` was erased: a write keyed by an
+    erased user would store their raw id again, and a later rebuild would serve it."""
+    tombstones = current_tombstones(conn)
+    for user_id in user_ids:
+        if tombstones.erased(user_id):
+            raise UserErasedError("this user was erased; nothing is stored under their id any more")
+
+
 def erase_user(
     conn: sqlite3.Connection,
     state_dir: Path,
@@ -138,7 +167,9 @@ def erase_user(
     try:
         version = get_pointer(conn, model_pointer)
         if version is not None:
-            removed |= _erase_from_artefacts(state_dir / models_dir, version, user_id)
+            removed |= erase_from_artefacts(
+                state_dir / models_dir, version, lambda user: user == user_id
+            )
         if store is None or store.name != EmbeddedStore.name:
             _erase_from_embedded_file(state_dir, user_id)
         if store is not None:
@@ -180,16 +211,20 @@ def _checkpoint_file(path: Path) -> None:
         conn.close()
 
 
-def _erase_from_artefacts(models: Path, version: str, user_id: str) -> dict[str, int]:
+def erase_from_artefacts(
+    models: Path, version: str, erased: Callable[[str], bool]
+) -> dict[str, int]:
+    """Remove every user ``erased`` names from model ``version``'s history and factor rows;
+    returns how many were found in each."""
     folder = models / version
     history = load_history(folder)
-    in_history = user_id in history.users
-    if in_history:
-        save_history(folder, history.without_users({user_id}))
+    gone = {user for user in history.users.ids if erased(user)}
+    if gone:
+        save_history(folder, history.without_users(gone))
     model = load_model(models, version)
-    row = model.users.index_of(user_id)
-    if row is not None:
-        keep = np.array([i for i in range(len(model.users)) if i != row], dtype=np.int64)
+    rows = {i for i, user in enumerate(model.users.ids) if erased(user)}
+    if rows:
+        keep = np.array([i for i in range(len(model.users)) if i not in rows], dtype=np.int64)
         model = replace(
             model,
             users=Vocabulary(model.users.ids[i] for i in keep),
@@ -197,4 +232,4 @@ def _erase_from_artefacts(models: Path, version: str, user_id: str) -> dict[str,
             user_tag_profiles=model.user_tag_profiles[keep],
         )
         save_model_files(folder, model)
-    return {"history": int(in_history), "model_factors": int(row is not None)}
+    return {"history": len(gone), "model_factors": len(rows)}

@@ -2,10 +2,14 @@
 
 One rebuild at a time (an exclusive lock file in the state folder; a second one refuses at
 once). Generation fans out over forked worker processes that share the loaded engine
-copy-on-write, each writing its chunks of users through a store connection of its own. The
-new store version becomes current only after every user was written and counted (by the
-parent, at the switch); if anything fails or the job is interrupted, the previous version
-stays served.
+copy-on-write, each writing its chunks of users through a store connection of its own.
+
+Nothing the run produces is served before its one switch (``recsys.release``): the new pool,
+model and store version become current together, after every user was written and counted,
+in one transaction on the state that also honours every erasure and exclusion made while the
+run went on. If anything fails or the job is interrupted, the previous pool, model and mixes
+stay served, and the run's model folder is removed. A rebuild starts by dropping what killed
+runs left behind (store versions that never became current, model folders never published).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import gc
 import logging
 import multiprocessing
 import os
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -24,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pool.state import get_pointer
 from recsys.engine import Engine, load_engine
 from recsys.errors import RecsysError
 from recsys.final_filter import final_filter
@@ -31,11 +37,19 @@ from recsys.generators.batch import BatchGenerator, ChunkUser, UserOutput
 from recsys.generators.batch_arrays import build_generation_arrays
 from recsys.generators.registry import GenerationRequest, run_generator
 from recsys.rebuild_payloads import Encoded, PayloadEncoder
+from recsys.release import (
+    MODEL_POINTER,
+    MODELS_DIR,
+    MixesRelease,
+    discard_release,
+    prune_models,
+    publish_release,
+)
 from recsys.settings import Settings
 from recsys.state import open_engine_state
 from recsys.store.base import MixStore, VersionWriter, encode_user
 from recsys.store.factory import open_store
-from recsys.training_run import StageTimer, run_training
+from recsys.training_run import StageHook, StageTimer, run_training
 
 log = logging.getLogger(__name__)
 LOCK_FILE = "rebuild.lock"
@@ -283,6 +297,15 @@ def _add(total: UserOutcome, outcome: UserOutcome) -> None:
     total.notes += outcome.notes
 
 
+def _drop_leftovers(conn: sqlite3.Connection, state_dir: Path, store: MixStore) -> None:
+    """What killed runs left (under the lock, so no run of ours is still writing): store
+    versions that never became current, and model folders that were never published."""
+    dropped = store.drop_stale_versions()
+    if dropped:
+        log.info("dropped %d unfinished store version(s) of earlier runs", len(dropped))
+    prune_models(state_dir / MODELS_DIR, keep=get_pointer(conn, MODEL_POINTER))
+
+
 def store_version(model_version: str, now: datetime) -> str:
     return f"{now:%Y%m%dT%H%M%S}-{model_version.removeprefix('als-')[:12]}"
 
@@ -295,34 +318,74 @@ def run_rebuild(
     progress: Progress,
     workers: int,
     store: MixStore | None = None,
+    allow_shrink: bool = False,
+    stage_hook: StageHook | None = None,
 ) -> dict[str, Any]:
-    """The whole cron job; returns its summary. Raises (old version still current) on failure."""
-    timer = StageTimer()
+    """The whole cron job; returns its summary. Raises (nothing switched) on failure.
+
+    ``stage_hook`` is called with each stage's name before it starts (``pool``, ``links``,
+    ``listens``, ``fraud``, ``als``, ``history``, ``save``, ``load``, ``prepare``, ``switch``).
+    """
+    timer = StageTimer(hook=stage_hook)
     state_dir = settings.state_dir
     with rebuild_lock(state_dir):
+        store = store or open_store(settings)
         conn = open_engine_state(state_dir)
         try:
-            run = run_training(conn, state_dir, data_dir, settings, now, timer=timer)
-            engine = timer.run("load", lambda: load_engine(conn, state_dir, settings, now))
+            _drop_leftovers(conn, state_dir, store)
+            run = run_training(
+                conn,
+                state_dir,
+                data_dir,
+                settings,
+                now,
+                timer=timer,
+                publish=False,
+                max_shrink=None if allow_shrink else settings.pool_max_shrink,
+            )
+            release = run.release
+            try:
+                engine = timer.run(
+                    "load",
+                    lambda: load_engine(
+                        conn,
+                        state_dir,
+                        settings,
+                        now,
+                        pool_version=release.pool_version,
+                        model_version=release.model_version,
+                    ),
+                )
+                users = engine.known_users()
+                version = store_version(engine.context.model_version, now)
+                writer = store.begin(version)
+                try:
+                    generation = timer.run("prepare", lambda: prepare_generation(engine))
+                    started = time.perf_counter()
+                    outcome = generate_all(generation, users, writer, workers, progress)
+                    seconds = time.perf_counter() - started
+                    timer.seconds["generate"] = round(seconds, 3)
+                    mixes = MixesRelease(store, writer, users)
+                    switched = timer.run(
+                        "switch",
+                        lambda: publish_release(
+                            conn,
+                            state_dir,
+                            release,
+                            settings.ai,
+                            now,
+                            pool_tracks=engine.context.catalog.tracks,
+                            mixes=mixes,
+                        ),
+                    )
+                except BaseException:
+                    writer.abort()
+                    raise
+            except BaseException:
+                discard_release(conn, state_dir, release)
+                raise
         finally:
             conn.close()
-        store = store or open_store(settings)
-        users = engine.known_users()
-        version = store_version(engine.context.model_version, now)
-        writer = store.begin(version)
-        try:
-            generation = timer.run("prepare", lambda: prepare_generation(engine))
-            started = time.perf_counter()
-            outcome = generate_all(generation, users, writer, workers, progress)
-            seconds = time.perf_counter() - started
-            timer.seconds["generate"] = round(seconds, 3)
-            # The withheld set goes first: it is not versioned, and a failure here must leave
-            # the old version current rather than fail a run whose new one is already live.
-            store.replace_excluded_tracks(engine.gate.exclusions.withheld())
-            timer.run("switch", lambda: writer.commit(len(users)))
-        except BaseException:
-            writer.abort()
-            raise
     log.info("rebuild %s published: %d users", version, len(users))
     summary = run.summary()
     summary["store"] = {"name": store.name, "version": version}
@@ -335,6 +398,7 @@ def run_rebuild(
         "tracks_excluded_by_final_filter": dict(sorted(outcome.dropped.items())),
         "users_per_second": round(len(users) / max(timer.seconds["generate"], 1e-9), 1),
         "workers": workers,
+        "users_erased_during_run": switched["users_erased_during_run"],
     }
     summary["seconds"] = timer.seconds
     return summary

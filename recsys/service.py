@@ -52,10 +52,18 @@ def _limited(mix: Mix, limit: int | None) -> dict[str, Any]:
     return (mix if limit is None else mix.with_tracks(mix.tracks[:limit])).as_dict()
 
 
+def _verified_now(engine: Engine, artist_id: str) -> bool:
+    """In the pool's graph, and not revoked since the pool was built."""
+    return (
+        artist_id in engine.context.graph
+        and artist_id not in engine.gate.exclusions.unverified_artists
+    )
+
+
 def artist_radio(
     engine: Engine, artist_id: str, user_id: str | None, limit: int | None
 ) -> dict[str, Any]:
-    if artist_id not in engine.context.graph:
+    if not _verified_now(engine, artist_id):
         raise NotFoundError(f"unknown artist: {artist_id} is not a verified artist of the pool")
     user = engine.profile(user_id) if user_id is not None else None
     request = GenerationRequest(user=user, seed_artist=artist_id)
@@ -76,14 +84,17 @@ def track_radio(
 
 def similar(engine: Engine, artist_id: str, limit: int) -> dict[str, Any]:
     graph = engine.context.graph
-    if artist_id not in graph:
+    if not _verified_now(engine, artist_id):
         raise NotFoundError(f"unknown artist: {artist_id} is not a verified artist of the pool")
+    revoked = engine.gate.exclusions.unverified_artists
+    found = similar_artists(graph, artist_id, limit + len(revoked) if revoked else limit)
     return {
         "artist_id": artist_id,
         "similar": [
             {"artist_id": s.artist_id, "score": round(s.score, 4), "source": s.source}
-            for s in similar_artists(graph, artist_id, limit)
-        ],
+            for s in found
+            if s.artist_id not in revoked
+        ][:limit],
     }
 
 

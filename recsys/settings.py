@@ -55,6 +55,7 @@ class Settings:
     state_dir: Path
     store_url: str
     ai: AiRules
+    pool_max_shrink: float
     demo: DemoSettings
     listening: ListeningSettings
     fraud: FraudRules
@@ -164,12 +165,16 @@ def load_settings(config_file: Path | None, environ: Mapping[str, str], cwd: Pat
         _merge(raw, override, origin)
     state_dir = Path(_typed(raw, "state.dir", str))
     demo = _section(raw, "demo", DemoSettings)
+    max_shrink = _typed(raw, "pool.max_shrink", float)
+    if not 0.0 <= max_shrink <= 1.0:
+        raise ConfigError(f"setting 'pool.max_shrink' must be between 0 and 1, got {max_shrink}")
     if demo.users < 1 or demo.artists < 1:
         raise ConfigError("settings [demo]: users and artists must be at least 1")
     return Settings(
         state_dir=state_dir if state_dir.is_absolute() else cwd / state_dir,
         store_url=_typed(raw, "store.url", str),
         ai=_section(raw, "pool.ai", AiRules),
+        pool_max_shrink=max_shrink,
         demo=demo,
         listening=_section(raw, "listening", ListeningSettings),
         fraud=_section(raw, "fraud", FraudRules),

@@ -1,14 +1,16 @@
 """One training run: import → pool → listens → fraud screen → ALS → similar-artist graph.
 
-The edge that sequences the pure stages, saves their artefacts (versioned, content-addressed)
-and moves the ``model`` pointer only when everything before it succeeded. Stage timing uses
-the clock passed in, so the core stays free of it.
+The edge that sequences the pure stages and saves their artefacts (versioned,
+content-addressed). With ``publish`` (``recsys train``) the new pool and model become current
+together at the end, through the one switch of ``recsys.release``; a rebuild publishes them
+later, at its own switch, together with the mixes. Either way, a run that fails changes
+nothing that is served. Stage timing uses the clock passed in, so the core stays free of it;
+a ``StageTimer`` hook lets tests act between stages (an erasure during the listens stage).
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 import sqlite3
 import time
 from collections.abc import Callable
@@ -22,10 +24,10 @@ import scipy.sparse as sp
 
 from pool.bulk import gc_paused
 from pool.feeds import good_rows, read_jsonl
-from pool.importer import ImportResult, import_data_dir, load_current_pool
+from pool.importer import DEFAULT_MAX_SHRINK, ImportResult, import_data_dir, load_current_pool
 from pool.model import FeedIssue
 from pool.snapshot import PoolSnapshot
-from pool.state import get_pointer, set_pointer, transaction
+from pool.state import get_pointer, transaction
 from recsys.curation.links import parse_link_row
 from recsys.curation.store import import_links, load_links
 from recsys.embeddings.artist_model import ArtistModel, load_model, save_model, train_artist_model
@@ -37,6 +39,7 @@ from recsys.listening.history import ListeningHistory, build_history, save_histo
 from recsys.listening.reader import ListenReport, read_listens
 from recsys.listening.training import artist_play_matrix, track_facts
 from recsys.privacy import load_tombstones
+from recsys.release import MODEL_POINTER, MODELS_DIR, Release, publish_release
 from recsys.settings import Settings
 from recsys.user_feeds import read_user_feeds
 from recsys.user_state import import_user_feeds, load_optouts
@@ -44,19 +47,22 @@ from recsys.user_state import import_user_feeds, load_optouts
 log = logging.getLogger(__name__)
 
 LINKS_FILE = "curation/links.jsonl"
-MODEL_POINTER = "model"
-MODELS_DIR = "models"
 T = TypeVar("T")
+StageHook = Callable[[str], None]
 
 
 @dataclass
 class StageTimer:
-    """Seconds per named stage, for the run's summary."""
+    """Seconds per named stage, for the run's summary; ``hook`` is called with each stage's
+    name just before it starts (tests use it to act at a precise point of a run)."""
 
     clock: Callable[[], float] = time.perf_counter
     seconds: dict[str, float] = field(default_factory=dict)
+    hook: StageHook | None = None
 
     def run(self, name: str, stage: Callable[[], T]) -> T:
+        if self.hook is not None:
+            self.hook(name)
         started = self.clock()
         result = stage()
         self.seconds[name] = round(self.clock() - started, 3)
@@ -77,6 +83,7 @@ class TrainingRun:
     history: ListeningHistory
     plays: sp.csr_matrix  # the screened users x artists plays the model was trained on
     timings: dict[str, float]
+    release: Release  # the pool and model this run wrote (current only once published)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -126,23 +133,26 @@ def run_training(
     now: datetime,
     *,
     timer: StageTimer | None = None,
+    publish: bool = True,
+    max_shrink: float | None = DEFAULT_MAX_SHRINK,
 ) -> TrainingRun:
-    """Import ``data_dir`` and train; the previous model stays current if anything fails."""
+    """Import ``data_dir`` and train. With ``publish`` the new pool and model become current
+    at the end (one switch); otherwise the caller publishes ``TrainingRun.release``. The
+    previous pool and model stay current if anything fails."""
     timer = timer or StageTimer()
+    # Read first: anyone erased after this is removed again at the switch.
+    erased = load_tombstones(conn, now)
     imported = timer.run(
-        "pool", lambda: import_data_dir(conn, state_dir, data_dir, settings.ai, now)
+        "pool",
+        lambda: import_data_dir(
+            conn, state_dir, data_dir, settings.ai, now, max_shrink=max_shrink, publish=False
+        ),
     )
     links_added, link_issues = timer.run("links", lambda: _import_links(conn, data_dir, now))
     feeds = read_user_feeds(data_dir)
-    erased = load_tombstones(conn, now)  # an old export must not bring an erased user back
     with transaction(conn):
-        import_user_feeds(
-            conn,
-            [u for u in feeds.optouts if u not in erased],
-            [e for e in feeds.exclusions if e.user_id not in erased],
-            {u: a for u, a in feeds.follows.items() if u not in erased},
-            now,
-        )
+        # Erased users' rows are left out here (an old export must not bring them back).
+        import_user_feeds(conn, feeds.optouts, feeds.exclusions, feeds.follows, now)
     optouts = load_optouts(conn)
     catalog, build = imported.catalog, imported.build
     with gc_paused():
@@ -174,9 +184,14 @@ def run_training(
     history = timer.run("history", lambda: build_history(listens, verdict, build.snapshot))
     folder = timer.run("save", lambda: save_model(state_dir / MODELS_DIR, model))
     save_history(folder, history)
-    with transaction(conn):
-        set_pointer(conn, MODEL_POINTER, model.version, now)
-    prune_models(state_dir / MODELS_DIR, keep=model.version)
+    release = Release(build.snapshot.version, model.version, erased.hashes)
+    if publish:
+        timer.run(
+            "publish",
+            lambda: publish_release(
+                conn, state_dir, release, settings.ai, now, pool_tracks=build.snapshot.tracks
+            ),
+        )
     flagged = frozenset(listens.users.id_of(int(u)) for u in verdict.flagged_users.nonzero()[0])
     return TrainingRun(
         pool=imported,
@@ -190,15 +205,8 @@ def run_training(
         history=history,
         plays=plays,
         timings=timer.seconds,
+        release=release,
     )
-
-
-def prune_models(models: Path, *, keep: str) -> None:
-    """Delete every model folder but the current one: older models hold the factors and
-    histories of users who may have been erased since, and nothing reads them any more."""
-    for folder in models.iterdir():
-        if folder.is_dir() and folder.name != keep:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 def load_current_model(conn: sqlite3.Connection, state_dir: Path) -> ArtistModel:

@@ -3,6 +3,10 @@
 The data directory's files seed these tables; the app then changes exclusions through the
 API. A removed exclusion is kept as an inactive row, so re-importing an old export does not
 bring it back (the same rule as for curator links).
+
+Every write here is keyed by a user, and none may bring an erased user back: a write for an
+erased user raises ``UserErasedError`` (an import skips their rows), so their raw id is never
+stored again and no later rebuild generates for them.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from recsys.generators.steps import UserExclusions
+from recsys.privacy import current_tombstones, refuse_if_erased
 from recsys.user_feeds import UserExclusion
 
 USER_SCHEMA = """
@@ -43,8 +48,13 @@ def import_user_feeds(
     now: datetime,
 ) -> None:
     """Seed opt-outs and exclusions (never undoing a later change), replace follows
-    (the app's current export is the truth for follows). Inside the caller's transaction."""
+    (the app's current export is the truth for follows), leaving out erased users (an old
+    export must not bring them back). Inside the caller's transaction."""
     stamp = now.isoformat()
+    erased = current_tombstones(conn)
+    optouts = [u for u in optouts if not erased.erased(u)]
+    exclusions = [e for e in exclusions if not erased.erased(e.user_id)]
+    follows = {u: a for u, a in follows.items() if not erased.erased(u)}
     conn.executemany(
         "INSERT OR IGNORE INTO user_optouts VALUES (?, ?)", ((u, stamp) for u in optouts)
     )
@@ -94,7 +104,9 @@ def load_exclusions(
 def set_exclusion(
     conn: sqlite3.Connection, exclusion: UserExclusion, *, active: bool, now: datetime
 ) -> bool:
-    """Add or lift one exclusion (inside the caller's transaction); True if it changed."""
+    """Add or lift one exclusion (inside the caller's transaction); True if it changed.
+    Raises ``UserErasedError`` for an erased user (nothing is stored)."""
+    refuse_if_erased(conn, [exclusion.user_id])
     row = conn.execute(
         "SELECT active FROM user_exclusions WHERE user_id = ? AND kind = ? AND target_id = ?",
         (exclusion.user_id, exclusion.kind, exclusion.target_id),

@@ -41,10 +41,12 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 # Audit actions of changes that alter the graph or the engine's per-user data, and of changes
-# that alter only which tracks are withheld now. Other actions (trust grants, tokens,
-# exclusions) need nothing: they act at the next pool build, or are read fresh per request.
+# that alter only which tracks are withheld now (a revocation withholds the pool's tracks of
+# the revoked partner, label or artist at the next read; a grant only counts at the next pool
+# build, and finds nothing to withhold). Other actions (tokens, exclusions) need nothing: they
+# are read fresh per request.
 RELOAD_ACTIONS = ("links.", "users.erase")
-EXCLUSION_ACTIONS = ("flags.", "takedowns.")
+EXCLUSION_ACTIONS = ("flags.", "takedowns.", "trust.")
 
 
 class StateConnections:
@@ -241,7 +243,9 @@ class LiveEngine:
                 engine.context.model_version,
             )
         elif exclusions:
-            withheld = load_serving_exclusions(conn, self._settings.ai)
+            withheld = load_serving_exclusions(
+                conn, self._settings.ai, engine.gate.pool_version, engine.context.catalog.tracks
+            )
             engine = replace(engine, gate=replace(engine.gate, exclusions=withheld))
         self._engine = engine
         self._marks = marks

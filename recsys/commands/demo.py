@@ -16,6 +16,7 @@ from typing import Any
 
 import networkx as nx
 
+from pool.trust_import import import_trust_files
 from recsys import service
 from recsys.commands.context import CommandContext
 from recsys.commands.pool_commands import print_summary
@@ -28,6 +29,7 @@ from recsys.training_run import run_training
 from recsys.world import WorldConfig, generate_world
 
 DEMO_MARKER = ".recsys-demo"
+DEMO_STAFF = "demo-trust-team"
 
 
 def add_parsers(commands: Any) -> None:
@@ -71,6 +73,18 @@ def run_demo(args: argparse.Namespace, ctx: CommandContext) -> int:
 
     conn = open_engine_state(state_dir)
     try:
+        # The demo plays the trust team too: pool builds never read trust/ files on their own.
+        grants = import_trust_files(
+            conn,
+            world_dir,
+            by=DEMO_STAFF,
+            why="the demo's staff import of the synthetic world's trust registry",
+            now=ctx.now,
+        )
+        ctx.print(
+            f"   {DEMO_STAFF} imported the world's trust files: {len(grants.granted)} grants,"
+            " each in the audit trail (`recsys trust import`)"
+        )
         run = run_training(conn, state_dir, world_dir, settings, ctx.now)
     finally:
         conn.close()

@@ -65,11 +65,17 @@ def run_review(args: argparse.Namespace, ctx: CommandContext) -> int:
     review = AiReview(track_id, cast(ReviewDecision, args.decision), by, ctx.now, why)
     conn = ctx.open_state()
     try:
-        record_review(conn, review)
+        outcome = record_review(conn, review, rules=ctx.settings.ai)
         publish_exclusions(conn, ctx.settings)
     finally:
         conn.close()
-    ctx.print_json({"track_id": track_id, "decision": review.decision})
+    answer = {"track_id": track_id, "decision": review.decision, "status": outcome}
+    if outcome == "awaiting_second_approval":
+        answer["detail"] = (
+            "the detector scored this track at or above the exclusion threshold: it stays"
+            " excluded until a second curator clears it too"
+        )
+    ctx.print_json(answer)
     return 0
 
 

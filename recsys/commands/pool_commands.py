@@ -17,6 +17,11 @@ def add_parsers(commands: Any) -> None:
     build = verbs.add_parser("build", help="import a data directory and publish a new pool")
     build.add_argument("--data", type=Path, required=True, help="data directory (SPEC section 2)")
     build.add_argument("--json", action="store_true", help="print the report as JSON")
+    build.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help="publish even if the pool drops more than pool.max_shrink of its tracks",
+    )
     build.set_defaults(handler=run_build)
     show = verbs.add_parser("show", help="print the report of the current pool")
     show.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -46,7 +51,14 @@ def print_summary(ctx: CommandContext, summary: dict[str, Any], max_issues: int)
 def run_build(args: argparse.Namespace, ctx: CommandContext) -> int:
     conn = ctx.open_state()
     try:
-        result = import_data_dir(conn, ctx.settings.state_dir, args.data, ctx.settings.ai, ctx.now)
+        result = import_data_dir(
+            conn,
+            ctx.settings.state_dir,
+            args.data,
+            ctx.settings.ai,
+            ctx.now,
+            max_shrink=None if args.allow_shrink else ctx.settings.pool_max_shrink,
+        )
     finally:
         conn.close()
     summary = result.build.report.summary()
@@ -56,7 +68,6 @@ def run_build(args: argparse.Namespace, ctx: CommandContext) -> int:
             {
                 **summary,
                 "report": str(report_path),
-                "trust_grants_added": result.trust_grants_added,
                 "flags_added": result.flags_added,
                 "takedowns_added": result.takedowns_added,
             }
@@ -64,8 +75,8 @@ def run_build(args: argparse.Namespace, ctx: CommandContext) -> int:
         return 0
     print_summary(ctx, summary, max_issues=10)
     ctx.print(
-        f"  new registry grants {result.trust_grants_added}, flags {result.flags_added},"
-        f" takedowns {result.takedowns_added}"
+        f"  new flags {result.flags_added}, takedowns {result.takedowns_added}"
+        " (trust comes only from the registry: `recsys trust import` or `trust verify-artist`)"
     )
     ctx.print(f"  full report: {report_path}")
     return 0

@@ -37,6 +37,11 @@ def add_parsers(commands: Any) -> None:
     rebuild.add_argument("--data", type=Path, required=True)
     rebuild.add_argument("--workers", type=int, help="generation processes (default: config)")
     rebuild.add_argument("--json", action="store_true", help="print the summary as JSON")
+    rebuild.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help="publish even if the pool drops more than pool.max_shrink of its tracks",
+    )
     rebuild.set_defaults(handler=run_rebuild_command)
 
 
@@ -79,6 +84,7 @@ def run_rebuild_command(args: argparse.Namespace, ctx: CommandContext) -> int:
             progress=ProgressReporter(sys.stderr),
             workers=workers,
             store=store,
+            allow_shrink=args.allow_shrink,
         )
     except StoreUnavailableError as error:
         raise RebuildFailedError(

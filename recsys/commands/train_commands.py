@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from recsys.commands.context import CommandContext
+from recsys.rebuild import rebuild_lock
 from recsys.training_run import run_training
 
 
@@ -16,15 +17,29 @@ def add_parsers(commands: Any) -> None:
     )
     train.add_argument("--data", type=Path, required=True)
     train.add_argument("--json", action="store_true", help="print the summary as JSON")
+    train.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help="publish even if the pool drops more than pool.max_shrink of its tracks",
+    )
     train.set_defaults(handler=run_train)
 
 
 def run_train(args: argparse.Namespace, ctx: CommandContext) -> int:
-    conn = ctx.open_state()
-    try:
-        run = run_training(conn, ctx.settings.state_dir, args.data, ctx.settings, ctx.now)
-    finally:
-        conn.close()
+    # One run at a time: a training run publishes a pool and a model, as a rebuild does.
+    with rebuild_lock(ctx.settings.state_dir):
+        conn = ctx.open_state()
+        try:
+            run = run_training(
+                conn,
+                ctx.settings.state_dir,
+                args.data,
+                ctx.settings,
+                ctx.now,
+                max_shrink=None if args.allow_shrink else ctx.settings.pool_max_shrink,
+            )
+        finally:
+            conn.close()
     summary = run.summary()
     if args.json:
         ctx.print_json(summary)

@@ -39,6 +39,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
+from pool.trust_import import import_trust_files
 from recsys.embeddings.als import confidence
 from recsys.embeddings.artist_model import ArtistModel, train_artist_model
 from recsys.embeddings.tag_space import artist_tag_counts, tag_vectors
@@ -357,12 +358,21 @@ def evaluate_data_dir(
 
     The pipeline's own import, fraud screen and play matrix decide who and what is evaluated
     (so bots and farm tracks never reach the figures); artist tags are their pool tracks' tags,
-    which come from the catalog and so cannot leak held-out listening.
+    which come from the catalog and so cannot leak held-out listening. The throwaway state
+    has no staff, so the directory's ``trust/`` files are imported by a staff action named
+    for the evaluation (as an operator would before a pool build), never by the pool build.
     """
     with tempfile.TemporaryDirectory(prefix="recsys-evaluate-") as tmp:
         state_dir = Path(tmp) / "state"
         conn = open_engine_state(state_dir)
         try:
+            import_trust_files(
+                conn,
+                Path(data_dir),
+                by="recsys-evaluate",
+                why="the offline evaluation's throwaway state trusts the directory's registry",
+                now=now,
+            )
             run = run_training(conn, state_dir, Path(data_dir), settings, now)
         finally:
             conn.close()
