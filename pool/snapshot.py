@@ -125,33 +125,87 @@ def write_snapshot(
     return publish_folder(root / snapshot.version, REPORT_FILE, fill)
 
 
+# A stored snapshot is kept as it is when the same inputs are built again (its folder is named
+# by its content), so a damaged one is deleted before the build that remakes it.
+REBUILD_HINT = "delete the folder {folder} and run `recsys pool build --data DIR`"
+
+
 def read_snapshot(root: Path, version: str) -> PoolSnapshot:
-    """Load a stored snapshot and check it against its content address."""
+    """Load a stored snapshot and check it against its content address. A file missing,
+    truncated or scribbled raises ``SnapshotError`` naming it and how to remake it."""
     folder = root / version
-    try:
-        encoded = tuple((folder / n).read_bytes() for n in (TRACKS_FILE, ARTISTS_FILE, LABELS_FILE))
-    except OSError as error:
-        raise SnapshotError(f"pool snapshot {version} cannot be read: {error}") from error
+    hint = REBUILD_HINT.format(folder=folder)
+    encoded: list[bytes] = []
+    for name in (TRACKS_FILE, ARTISTS_FILE, LABELS_FILE):
+        try:
+            encoded.append((folder / name).read_bytes())
+        except OSError as error:
+            raise SnapshotError(
+                f"pool snapshot file {folder / name} cannot be read ({error.strerror or error}):"
+                f" {hint}"
+            ) from error
     track_bytes, artist_bytes, label_bytes = encoded
     if _version_of(track_bytes, artist_bytes, label_bytes) != version:
-        raise SnapshotError(f"pool snapshot {version} does not match its content address")
-    tracks = {
-        t.track_id: t
-        for t in (_track_from_record(orjson.loads(line)) for line in track_bytes.splitlines())
-    }
-    artists = {
-        r["artist_id"]: Artist(r["artist_id"], r["name"], r["partner"])
-        for r in map(orjson.loads, artist_bytes.splitlines())
-    }
-    labels = {
-        r["label_id"]: Label(r["label_id"], r["name"], r["partner"])
-        for r in map(orjson.loads, label_bytes.splitlines())
-    }
+        names = (TRACKS_FILE, ARTISTS_FILE, LABELS_FILE)
+        broken = [str(folder / n) for n, data in zip(names, encoded, strict=True) if _broken(data)]
+        what = (
+            f"{' and '.join(broken)} damaged or truncated"
+            if broken
+            else f"a file of {folder} ({', '.join(names)}) damaged"
+        )
+        raise SnapshotError(
+            f"pool snapshot {version} does not match its content address ({what}): {hint}"
+        )
+    try:
+        tracks = {
+            t.track_id: t
+            for t in (_track_from_record(orjson.loads(line)) for line in track_bytes.splitlines())
+        }
+        artists = {
+            r["artist_id"]: Artist(r["artist_id"], r["name"], r["partner"])
+            for r in map(orjson.loads, artist_bytes.splitlines())
+        }
+        labels = {
+            r["label_id"]: Label(r["label_id"], r["name"], r["partner"])
+            for r in map(orjson.loads, label_bytes.splitlines())
+        }
+    except (ValueError, KeyError, TypeError) as error:  # orjson.JSONDecodeError is a ValueError
+        raise SnapshotError(
+            f"pool snapshot {folder} does not parse ({type(error).__name__}: {error}): {hint}"
+        ) from error
     return PoolSnapshot(version, tracks, artists, labels)
 
 
-def read_report(root: Path, version: str) -> dict[str, Any]:
+def _broken(data: bytes) -> bool:
+    """Whether a JSON-lines file is visibly damaged: cut short (no final newline) or holding a
+    line that does not parse. Only asked once the content address failed, to name the file."""
+    if data and not data.endswith(b"\n"):
+        return True
     try:
-        return cast(dict[str, Any], orjson.loads((root / version / REPORT_FILE).read_bytes()))
-    except (OSError, orjson.JSONDecodeError) as error:
-        raise SnapshotError(f"pool report {version} cannot be read: {error}") from error
+        for line in data.splitlines():
+            orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return True
+    return False
+
+
+def read_report(root: Path, version: str) -> dict[str, Any]:
+    """The report stored beside a snapshot; ``SnapshotError`` naming the file when it is
+    missing or damaged."""
+    path = root / version / REPORT_FILE
+    hint = REBUILD_HINT.format(folder=root / version)
+    try:
+        report = orjson.loads(path.read_bytes())
+    except OSError as error:
+        raise SnapshotError(
+            f"pool report {path} cannot be read ({error.strerror or error}): {hint}"
+        ) from error
+    except orjson.JSONDecodeError as error:
+        raise SnapshotError(f"pool report {path} is damaged ({error}): {hint}") from error
+    if not (
+        isinstance(report, dict)
+        and isinstance(report.get("summary"), dict)
+        and isinstance(report.get("built_at"), str)
+    ):
+        raise SnapshotError(f"pool report {path} is damaged (no summary or built_at): {hint}")
+    return cast(dict[str, Any], report)

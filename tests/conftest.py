@@ -1,4 +1,12 @@
-"""Shared fixtures: a real Redis server for the store tests (required under CI)."""
+"""Shared fixtures: a real Redis server for the store tests (required under CI).
+
+Every test that talks to the shared Redis uses the one database ``REDIS_URL`` names: env
+``RECSYS_TEST_REDIS_URL``, by default ``redis://127.0.0.1:6379/14``. The tests flush it before
+and after each use, so point it at a database nothing else keeps data in (two test runs at once
+on one machine need a database each). Tests that start a ``redis-server`` of their own, or
+point at a port nobody answers on, build their URL from that port instead;
+``tests/test_redis_url.py`` holds every test file to that rule.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +17,9 @@ from contextlib import contextmanager
 import pytest
 import redis
 
-REDIS_URL = os.environ.get("RECSYS_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+REDIS_URL_ENV = "RECSYS_TEST_REDIS_URL"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
+REDIS_URL = os.environ.get(REDIS_URL_ENV) or DEFAULT_REDIS_URL
 
 
 @contextmanager
@@ -34,5 +44,7 @@ def empty_redis_db(url: str) -> Iterator[str]:
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
+    """``REDIS_URL``, flushed before and after the test (modules that keep one database for
+    several tests use ``empty_redis_db(REDIS_URL)`` in a fixture of their own scope)."""
     with empty_redis_db(REDIS_URL) as url:
         yield url

@@ -6,8 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import struct
+import zipfile
+import zlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -25,7 +31,7 @@ from recsys.embeddings.als import (
     train_factors,
 )
 from recsys.embeddings.tag_space import l2_rows, tag_pseudo_users
-from recsys.errors import RecsysError
+from recsys.errors import CorruptFileError
 from recsys.vocabulary import Vocabulary
 
 MODEL_FILE = "model.npz"
@@ -33,9 +39,13 @@ TAGS_FILE = "artist_tags.npz"
 PROFILES_FILE = "user_tag_profiles.npz"
 META_FILE = "meta.json"
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
-class ModelError(RecsysError):
-    """A stored model is missing or does not match its version."""
+
+class ModelError(CorruptFileError):
+    """A stored model is missing, damaged or does not match its version; a rebuild remakes
+    it (the message names the file and says so)."""
 
 
 @dataclass(frozen=True)
@@ -198,29 +208,105 @@ def save_model_files(folder: Path, model: ArtistModel) -> None:
 
 
 def save_model(root: Path, model: ArtistModel) -> Path:
-    """Write ``root/<version>/`` through a staging folder; a complete copy is kept as is."""
-    return publish_folder(
-        root / model.version, META_FILE, lambda staging: save_model_files(staging, model)
-    )
+    """Write ``root/<version>/`` through a staging folder; a complete copy is kept as is,
+    unless it no longer loads: then its files are written again, one by one and atomically
+    (a server may be reading the folder), so that the rebuild a damaged model's error
+    message asks for does repair it, even from the very same inputs."""
+    folder = root / model.version
+    if (folder / META_FILE).is_file():
+        try:
+            load_model(root, model.version)
+        except ModelError as damaged:
+            log.warning("model %s is damaged (%s): writing it again", model.version, damaged)
+            save_model_files(folder, model)
+        return folder
+    return publish_folder(folder, META_FILE, lambda staging: save_model_files(staging, model))
+
+
+# What numpy, scipy, zipfile and json raise on a truncated or scribbled file: a broken zip
+# directory (BadZipFile), a bad CRC or header (BadZipFile, ValueError), a short read
+# (EOFError, ValueError), a member or key that is gone (KeyError), bad compressed data
+# (zlib.error), a short struct (struct.error), fields of the wrong type (TypeError,
+# AttributeError) and the operating system's own errors.
+DAMAGED_FILE_ERRORS = (
+    OSError,
+    EOFError,
+    ValueError,
+    KeyError,
+    TypeError,
+    AttributeError,
+    zipfile.BadZipFile,
+    zlib.error,
+    struct.error,
+)
+REBUILD_HINT = "run `recsys rebuild --data DIR`"
+
+
+def _read(path: Path, read: Callable[[Path], T]) -> T:
+    """``read(path)``, or ``ModelError`` (a ``CorruptFileError``) naming the file."""
+    try:
+        return read(path)
+    except FileNotFoundError as error:
+        raise ModelError(
+            f"model file {path} is missing, so the model cannot be loaded: {REBUILD_HINT}"
+        ) from error
+    except DAMAGED_FILE_ERRORS as error:
+        raise ModelError(
+            f"model file {path} is damaged or truncated ({one_line(error)}): {REBUILD_HINT}"
+        ) from error
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as ``Type: message`` on one line (the CLI prints exactly one line)."""
+    return " ".join(f"{type(error).__name__}: {error}".split())
+
+
+def _read_meta(path: Path) -> tuple[str | None, AlsSettings]:
+    meta = json.loads(path.read_text())
+    return meta.get("version"), AlsSettings(**meta["settings"])
+
+
+def _read_arrays(path: Path) -> dict[str, npt.NDArray[Any]]:
+    # Every array is read inside the ``with``: numpy reads members lazily, and zipfile checks
+    # a member's CRC when it reaches its end, so a scribbled byte anywhere is caught here.
+    with np.load(path, allow_pickle=False) as arrays:
+        return {name: arrays[name] for name in MODEL_ARRAYS}
+
+
+def _read_sparse(path: Path) -> sp.csr_matrix:
+    return sp.csr_matrix(sp.load_npz(path), dtype=np.float32)
+
+
+MODEL_ARRAYS = (
+    "user_factors",
+    "artist_factors",
+    "neighbour_index",
+    "neighbour_score",
+    "user_ids",
+    "artist_ids",
+)
 
 
 def load_model(root: Path, version: str) -> ArtistModel:
+    """The model ``root/<version>``. A file that is missing, truncated or scribbled raises
+    ``ModelError`` (a ``CorruptFileError``) naming the file and the rebuild that remakes it,
+    never numpy's or zipfile's own error, which would end the CLI or the server with a
+    traceback."""
     folder = root / version
-    try:
-        meta = json.loads((folder / META_FILE).read_text())
-        with np.load(folder / MODEL_FILE, allow_pickle=False) as arrays:
-            user_factors = arrays["user_factors"]
-            artist_factors = arrays["artist_factors"]
-            neighbour_index = arrays["neighbour_index"]
-            neighbour_score = arrays["neighbour_score"]
-            user_ids = [str(x) for x in arrays["user_ids"]]
-            artist_ids = [str(x) for x in arrays["artist_ids"]]
-        artist_tags = sp.csr_matrix(sp.load_npz(folder / TAGS_FILE), dtype=np.float32)
-        profiles = sp.csr_matrix(sp.load_npz(folder / PROFILES_FILE), dtype=np.float32)
-    except (OSError, KeyError, ValueError) as error:
-        raise ModelError(f"model {version} cannot be loaded from {folder}: {error}") from error
-    if meta.get("version") != version:
-        raise ModelError(f"model folder {folder} holds {meta.get('version')}, not {version}")
+    stored_version, settings = _read(folder / META_FILE, _read_meta)
+    if stored_version != version:
+        raise ModelError(
+            f"model folder {folder} holds {stored_version}, not {version}: {REBUILD_HINT}"
+        )
+    arrays = _read(folder / MODEL_FILE, _read_arrays)
+    artist_tags = _read(folder / TAGS_FILE, _read_sparse)
+    profiles = _read(folder / PROFILES_FILE, _read_sparse)
+    user_ids = [str(x) for x in arrays["user_ids"]]
+    artist_ids = [str(x) for x in arrays["artist_ids"]]
+    user_factors = arrays["user_factors"]
+    artist_factors = arrays["artist_factors"]
+    neighbour_index = arrays["neighbour_index"]
+    neighbour_score = arrays["neighbour_score"]
     return ArtistModel(
         version=version,
         users=Vocabulary(user_ids),
@@ -231,5 +317,5 @@ def load_model(root: Path, version: str) -> ArtistModel:
         neighbour_score=neighbour_score,
         artist_tags=artist_tags,
         user_tag_profiles=profiles,
-        settings=AlsSettings(**meta["settings"]),
+        settings=settings,
     )

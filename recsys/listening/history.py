@@ -17,7 +17,8 @@ import numpy.typing as npt
 
 from pool.files import replace_file
 from pool.snapshot import PoolSnapshot
-from recsys.errors import RecsysError
+from recsys.embeddings.artist_model import DAMAGED_FILE_ERRORS, REBUILD_HINT, one_line
+from recsys.errors import CorruptFileError
 from recsys.listening.fraud import FraudVerdict
 from recsys.listening.reader import ListenLog
 from recsys.vocabulary import Vocabulary
@@ -157,8 +158,14 @@ def save_history(folder: Path, history: ListeningHistory) -> None:
 
 
 def load_history(folder: Path) -> ListeningHistory:
+    """The listening history saved beside the model. A missing, truncated or scribbled file
+    raises ``CorruptFileError`` naming it and the rebuild that writes it again, never numpy's
+    or zipfile's own error (a traceback at the CLI, a bare 500 at the API)."""
+    path = folder / HISTORY_FILE
     try:
-        with np.load(folder / HISTORY_FILE, allow_pickle=False) as data:
+        # Every array is read inside the ``with``: numpy reads members lazily, and zipfile
+        # checks a member's CRC at its end, so a scribbled byte anywhere is caught here.
+        with np.load(path, allow_pickle=False) as data:
             return ListeningHistory(
                 users=Vocabulary(str(u) for u in data["users"]),
                 tracks=Vocabulary(str(t) for t in data["tracks"]),
@@ -169,5 +176,11 @@ def load_history(folder: Path) -> ListeningHistory:
                 heard=data["heard"],
                 listeners=data["listeners"],
             )
-    except (OSError, KeyError, ValueError) as error:
-        raise RecsysError(f"listening history in {folder} cannot be loaded: {error}") from error
+    except FileNotFoundError as error:
+        raise CorruptFileError(
+            f"listening history {path} is missing, so it cannot be loaded: {REBUILD_HINT}"
+        ) from error
+    except DAMAGED_FILE_ERRORS as error:
+        raise CorruptFileError(
+            f"listening history {path} is damaged or truncated ({one_line(error)}): {REBUILD_HINT}"
+        ) from error

@@ -216,6 +216,11 @@ class MixStore(Protocol):
     def delete_user(self, user_id: str) -> None:
         """Erase a user from every version (current and any being written)."""
 
+    def drop_stale_versions(self) -> list[str]:
+        """Remove every version but the current one and return them: what a rebuild killed
+        before its commit or abort left behind. The caller holds the rebuild lock
+        (``recsys.rebuild.rebuild_lock``), so no version is being written meanwhile."""
+
     def replace_excluded_tracks(self, track_ids: Iterable[str]) -> None:
         """The tracks no reader may serve now (flags, reviews, takedowns)."""
 

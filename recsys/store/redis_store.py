@@ -13,6 +13,7 @@ get ``StoreUnavailableError`` (HTTP 503), never a hang.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -36,6 +37,11 @@ local version = redis.call('GET', KEYS[1])
 if not version then return {false, stamp} end
 return {redis.call('HGET', ARGV[1] .. version, ARGV[2]), stamp}
 """
+
+
+def _glob_escape(text: bytes) -> bytes:
+    """``text`` matched literally by a SCAN pattern (a prefix may hold ``*``, ``?`` or ``[``)."""
+    return re.sub(rb"([*?\[\]\\])", rb"\\\1", text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +178,37 @@ class RedisStore:
         for version in self.versions() - {keep}:
             self.call(lambda r, v=version: r.unlink(self.key(f"mixes:{v}")))
             self.call(lambda r, v=version: r.srem(self.key("versions"), v))
+
+    def drop_stale_versions(self) -> list[str]:
+        """Unlink every version but the current one; return them, sorted.
+
+        A commit drops the versions in the ``versions`` set and an abort its own, but a
+        rebuild killed with SIGKILL does neither, and an abort that met Redis down leaves
+        its hash too: gigabytes at a million users, kept until a later rebuild commits.
+        Hashes are looked for in the set and by SCAN over ``<prefix>mixes:*`` as well, for a
+        hash the set lost track of (a killed rebuild's orphaned worker writing on after its
+        version was dropped). Run at the start of a rebuild and by ``recsys store gc``, both
+        under the rebuild lock, so no version being written is dropped. With no current
+        version (a first rebuild killed), every version is stale.
+        """
+        current = self.current_version()
+        hashes = self.key("mixes:").encode()
+        stale: dict[bytes, bytes] = {}  # version -> its hash's key, as Redis holds them
+        for member in self.call(lambda r: r.smembers(self.key("versions"))):
+            stale[bytes(member)] = hashes + bytes(member)
+
+        def scan(r: redis.Redis) -> list[bytes]:
+            pattern = _glob_escape(hashes) + b"*"
+            return [bytes(k) for k in r.scan_iter(match=pattern, count=1000)]
+
+        for key in self.call(scan):
+            stale.setdefault(key[len(hashes) :], key)
+        if current is not None:
+            stale.pop(current.encode(), None)
+        for version, key in sorted(stale.items()):
+            self.call(lambda r, k=key: r.unlink(k))
+            self.call(lambda r, v=version: r.srem(self.key("versions"), v))
+        return [v.decode(errors="backslashreplace") for v in sorted(stale)]
 
     def delete_user(self, user_id: str) -> None:
         for version in self.versions():

@@ -8,6 +8,7 @@ import pytest
 
 from recsys.errors import ConfigError
 from recsys.settings import default_config_path, load_settings
+from tests.conftest import REDIS_URL
 
 
 def test_defaults_come_from_config_default_toml(tmp_path: Path) -> None:
@@ -24,14 +25,14 @@ def test_file_then_environment_override(tmp_path: Path) -> None:
     env = {
         "RECSYS_POOL__AI__EXCLUDE_THRESHOLD": "0.95",
         "RECSYS_STATE_DIR": "/srv/recsys",
-        "RECSYS_STORE": "redis://127.0.0.1:6379/0",
+        "RECSYS_STORE": REDIS_URL,
         "UNRELATED": "x",
     }
     settings = load_settings(override, env, tmp_path)
     assert settings.ai.exclude_threshold == 0.95
     assert settings.ai.review_threshold == 0.4
     assert settings.state_dir == Path("/srv/recsys")
-    assert settings.store_url == "redis://127.0.0.1:6379/0"
+    assert settings.store_url == REDIS_URL
 
 
 @pytest.mark.parametrize(

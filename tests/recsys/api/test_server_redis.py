@@ -1,7 +1,8 @@
 """The same read path through a real server process, with the mixes in Redis.
 
-Uses its own database (15), flushed before and after. Skips when no Redis answers, except
-where ``RECSYS_REQUIRE_REDIS=1`` (CI): there it fails, so the Redis path cannot go untested.
+Uses the tests' Redis database (``tests.conftest.REDIS_URL``: env ``RECSYS_TEST_REDIS_URL``,
+by default database 14), flushed before and after. Skips when no Redis answers, except where
+``RECSYS_REQUIRE_REDIS=1`` (CI): there it fails, so the Redis path cannot go untested.
 """
 
 from __future__ import annotations
@@ -13,11 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import empty_redis_db
+from tests.conftest import REDIS_URL, empty_redis_db
 from tests.recsys.api.read_checks import check_read_path
 from tests.recsys.api.world import RebuiltWorld, rebuild_world, running_server
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
 pytestmark = [pytest.mark.redis, pytest.mark.e2e]
 
 
