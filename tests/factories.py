@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import zlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from pool.ai_status import AiRules
+from pool.importer import ImportResult, import_data_dir
+from pool.state import open_state
+from pool.trust_import import TrustImport, import_trust_files
 
 
 def track_row(track_id: str, artist_ids: list[str], **overrides: Any) -> dict[str, Any]:
@@ -87,3 +94,38 @@ def flag(
     track_id: str, source: str, score: float, at: str = "2026-11-01T00:00:00Z"
 ) -> dict[str, Any]:
     return {"track_id": track_id, "source": source, "score": score, "created_at": at}
+
+
+# Trust enters the registry only through a named staff action (`recsys trust import`); tests
+# that build a pool from a data directory run that action first, as its staff would.
+TEST_STAFF = "test-trust-team"
+_STAFF_NOW = datetime(2026, 1, 2, tzinfo=UTC)
+
+
+def grant_trust(state_dir: Path, data_dir: Path) -> TrustImport:
+    """The staff import of ``data_dir``'s ``trust/`` files into the state in ``state_dir``."""
+    conn = open_state(state_dir)
+    try:
+        return staff_import(conn, data_dir)
+    finally:
+        conn.close()
+
+
+def staff_import(conn: sqlite3.Connection, data_dir: Path) -> TrustImport:
+    return import_trust_files(
+        conn, data_dir, by=TEST_STAFF, why="test fixture: the delivery's registry", now=_STAFF_NOW
+    )
+
+
+def import_trusted(
+    conn: sqlite3.Connection,
+    state_dir: Path,
+    data_dir: Path,
+    rules: AiRules,
+    now: datetime,
+    **options: Any,
+) -> ImportResult:
+    """``import_data_dir`` after the staff import of the directory's trust files."""
+    if (data_dir / "trust").is_dir():
+        staff_import(conn, data_dir)
+    return import_data_dir(conn, state_dir, data_dir, rules, now, **options)

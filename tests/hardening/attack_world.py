@@ -30,8 +30,9 @@ from recsys.listening.fraud import FraudRules
 from recsys.settings import Settings, load_settings
 from recsys.state import open_engine_state
 from recsys.store.base import MixStore
-from recsys.training_run import TrainingRun, run_training
+from recsys.training_run import TrainingRun
 from recsys.world import WorldConfig, generate_world
+from tests.staff import trusted_training
 
 TODAY = date(2026, 11, 26)
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
@@ -161,7 +162,7 @@ def train(root: Path, data: Path, *, fraud: FraudRules | None = None) -> Run:
         settings = replace(settings, fraud=fraud)
     conn = open_engine_state(settings.state_dir)
     try:
-        training = run_training(conn, settings.state_dir, data, settings, NOW)
+        training = trusted_training(conn, settings.state_dir, data, settings, NOW)
         engine = load_engine(conn, settings.state_dir, settings, NOW)
     finally:
         conn.close()

@@ -43,7 +43,6 @@ from recsys.api import create_app
 from recsys.engine import Engine, load_engine
 from recsys.errors import NotFoundError
 from recsys.exclusion_sync import publish_exclusions
-from recsys.rebuild import run_rebuild
 from recsys.settings import Settings
 from recsys.state import open_engine_state
 from recsys.store.base import MixStore
@@ -70,6 +69,7 @@ from tests.hardening.attack_world import (
     write_bot_listens,
 )
 from tests.recsys.api.world import bearer, make_tokens, settings_for
+from tests.staff import trusted_rebuild
 
 with warnings.catch_warnings():
     # Starlette asks for httpx2 behind its TestClient; httpx is what this project installs.
@@ -370,7 +370,7 @@ def rebuilt(world: CleanWorld, tmp_path_factory: pytest.TempPathFactory) -> Rebu
     settings = settings_for(state)
     store = open_store(settings)
     try:
-        run_rebuild(
+        trusted_rebuild(
             settings, world.data, NOW, progress=lambda done, total: None, workers=1, store=store
         )
     finally:

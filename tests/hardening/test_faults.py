@@ -36,13 +36,14 @@ from recsys.api.reads import STORE_COOLDOWN_S
 from recsys.engine import load_engine
 from recsys.generators.steps import NO_EXCLUSIONS
 from recsys.mix import mix_from_dict
-from recsys.rebuild import rebuild_lock, run_rebuild
+from recsys.rebuild import rebuild_lock
 from recsys.settings import Settings
 from recsys.state import open_engine_state
 from recsys.store.base import decode_user
 from recsys.store.embedded import STORE_FILE, EmbeddedStore
 from recsys.store.redis_store import RedisSettings, RedisStore
 from recsys.world import WorldConfig, generate_world
+from tests.factories import grant_trust
 from tests.recsys.api.world import (
     NOW,
     RebuiltWorld,
@@ -52,6 +53,7 @@ from tests.recsys.api.world import (
     stop_server,
 )
 from tests.recsys.invariants import check_mix
+from tests.staff import trusted_rebuild
 
 pytestmark = pytest.mark.e2e
 
@@ -90,7 +92,7 @@ def small_world(tmp_path_factory: pytest.TempPathFactory) -> World:
 def large_world(tmp_path_factory: pytest.TempPathFactory) -> World:
     root = tmp_path_factory.mktemp("faults-large")
     generate_world(root / "data", LARGE_WORLD)
-    run_rebuild(settings_for(root / "state"), root / "data", NOW, progress=_quiet, workers=2)
+    trusted_rebuild(settings_for(root / "state"), root / "data", NOW, progress=_quiet, workers=2)
     truth = json.loads((root / "data.truth.json").read_text())
     return World(root / "data", root / "state", truth)
 
@@ -226,7 +228,9 @@ class RebuildRun:
 def start_rebuild(
     data: Path, state: Path, store_url: str, logs: Path, *, workers: int, name: str = "rebuild"
 ) -> RebuildRun:
-    """`python -m recsys -v rebuild --data DATA --json` in the background (-v: progress lines)."""
+    """`python -m recsys -v rebuild --data DATA --json` in the background (-v: progress lines),
+    after the staff import of the data directory's trust files."""
+    grant_trust(state, data)
     command = [sys.executable, "-m", "recsys", "-v", "rebuild", "--data", str(data), "--json"]
     stdout, stderr = logs / f"{name}.out", logs / f"{name}.err"
     with stdout.open("wb") as out, stderr.open("wb") as err:

@@ -48,14 +48,15 @@ from recsys.engine import load_engine
 from recsys.listening.history import load_history
 from recsys.logging_setup import UVICORN_LOGGERS, redact_user_ids
 from recsys.privacy import erase_user, hash_user, user_hash_key
-from recsys.rebuild import generate_user, run_rebuild
+from recsys.rebuild import generate_user
 from recsys.state import open_engine_state
 from recsys.store.base import decode_user
 from recsys.store.factory import open_store
-from recsys.training_run import MODELS_DIR, load_current_model, run_training
+from recsys.training_run import MODELS_DIR, load_current_model
 from recsys.user_feeds import UserExclusion
 from recsys.user_state import set_exclusion
 from recsys.world import WorldConfig, generate_world
+from tests.factories import grant_trust
 from tests.recsys.api.read_checks import track_ids
 from tests.recsys.api.world import (
     NOW,
@@ -67,6 +68,7 @@ from tests.recsys.api.world import (
     stop_server,
 )
 from tests.recsys.cli_runner import run_cli
+from tests.staff import trusted_rebuild, trusted_training
 
 with warnings.catch_warnings():
     # Starlette asks for httpx2 behind its TestClient; httpx is what this project installs.
@@ -105,7 +107,7 @@ def rebuild_into_both_stores(state: Path, data: Path, redis_url: str, now: Any) 
     keeps the embedded store's file whichever store serves (a deployment that moved)."""
     summary: dict[str, Any] = {}
     for url in ("embedded", redis_url):
-        summary = run_rebuild(settings_for(state, url), data, now, progress=_quiet, workers=1)
+        summary = trusted_rebuild(settings_for(state, url), data, now, progress=_quiet, workers=1)
     return summary
 
 
@@ -387,7 +389,7 @@ def test_opted_out_listens_never_reach_training_and_their_mixes_are_not_personal
     settings = settings_for(tmp_path / "state")
     conn = open_engine_state(settings.state_dir)
     try:
-        run = run_training(conn, settings.state_dir, world.data, settings, NOW)
+        run = trusted_training(conn, settings.state_dir, world.data, settings, NOW)
         engine = load_engine(conn, settings.state_dir, settings, NOW)
     finally:
         conn.close()
@@ -437,6 +439,7 @@ class ServedWorld:
 def served_world(world: World, tmp_path_factory: pytest.TempPathFactory) -> ServedWorld:
     """The world rebuilt by the real cron job command, logging at INFO (-v)."""
     state = tmp_path_factory.mktemp("privacy-served") / "state"
+    grant_trust(state, world.data)
     rebuild = run_cli("-v", "rebuild", "--data", world.data, "--workers", "1", state_dir=state)
     assert rebuild.code == 0, rebuild.err
     users = listeners_with_follows(state, world.data)[:4]

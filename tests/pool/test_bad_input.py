@@ -15,9 +15,9 @@ from pool.catalog import read_catalog
 from pool.errors import DataDirectoryError
 from pool.feeds import _fast_track, parse_track_checked
 from pool.fields import FieldError
-from pool.importer import current_pool_version, import_data_dir
+from pool.importer import current_pool_version
 from pool.state import list_trust
-from tests.factories import DataDir, track_row
+from tests.factories import DataDir, import_trusted, staff_import, track_row
 from tests.pool.conftest import NOW
 
 TRACKS = "catalog/tracks.jsonl"
@@ -94,9 +94,8 @@ def test_bad_trust_row_is_reported_and_not_granted(
     root = data.write(tmp_path / "data")
     with (root / "trust" / "artists.csv").open("a") as handle:
         handle.write("ar2,bob,yesterday\nar3,bob\n")
-    result = import_data_dir(conn, state_dir, root, AiRules(), NOW)
-    issues = [str(i) for i in result.build.report.issues]
-    assert issues == [
+    result = staff_import(conn, root)
+    assert [str(i) for i in result.issues] == [
         "trust/artists.csv:3: field 'verified_at': is not an ISO 8601 timestamp: 'yesterday'",
         "trust/artists.csv:4: has 2 fields, the header has 3",
     ]
@@ -110,7 +109,7 @@ def test_unusable_directory_is_a_clear_error_and_changes_nothing(
     good = DataDir()
     good.artist("ar1")
     good.tracks.append(track_row("t1", ["ar1"]))
-    before = import_data_dir(conn, state_dir, good.write(tmp_path / "good"), AiRules(), NOW)
+    before = import_trusted(conn, state_dir, good.write(tmp_path / "good"), AiRules(), NOW)
     bad = tmp_path / "bad"
     if layout != "missing":
         bad.mkdir()
@@ -119,7 +118,7 @@ def test_unusable_directory_is_a_clear_error_and_changes_nothing(
         (bad / "catalog" / "artists.jsonl").write_text("")
         (bad / "catalog" / "labels.jsonl").write_text("")
     with pytest.raises(DataDirectoryError, match=str(bad)):
-        import_data_dir(conn, state_dir, bad, AiRules(), NOW)
+        import_trusted(conn, state_dir, bad, AiRules(), NOW)
     assert current_pool_version(conn) == before.build.snapshot.version
     assert {row["id"] for row in list_trust(conn, "artist")} == {"ar1"}
 

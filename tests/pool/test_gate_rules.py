@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from pool.ai_status import AiRules
-from pool.importer import import_data_dir, load_current_pool
-from tests.factories import DataDir, flag, track_row
+from pool.importer import load_current_pool
+from tests.factories import DataDir, flag, import_trusted, track_row
 from tests.pool.conftest import NOW
 
 
@@ -80,7 +80,7 @@ EXPECTED = {
 @pytest.fixture
 def imported(tmp_path: Path, conn: sqlite3.Connection, state_dir: Path):  # type: ignore[no-untyped-def]
     data_dir = _world().write(tmp_path / "data")
-    return import_data_dir(conn, state_dir, data_dir, AiRules(), NOW)
+    return import_trusted(conn, state_dir, data_dir, AiRules(), NOW)
 
 
 @pytest.mark.parametrize("track_id", sorted(EXPECTED))
@@ -113,5 +113,5 @@ def test_stricter_threshold_from_config_excludes_mid_scores(
     tmp_path: Path, conn: sqlite3.Connection, state_dir: Path
 ) -> None:
     data_dir = _world().write(tmp_path / "data")
-    result = import_data_dir(conn, state_dir, data_dir, AiRules(exclude_threshold=0.6), NOW)
+    result = import_trusted(conn, state_dir, data_dir, AiRules(exclude_threshold=0.6), NOW)
     assert result.build.report.rejected_tracks["t_detector_mid"] == ("ai_flagged",)

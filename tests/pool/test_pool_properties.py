@@ -14,9 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pool.ai_status import AiRules
-from pool.importer import import_data_dir
 from pool.state import open_state
-from tests.factories import DataDir, flag, track_row
+from tests.factories import DataDir, flag, import_trusted, track_row
 from tests.pool.conftest import NOW
 
 ARTISTS = [f"ar{i}" for i in range(6)]
@@ -92,7 +91,7 @@ def test_pool_admits_exactly_what_the_rule_allows(
         root = data.write(Path(tmp) / "data")
         conn = open_state(Path(tmp) / "state")
         try:
-            build = import_data_dir(conn, Path(tmp) / "state", root, RULES, NOW).build
+            build = import_trusted(conn, Path(tmp) / "state", root, RULES, NOW).build
         finally:
             conn.close()
     trusted_labels = set(data.trusted_labels)

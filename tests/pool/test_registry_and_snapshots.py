@@ -11,10 +11,10 @@ import pytest
 from pool.ai_status import AiRules
 from pool.audit import read_audit
 from pool.errors import SnapshotError
-from pool.importer import SNAPSHOT_DIR, import_data_dir, load_current_pool
+from pool.importer import SNAPSHOT_DIR, load_current_pool
 from pool.snapshot import TRACKS_FILE
 from pool.state import load_registry, set_trust, transaction
-from tests.factories import DataDir, track_row
+from tests.factories import DataDir, import_trusted, track_row
 from tests.pool.conftest import NOW
 
 
@@ -30,13 +30,16 @@ def test_revocation_takes_effect_at_next_build_and_survives_reimport(
     tmp_path: Path, conn: sqlite3.Connection, state_dir: Path
 ) -> None:
     root = _data(tmp_path)
-    first = import_data_dir(conn, state_dir, root, AiRules(), NOW)
+    first = import_trusted(conn, state_dir, root, AiRules(), NOW)
     assert set(first.build.snapshot.tracks) == {"t1", "t2"}
     set_trust(conn, "artist", "ar2", trusted=False, by="tina", why="impersonation", now=NOW)
     # The revocation does not touch the published pool; the next build applies it, even though
     # the initial trust/artists.csv still lists ar2 as verified.
     assert set(load_current_pool(conn, state_dir).tracks) == {"t1", "t2"}
-    second = import_data_dir(conn, state_dir, root, AiRules(), NOW + timedelta(hours=1))
+    # Half the pool goes: allowed explicitly (the shrink guard is tested on its own).
+    second = import_trusted(
+        conn, state_dir, root, AiRules(), NOW + timedelta(hours=1), max_shrink=None
+    )
     assert set(second.build.snapshot.tracks) == {"t1"}
     assert second.build.report.rejected_tracks["t2"] == ("unverified_artist",)
     assert "ar2" not in load_registry(conn).verified_artists
@@ -75,8 +78,8 @@ def test_failed_change_leaves_no_trail(conn: sqlite3.Connection) -> None:
 def test_same_inputs_give_the_same_version(
     tmp_path: Path, conn: sqlite3.Connection, state_dir: Path
 ) -> None:
-    first = import_data_dir(conn, state_dir, _data(tmp_path, "a"), AiRules(), NOW)
-    again = import_data_dir(conn, state_dir, _data(tmp_path, "b"), AiRules(), NOW)
+    first = import_trusted(conn, state_dir, _data(tmp_path, "a"), AiRules(), NOW)
+    again = import_trusted(conn, state_dir, _data(tmp_path, "b"), AiRules(), NOW)
     assert first.build.snapshot.version == again.build.snapshot.version
     assert first.build.snapshot.version.startswith("pool-")
 
@@ -84,7 +87,7 @@ def test_same_inputs_give_the_same_version(
 def test_tampered_snapshot_is_detected(
     tmp_path: Path, conn: sqlite3.Connection, state_dir: Path
 ) -> None:
-    result = import_data_dir(conn, state_dir, _data(tmp_path), AiRules(), NOW)
+    result = import_trusted(conn, state_dir, _data(tmp_path), AiRules(), NOW)
     tracks = state_dir / SNAPSHOT_DIR / result.build.snapshot.version / TRACKS_FILE
     tracks.write_text(tracks.read_text().replace('"t2"', '"t_smuggled"'))
     with pytest.raises(SnapshotError, match="content address"):

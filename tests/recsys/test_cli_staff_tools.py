@@ -21,7 +21,13 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 def _admitted(state: Path, data_dir: Path) -> int:
-    result = run_cli("pool", "build", "--data", data_dir, "--json", state_dir=state)
+    grants = run_cli(
+        "trust", "import", data_dir, "--by", "olga", "--why", "initial registry", state_dir=state
+    )
+    assert grants.code == 0, grants.err
+    result = run_cli(
+        "pool", "build", "--data", data_dir, "--json", "--allow-shrink", state_dir=state
+    )
     assert result.code == 0, result.err
     return int(json.loads(result.out)["admitted"])
 
@@ -74,7 +80,7 @@ def test_flag_review_queue_and_curator_decision(tmp_path: Path, data_dir: Path) 
     )
     assert flagged.code == 0, flagged.err
     queue = json.loads(run_cli("flags", "queue", state_dir=state).out)
-    assert queue == [{"track_id": "t1", "max_score": 0.7}]
+    assert queue == [{"track_id": "t1", "max_score": 0.7, "waiting_for": "review"}]
     assert _admitted(state, data_dir) == 1
     cleared = run_cli(
         "flags",

@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from pool.ai_status import AiRules
-from pool.importer import import_data_dir
 from pool.state import open_state
 from recsys.world import WorldConfig, generate_world
+from tests.factories import import_trusted
 from tests.recsys.cli_runner import run_cli
 
 
@@ -40,7 +40,7 @@ def test_the_pool_of_a_world_is_exactly_what_its_truth_file_expects(tmp_path: Pa
     )
     truth = json.loads((tmp_path / "data.truth.json").read_text())
     conn = open_state(tmp_path / "state")
-    result = import_data_dir(
+    result = import_trusted(
         conn, tmp_path / "state", tmp_path / "data", AiRules(), datetime(2026, 11, 26, tzinfo=UTC)
     )
     conn.close()

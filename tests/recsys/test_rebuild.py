@@ -25,7 +25,6 @@ from recsys.rebuild import (
     RebuildLockedError,
     chunk_bounds,
     rebuild_lock,
-    run_rebuild,
 )
 from recsys.settings import Settings, load_settings
 from recsys.state import open_engine_state
@@ -33,6 +32,7 @@ from recsys.store.base import MixStore, VersionWriter
 from recsys.store.factory import open_store
 from recsys.world import WorldConfig, generate_world
 from tests.recsys.invariants import forbidden_tracks
+from tests.staff import trusted_rebuild
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 LATER = datetime(2026, 11, 27, 12, tzinfo=UTC)
@@ -88,14 +88,14 @@ class FailingStore:
 
 
 def _rebuild_then_fail(settings: Settings, data: Path) -> None:
-    first = run_rebuild(settings, data, NOW, progress=_quiet, workers=1)
+    first = trusted_rebuild(settings, data, NOW, progress=_quiet, workers=1)
     store = open_store(settings)
     try:
         version = store.current_version()
         assert version == first["store"]["version"]
         some_user = first["generation"]["users"] and store.read_user("u0000001")
         with pytest.raises(OSError, match="disk full"):
-            run_rebuild(
+            trusted_rebuild(
                 settings, data, LATER, progress=_quiet, workers=1, store=FailingStore(store)
             )  # type: ignore[arg-type]
         assert store.current_version() == version
@@ -122,7 +122,7 @@ def test_rebuild_workers_publish_every_user_into_redis(
 def _publishes_every_user_and_outputs_are_clean(
     settings: Settings, data: Path, truth: dict[str, Any]
 ) -> None:
-    summary = run_rebuild(settings, data, NOW, progress=_quiet, workers=2)
+    summary = trusted_rebuild(settings, data, NOW, progress=_quiet, workers=2)
     assert summary["store"]["name"] == ("embedded" if settings.store_url == "embedded" else "redis")
     generation = summary["generation"]
     assert generation["users"] >= 270  # everyone but bots with no follows or exclusions
@@ -160,14 +160,14 @@ def test_a_second_rebuild_refuses_while_one_runs(
 ) -> None:
     settings = _settings(tmp_path)
     with rebuild_lock(settings.state_dir), pytest.raises(RebuildLockedError, match="running"):
-        run_rebuild(settings, world[0], NOW, progress=_quiet, workers=1)
+        trusted_rebuild(settings, world[0], NOW, progress=_quiet, workers=1)
 
 
 def test_a_flag_removes_a_stored_track_at_the_next_read(
     tmp_path: Path, world: tuple[Path, dict[str, Any]]
 ) -> None:
     settings = _settings(tmp_path)
-    run_rebuild(settings, world[0], NOW, progress=_quiet, workers=1)
+    trusted_rebuild(settings, world[0], NOW, progress=_quiet, workers=1)
     conn = open_engine_state(settings.state_dir)
     engine = load_engine(conn, settings.state_dir, settings, NOW)
     store = open_store(settings)
@@ -189,7 +189,7 @@ def test_erasure_is_not_undone_by_the_next_rebuild(
     tmp_path: Path, world: tuple[Path, dict[str, Any]]
 ) -> None:
     settings = _settings(tmp_path)
-    run_rebuild(settings, world[0], NOW, progress=_quiet, workers=1)
+    trusted_rebuild(settings, world[0], NOW, progress=_quiet, workers=1)
     conn = open_engine_state(settings.state_dir)
     engine = load_engine(conn, settings.state_dir, settings, NOW)
     user = next(iter(engine.history.users.ids))
@@ -198,7 +198,7 @@ def test_erasure_is_not_undone_by_the_next_rebuild(
     assert removed["history"] == 1 and removed["model_factors"] == 1
     assert store.read_user(user) is None
     conn.close()
-    run_rebuild(settings, world[0], LATER, progress=_quiet, workers=1)
+    trusted_rebuild(settings, world[0], LATER, progress=_quiet, workers=1)
     assert store.read_user(user) is None
     conn = open_engine_state(settings.state_dir)
     engine = load_engine(conn, settings.state_dir, settings, LATER)
@@ -228,7 +228,7 @@ def test_an_erased_user_restored_into_the_store_is_not_served(
     """A store restored from a snapshot taken before an erasure holds the user's mixes again;
     reads check the tombstones and answer as for a stranger instead."""
     settings = _settings(tmp_path)
-    run_rebuild(settings, world[0], NOW, progress=_quiet, workers=1)
+    trusted_rebuild(settings, world[0], NOW, progress=_quiet, workers=1)
     conn = open_engine_state(settings.state_dir)
     engine = load_engine(conn, settings.state_dir, settings, NOW)
     store = open_store(settings)
@@ -256,9 +256,9 @@ def test_only_the_current_model_stays_on_disk(
 ) -> None:
     settings = _settings(tmp_path)
     settings = replace(settings, als=replace(settings.als, iterations=5))
-    first = run_rebuild(settings, world[0], NOW, progress=_quiet, workers=1)
+    first = trusted_rebuild(settings, world[0], NOW, progress=_quiet, workers=1)
     changed = replace(settings, als=replace(settings.als, iterations=6))
-    second = run_rebuild(changed, world[0], LATER, progress=_quiet, workers=1)
+    second = trusted_rebuild(changed, world[0], LATER, progress=_quiet, workers=1)
     assert first["model"]["version"] != second["model"]["version"]
     kept = sorted(p.name for p in (settings.state_dir / "models").iterdir())
     assert kept == [second["model"]["version"]]
@@ -270,7 +270,7 @@ def test_stored_mixes_served_as_stored_equal_what_the_final_filter_gives(
     """A read that finds nothing to remove returns the stored mixes as they are; that must be
     exactly what hydrating them from the pool and filtering them would give."""
     settings = _settings(tmp_path)
-    run_rebuild(settings, world[0], NOW, progress=_quiet, workers=1)
+    trusted_rebuild(settings, world[0], NOW, progress=_quiet, workers=1)
     conn = open_engine_state(settings.state_dir)
     engine = load_engine(conn, settings.state_dir, settings, NOW)
     conn.close()

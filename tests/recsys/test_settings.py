@@ -70,7 +70,12 @@ def test_every_documented_key_is_a_setting_and_every_setting_is_documented(
 
     documented = leaves(tomllib.loads(default_config_path().read_text()))
     settings = load_settings(None, {}, tmp_path)
-    sections = {"ai": "pool.ai", "state_dir": "state.dir", "store_url": "store.url"}
+    sections = {
+        "ai": "pool.ai",
+        "state_dir": "state.dir",
+        "store_url": "store.url",
+        "pool_max_shrink": "pool.max_shrink",
+    }
     used: set[str] = set()
     for field in fields(settings):
         value = getattr(settings, field.name)

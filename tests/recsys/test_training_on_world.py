@@ -14,8 +14,9 @@ import pytest
 from recsys.graph.similar_artists import similar_artists
 from recsys.settings import load_settings
 from recsys.state import open_engine_state
-from recsys.training_run import TrainingRun, load_current_graph, run_training
+from recsys.training_run import TrainingRun, load_current_graph
 from recsys.world import WorldConfig, generate_world
+from tests.staff import trusted_training
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 
@@ -37,7 +38,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> TrainedWorld:
     settings = load_settings(None, {}, root)
     conn = open_engine_state(root / "state")
     try:
-        run = run_training(conn, root / "state", data, settings, NOW)
+        run = trusted_training(conn, root / "state", data, settings, NOW)
     finally:
         conn.close()
     return TrainedWorld(run, truth, root / "state", data)

@@ -11,8 +11,9 @@ from typing import Any
 from recsys.engine import Engine, load_engine
 from recsys.settings import Settings, load_settings
 from recsys.state import open_engine_state
-from recsys.training_run import TrainingRun, run_training
+from recsys.training_run import TrainingRun
 from recsys.world import WorldConfig, generate_world
+from tests.staff import trusted_training
 
 TODAY = date(2026, 11, 26)
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
@@ -38,7 +39,7 @@ def train_world(root: Path, *, users: int, artists: int, seed: int) -> TrainedWo
     settings = load_settings(None, {}, root)
     conn = open_engine_state(root / "state")
     try:
-        run = run_training(conn, root / "state", data, settings, NOW)
+        run = trusted_training(conn, root / "state", data, settings, NOW)
         engine = load_engine(conn, root / "state", settings, NOW)
     finally:
         conn.close()

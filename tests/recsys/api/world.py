@@ -20,13 +20,13 @@ from pathlib import Path
 
 import httpx
 
-from recsys.rebuild import run_rebuild
 from recsys.settings import Settings, load_settings
 from recsys.state import open_engine_state
 from recsys.store.base import MixStore
 from recsys.store.factory import open_store
 from recsys.tokens import add_token, ensure_tokens_schema
 from recsys.world import WorldConfig, generate_world
+from tests.staff import trusted_rebuild
 
 TODAY = date(2026, 11, 26)
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
@@ -52,7 +52,9 @@ def rebuild_world(root: Path, store_url: str = "embedded") -> RebuiltWorld:
     settings = settings_for(root / "state", store_url)
     store: MixStore = open_store(settings)
     try:
-        run_rebuild(settings, data, NOW, progress=lambda done, total: None, workers=1, store=store)
+        trusted_rebuild(
+            settings, data, NOW, progress=lambda done, total: None, workers=1, store=store
+        )
     finally:
         store.close()
     return RebuiltWorld(data, root / "state")
