@@ -29,6 +29,7 @@ import numpy as np
 from pool.ai_status import AiRules
 from pool.importer import import_data_dir
 from pool.state import open_state
+from pool.trust_import import import_trust_files
 from recsys.embeddings.als import recommend_items
 from recsys.embeddings.artist_model import train_artist_model
 from recsys.listening.fraud import screen_listens
@@ -67,6 +68,7 @@ def main() -> None:
         bots = {u for users in truth["bot_user_ids"].values() for u in users}
         targets = set(truth["bot_target_artist_ids"])
         conn = open_state(Path(tmp) / "state")
+        import_trust_files(conn, world, by="bench", why="benchmark setup", now=datetime.now(UTC))
         imported = import_data_dir(conn, Path(tmp) / "state", world, AiRules(), datetime.now(UTC))
         optouts = read_user_feeds(world).optouts
         catalog, build = imported.catalog, imported.build

@@ -21,6 +21,7 @@ from pool.ai_status import AiRules
 from pool.catalog import read_catalog
 from pool.importer import import_data_dir
 from pool.state import open_state
+from pool.trust_import import import_trust_files
 from recsys.world import WorldConfig, generate_world
 
 
@@ -50,6 +51,10 @@ def main() -> None:
             del catalog
             state = Path(tmp) / f"state-{run}"
             conn = open_state(state)
+            # The staff import is not part of a pool build (trust comes only from staff).
+            import_trust_files(
+                conn, world, by="bench", why="benchmark setup", now=datetime.now(UTC)
+            )
             started = time.perf_counter()
             result = import_data_dir(conn, state, world, AiRules(), datetime.now(UTC))
             build_times.append(time.perf_counter() - started)

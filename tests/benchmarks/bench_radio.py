@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pool.trust_import import import_trust_files
 from recsys import service
 from recsys.engine import load_engine
 from recsys.settings import load_settings
@@ -44,6 +45,7 @@ def main() -> None:
         settings = replace(load_settings(None, {}, Path(tmp)), state_dir=Path(tmp) / "state")
         now = datetime.now(UTC)
         conn = open_engine_state(settings.state_dir)
+        import_trust_files(conn, world, by="bench", why="benchmark setup", now=now)
         run_training(conn, settings.state_dir, world, settings, now)
         engine = load_engine(conn, settings.state_dir, settings, now)
         conn.close()

@@ -125,6 +125,7 @@ def _prepare(
 
     import redis  # noqa: PLC0415
 
+    from pool.trust_import import import_trust_files  # noqa: PLC0415
     from recsys.engine import load_engine  # noqa: PLC0415
     from recsys.rebuild import run_rebuild  # noqa: PLC0415
     from recsys.settings import load_settings  # noqa: PLC0415
@@ -139,6 +140,11 @@ def _prepare(
         started = time.perf_counter()
         config = WorldConfig(users=args.users, artists=args.artists, seed=args.seed, today=today)
         generate_world(root / "data", config)
+        conn = open_engine_state(settings.state_dir)
+        try:  # trust comes only from a named staff action, never from the rebuild
+            import_trust_files(conn, root / "data", by="bench", why="benchmark setup", now=now)
+        finally:
+            conn.close()
         summary = run_rebuild(
             settings,
             root / "data",

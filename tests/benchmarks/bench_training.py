@@ -21,6 +21,7 @@ from pathlib import Path
 import implicit.cpu.als
 from threadpoolctl import threadpool_limits
 
+from pool.trust_import import import_trust_files
 from recsys.embeddings.als import confidence
 from recsys.settings import load_settings
 from recsys.state import open_engine_state
@@ -51,6 +52,9 @@ def main() -> None:
         for run_index in range(args.runs):
             state = Path(tmp) / f"state-{run_index}"
             conn = open_engine_state(state)
+            import_trust_files(
+                conn, world, by="bench", why="benchmark setup", now=datetime.now(UTC)
+            )
             started = time.perf_counter()
             run = run_training(conn, state, world, settings, datetime.now(UTC))
             totals.append(time.perf_counter() - started)
