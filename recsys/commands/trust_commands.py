@@ -36,11 +36,22 @@ def add_parsers(commands: Any) -> None:
     trust = commands.add_parser("trust", help="edit the trust registry (trust team)")
     verbs = trust.add_subparsers(dest="verb", required=True, metavar="VERB")
     for verb, kind in GRANTS.items():
-        grant = verbs.add_parser(verb, help=f"mark a {kind} as trusted/verified")
+        grant = verbs.add_parser(
+            verb, help=f"mark a {kind} as trusted/verified (counts at the next pool build)"
+        )
         grant.add_argument("id", help=f"{kind} id")
         add_staff_arguments(grant)
         grant.set_defaults(handler=run_grant, kind=kind)
-    revoke = verbs.add_parser("revoke", help="revoke an artist's, label's or partner's trust")
+    revoke = verbs.add_parser(
+        "revoke",
+        help="revoke an artist's, label's or partner's trust (counts at the next read)",
+        description=(
+            "Revoke trust. At the next read the subject's tracks leave every stored mix,"
+            " Release Radar and radio, and a revoked artist leaves similar-artist answers;"
+            " the next pool build leaves the tracks out of the pool. Example: recsys trust"
+            " revoke --artist ar000042 --by tina --why 'impersonation'."
+        ),
+    )
     which = revoke.add_mutually_exclusive_group(required=True)
     which.add_argument("--artist", metavar="ID")
     which.add_argument("--label", metavar="ID")
