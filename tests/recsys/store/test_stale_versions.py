@@ -18,6 +18,7 @@ import redis
 
 from recsys.mix import Mix, MixTrack, Reason
 from recsys.rebuild import rebuild_lock
+from recsys.settings import load_settings
 from recsys.store.base import MixStore, decode_user, encode_user
 from recsys.store.embedded import STORE_FILE, EmbeddedStore
 from recsys.store.redis_store import RedisSettings, RedisStore
@@ -26,7 +27,7 @@ from tests.recsys.cli_runner import run_cli
 AT = datetime(2026, 11, 26, tzinfo=UTC)
 USERS = [f"u{n:04d}" for n in range(50)]
 # The CLI opens Redis with config/default.toml's prefix.
-CLI_PREFIX = RedisSettings().prefix
+CLI_PREFIX = load_settings(None, {}, Path.cwd()).redis.prefix
 
 
 def _payload(tag: str) -> bytes:
