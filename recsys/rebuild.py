@@ -68,13 +68,15 @@ class RebuildLockedError(RecsysError):
 @contextmanager
 def rebuild_lock(state_dir: Path) -> Iterator[None]:
     state_dir.mkdir(parents=True, exist_ok=True)
-    with (state_dir / LOCK_FILE).open("w") as handle:
+    # Opened without truncating: a refused second run must not erase the running one's pid.
+    with (state_dir / LOCK_FILE).open("a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise RebuildLockedError(
                 f"another rebuild is running (lock {state_dir / LOCK_FILE}); not starting a second"
             ) from None
+        handle.truncate(0)
         handle.write(f"{os.getpid()}\n")
         handle.flush()
         global _LOCK_FD  # noqa: PLW0603 - forked workers must close it (see _forget_lock)

@@ -167,6 +167,9 @@ class _ReadStore:
     def delete_user(self, user_id: str) -> None:
         self._store.delete_user(user_id)
 
+    def drop_stale_versions(self) -> list[str]:
+        return list(self._store.drop_stale_versions())
+
     def replace_excluded_tracks(self, track_ids: Iterable[str]) -> None:
         self._store.replace_excluded_tracks(track_ids)
 
