@@ -7,6 +7,14 @@ fires them only with ``recursive_triggers`` on), which would rewrite a record si
 schema runs at every opening of the state, so a dropped trigger is back at the next command.
 What the triggers cannot stop is someone with write access to the file itself: that is the
 file system's to guard (and backups').
+
+Calls refused to a caller without a valid token (the HTTP API's 401s) are the one exception
+to "one record per call": whoever can reach the server can make them, as fast as they like,
+and a record each (about 1.2 KB) would let anonymous traffic grow the trail without bound.
+They are counted instead, one row per minute, action, status and reason in
+``anonymous_refusals``, whose rows can only be added or counted up (triggers again): at most
+a few rows per endpoint and minute, whatever the traffic. Every call by a known token, the
+refused ones included, keeps its own record in ``audit_log``.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 AUDIT_SCHEMA = """
@@ -38,6 +46,20 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_log_no_replace BEFORE INSERT ON audit_log
 WHEN NEW.id IS NOT NULL AND EXISTS (SELECT 1 FROM audit_log WHERE id = NEW.id)
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TABLE IF NOT EXISTS anonymous_refusals (
+    minute TEXT NOT NULL,
+    action TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    count INTEGER NOT NULL CHECK (count > 0),
+    PRIMARY KEY (minute, action, status, reason)
+);
+CREATE TRIGGER IF NOT EXISTS anonymous_refusals_count_up BEFORE UPDATE ON anonymous_refusals
+WHEN NEW.count <= OLD.count OR NEW.minute IS NOT OLD.minute OR NEW.action IS NOT OLD.action
+    OR NEW.status IS NOT OLD.status OR NEW.reason IS NOT OLD.reason
+BEGIN SELECT RAISE(ABORT, 'anonymous refusal counts only grow'); END;
+CREATE TRIGGER IF NOT EXISTS anonymous_refusals_no_delete BEFORE DELETE ON anonymous_refusals
+BEGIN SELECT RAISE(ABORT, 'anonymous refusal counts only grow'); END;
 """
 
 
@@ -84,6 +106,64 @@ def append_audit(conn: sqlite3.Connection, entry: AuditEntry) -> None:
             entry.result,
         ),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class AnonymousRefusals:
+    """How many calls without a valid token one action refused in one minute, and why."""
+
+    minute: datetime  # the start of the minute
+    action: str
+    status: int
+    reason: str  # "no token" or "unknown token"
+    count: int = 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "minute": self.minute.isoformat(),
+            "action": self.action,
+            "status": self.status,
+            "reason": self.reason,
+            "count": self.count,
+        }
+
+
+def minute_of(moment: datetime) -> datetime:
+    """The start of ``moment``'s minute, in UTC when it is aware (the rows' text order is
+    then their time order)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.replace(second=0, microsecond=0)
+
+
+def count_anonymous_refusal(
+    conn: sqlite3.Connection, at: datetime, action: str, status: int, reason: str
+) -> None:
+    """Count one refused call without a valid token in its minute's row (one statement, so
+    concurrent callers on their own connections never lose a count)."""
+    conn.execute(
+        "INSERT INTO anonymous_refusals (minute, action, status, reason, count)"
+        " VALUES (?, ?, ?, ?, 1)"
+        " ON CONFLICT (minute, action, status, reason) DO UPDATE SET count = count + 1",
+        (minute_of(at).isoformat(), action, status, reason),
+    )
+
+
+def read_anonymous_refusals(
+    conn: sqlite3.Connection, since: datetime | None = None
+) -> list[AnonymousRefusals]:
+    """The counted rows, oldest minute first; ``since`` keeps the minutes that end after it
+    (the minute holding ``since`` included, as its calls may be at or after it)."""
+    query = "SELECT minute, action, status, reason, count FROM anonymous_refusals"
+    params: tuple[str, ...] = ()
+    if since is not None:
+        query += " WHERE minute >= ?"
+        params = (minute_of(since).isoformat(),)
+    rows = conn.execute(query + " ORDER BY minute, action, status, reason", params)
+    return [
+        AnonymousRefusals(datetime.fromisoformat(minute), action, int(status), reason, int(n))
+        for minute, action, status, reason, n in rows
+    ]
 
 
 def read_audit(conn: sqlite3.Connection, since: datetime | None = None) -> list[AuditEntry]:

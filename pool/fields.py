@@ -1,8 +1,14 @@
 """Field validators for feed rows: each returns the clean value or raises ``FieldError``.
 
 Feeds come from partners we do not control, so every value is checked for type and shape
-before it can become a domain object. ``FieldError`` never leaves the pool package: the feed
-readers turn it into a ``FeedIssue`` with file and line.
+before it can become a domain object. The feed readers turn ``FieldError`` into a
+``FeedIssue`` with file and line; the staff command line and the HTTP API use the same checks
+on their arguments and bodies, and turn it into one error line or a 422 naming the field.
+
+Every text check refuses a string that UTF-8 cannot encode (a lone surrogate: ``"\\ud800"``
+in a JSON body, or the ``surrogateescape`` form Python gives a command-line byte that is not
+UTF-8, such as ``$'\\xfe'``). SQLite, the JSON renderers and the log all encode to UTF-8, so
+such a value would otherwise fail far from its field, as a traceback or a 500.
 """
 
 from __future__ import annotations
@@ -15,6 +21,9 @@ MAX_ID_LENGTH = 128
 MAX_TEXT_LENGTH = 1024
 MAX_DURATION_MS = 24 * 60 * 60 * 1000
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# The only code points of a Python str that UTF-8 cannot encode.
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
+NOT_UTF8 = "is not valid UTF-8 text (it holds a lone surrogate or a byte that is not UTF-8)"
 ISRC_PATTERN = re.compile(r"[A-Z]{2}[A-Z0-9]{3}[0-9]{7}")
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -25,6 +34,19 @@ class FieldError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"field '{field}': {message}")
         self.field = field
+
+
+def is_utf8_encodable(value: str) -> bool:
+    """Whether ``value`` can be stored, rendered and logged: UTF-8 can encode it."""
+    return _SURROGATES.search(value) is None
+
+
+def check_encodable(value: Any, field: str) -> Any:
+    """``value`` unchanged, unless it is a string UTF-8 cannot encode (see the module's
+    docstring); for the callers whose own checks accept any string (choices, free text)."""
+    if isinstance(value, str) and not is_utf8_encodable(value):
+        raise FieldError(field, NOT_UTF8)
+    return value
 
 
 def require(row: dict[str, Any], field: str) -> Any:
@@ -45,6 +67,8 @@ def check_id(value: Any, field: str) -> str:
     if not value or len(value) > MAX_ID_LENGTH:
         raise FieldError(field, f"must be 1-{MAX_ID_LENGTH} characters long")
     if not value.isprintable() or value != value.strip():
+        if not is_utf8_encodable(value):  # refused either way; this says why more precisely
+            raise FieldError(field, NOT_UTF8)
         raise FieldError(
             field, "must not contain control characters, invisible ones or surrounding spaces"
         )
@@ -52,8 +76,12 @@ def check_id(value: Any, field: str) -> str:
 
 
 def check_text(value: Any, field: str, *, allow_empty: bool = False) -> str:
+    """Free text (a note, a why, a name): at most 1,024 characters, no control characters,
+    and encodable as UTF-8, so that it can be written to the state and the audit trail."""
     if not isinstance(value, str):
         raise FieldError(field, f"must be a string, got {type(value).__name__}")
+    if not is_utf8_encodable(value):
+        raise FieldError(field, NOT_UTF8)
     if not allow_empty and not value.strip():
         raise FieldError(field, "must not be empty")
     if len(value) > MAX_TEXT_LENGTH:

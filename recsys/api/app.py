@@ -26,16 +26,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pool.errors import ReviewRefusedError
 from pool.fields import FieldError
 from recsys import __version__
 from recsys.api import routes_listener, routes_staff, routes_users
-from recsys.api.errors import ApiError, error_body, invalid_field
+from recsys.api.errors import ApiError, conflict, erased, error_body, invalid_field
 from recsys.api.live import Clock, LiveEngine, StateConnections
 from recsys.api.reads import STORE_COOLDOWN_S, ListenerReads
 from recsys.api.responses import JsonResponse, json_response
 from recsys.api.services import Services
 from recsys.api.trail import audit_failure
-from recsys.errors import NotFoundError
+from recsys.errors import CorruptFileError, NotFoundError, UserErasedError
 from recsys.privacy import user_hash_key
 from recsys.settings import Settings
 from recsys.state import open_engine_state
@@ -201,13 +202,65 @@ def handle_state_busy(request: Request, error: Exception) -> JsonResponse:
     return _respond(request, ApiError(503, "state_unavailable", detail))
 
 
+def handle_user_erased(request: Request, error: Exception) -> JsonResponse:
+    # Never str(error): the detail goes into the audit trail, which must not hold a raw id.
+    return _respond(request, erased())
+
+
+def handle_review_refused(request: Request, error: Exception) -> JsonResponse:
+    return _respond(request, conflict(str(error)))
+
+
+def handle_corrupt_file(request: Request, error: Exception) -> JsonResponse:
+    """A damaged file named by ``CorruptFileError``'s message, which also says what to do.
+
+    The state folder's absolute path is written as ``$RECSYS_STATE_DIR``: the operator
+    knows where it is, a client has no use for the server's layout."""
+    log.error("corrupt file: %s", error, exc_info=error)
+    detail = str(error)
+    found: Services | None = getattr(request.app.state, "services", None)
+    if found is not None:
+        detail = detail.replace(str(found.settings.state_dir), "$RECSYS_STATE_DIR")
+    return _respond(request, corrupt_state(detail))
+
+
+# sqlite3.DatabaseError subclasses that are not a damaged file: a constraint or the
+# append-only triggers (IntegrityError), a misuse of the API (ProgrammingError). Those are
+# bugs, answered 500 and logged; telling an operator to restore a backup would mislead.
+NOT_CORRUPTION = (sqlite3.IntegrityError, sqlite3.ProgrammingError)
+
+
+def handle_database_error(request: Request, error: Exception) -> JsonResponse:
+    """SQLite's own word for a damaged file ("file is not a database", "database disk image
+    is malformed"), which does not say which file: the state or the embedded store."""
+    if not isinstance(error, sqlite3.DatabaseError) or isinstance(error, NOT_CORRUPTION):
+        raise error
+    log.error("state or store database damaged: %s", error, exc_info=error)
+    detail = (
+        f"a database file of the state folder is damaged ({error}): restore state.sqlite3"
+        " from a backup, or run `recsys rebuild` if only the embedded store (mixes.sqlite3)"
+        " is damaged; the server's log has the details"
+    )
+    return _respond(request, corrupt_state(detail))
+
+
+def corrupt_state(detail: str) -> ApiError:
+    return ApiError(503, "corrupt_state", detail)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    """Starlette picks the handler of the nearest class in the exception's MRO, so an
+    OperationalError (busy) is never taken for a damaged file (DatabaseError)."""
     app.add_exception_handler(ApiError, handle_api_error)
     app.add_exception_handler(RequestValidationError, handle_validation)
     app.add_exception_handler(HTTPException, handle_http)
     app.add_exception_handler(NotFoundError, handle_not_found)
+    app.add_exception_handler(UserErasedError, handle_user_erased)
+    app.add_exception_handler(ReviewRefusedError, handle_review_refused)
     app.add_exception_handler(StoreUnavailableError, handle_store_unavailable)
     app.add_exception_handler(sqlite3.OperationalError, handle_state_busy)
+    app.add_exception_handler(CorruptFileError, handle_corrupt_file)
+    app.add_exception_handler(sqlite3.DatabaseError, handle_database_error)
 
 
 class RequestLog:

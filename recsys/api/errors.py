@@ -6,18 +6,33 @@
     ├── 401 unauthorized        no bearer token, or one the state does not know (or revoked)
     ├── 403 forbidden           a known token whose role may not call this endpoint
     ├── 404 not_found           an artist, track, link or exclusion that does not exist
-    └── 422 invalid             a path, query or body field that fails validation (``field``)
+    └── 422 invalid             a path, query or body field that fails validation (``field``),
+                                text that UTF-8 cannot encode (a lone surrogate) included
 
     mapped from other errors by ``recsys.api.app``:
     RequestValidationError      -> 422 invalid (FastAPI's own parsing, rewritten to our shape)
     HTTPException 400           -> 422 invalid, field "body" (a body that is not even UTF-8)
     recsys.errors.NotFoundError -> 404 not_found
-    StoreUnavailableError       -> 503 store_unavailable
+    recsys.errors.UserErasedError
+                                -> 410 erased (a write for a user who was erased; nothing kept)
+    pool.errors.ReviewRefusedError
+                                -> 409 conflict (a review the four-eyes or rights-holder rules
+                                   refuse)
+    StoreUnavailableError       -> 503 store_unavailable (only where nothing was committed, or
+                                   an erasure whose store copy is left: routes whose change
+                                   committed answer success with "store_sync": "pending")
     sqlite3.OperationalError    -> 503 state_unavailable (the state stayed locked too long)
+    recsys.errors.CorruptFileError, and a sqlite3.DatabaseError that is not an
+    OperationalError, IntegrityError or ProgrammingError
+                                -> 503 corrupt_state (a damaged file: which one if known, and
+                                   what to do; the traceback stays in the server's log)
     anything else               -> 500 internal, logged with its traceback on the server only
 
 A client always gets ``{"error": "<code>", "detail": "<sentence>"}`` (plus ``"field"`` on a
 422), never a stack trace: the code is for programs, the detail for the person reading logs.
+The detail and field are made encodable (a lone surrogate becomes ``\\ud800``) before they
+are kept, since a refused value may be quoted in them and they are rendered as JSON and
+written to the audit trail, both UTF-8.
 """
 
 from __future__ import annotations
@@ -39,15 +54,22 @@ class ApiError(Exception):
         field: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
+        detail = encodable(detail)
         super().__init__(detail)
         self.status = status
         self.code = code
         self.detail = detail
-        self.field = field
+        self.field = None if field is None else encodable(field)
         self.headers = dict(headers or {})
 
     def body(self) -> dict[str, str]:
         return error_body(self.code, self.detail, self.field)
+
+
+def encodable(text: str) -> str:
+    """``text`` with every code point UTF-8 cannot encode (lone surrogates) written as an
+    escape: a field name or detail quoting a refused value must still render and be stored."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def error_body(code: str, detail: str, field: str | None = None) -> dict[str, str]:
@@ -59,6 +81,16 @@ def error_body(code: str, detail: str, field: str | None = None) -> dict[str, st
 
 def unauthorized(detail: str) -> ApiError:
     return ApiError(401, "unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def erased() -> ApiError:
+    """410: the write names an erased user. The detail is fixed on purpose: it is kept in
+    the append-only audit trail, which must never hold a raw user id."""
+    return ApiError(410, "erased", "this user was erased; nothing is stored under their id")
+
+
+def conflict(detail: str) -> ApiError:
+    return ApiError(409, "conflict", detail)
 
 
 def forbidden(detail: str) -> ApiError:

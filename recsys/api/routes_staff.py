@@ -4,6 +4,8 @@ Each edit goes through the same validation and the same state functions as the c
 tools, which write the change and its audit record in one transaction; the caller's token
 name is the actor. Then the live engine catches up before the call returns, so the next radio
 (after a link edit) or the next read of a stored mix (after a flag or review) reflects it.
+A committed change answers success even when the store misses that sync
+(``"store_sync": "pending"``, see ``recsys.api.trail``): retrying it would repeat it.
 """
 
 from __future__ import annotations
@@ -13,14 +15,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from pool.audit import read_audit
+from pool.audit import read_anonymous_refusals, read_audit
 from pool.fields import FieldError, check_score, check_text, check_timestamp
 from pool.model import AiFlag, AiReview
 from pool.state import add_flag, record_review, review_queue
-from recsys.api.auth import Principal, require_role
+from recsys.api.auth import AuthFirstRoute, Principal, require_role
 from recsys.api.errors import from_field_error, invalid_field, not_found
 from recsys.api.responses import json_response
 from recsys.api.schemas import (
+    CONFLICT_RESPONSE,
     ERROR_RESPONSES,
     AuditOut,
     FlagIn,
@@ -34,11 +37,11 @@ from recsys.api.schemas import (
     ReviewQueueOut,
 )
 from recsys.api.services import Services, services
-from recsys.api.trail import mark_audited
+from recsys.api.trail import synced_after_commit
 from recsys.curation.links import make_link, unlinkable_artists
 from recsys.curation.store import load_links, put_link, remove_link
 
-router = APIRouter(responses=ERROR_RESPONSES)
+router = APIRouter(responses=ERROR_RESPONSES, route_class=AuthFirstRoute)
 Found = Annotated[Services, Depends(services)]
 Curator = Annotated[Principal, Depends(require_role("curator"))]
 TrustTeam = Annotated[Principal, Depends(require_role("trust"))]
@@ -83,9 +86,15 @@ def put_curator_link(body: LinkIn, request: Request, found: Found, caller: Curat
         field = "artist_a" if refused[0] == link.artist_a else "artist_b"
         raise invalid_field(field, f"not a verified artist of the current pool: {refused[0]}")
     before = put_link(found.conn(), link, why=link.note, role=caller.role)
-    mark_audited(request)
-    found.live.reload()
-    return json_response({"link": link.as_dict(), "before": before, "effective": EFFECTIVE_NOW})
+    store_sync = synced_after_commit(request, found.live.reload)
+    return json_response(
+        {
+            "link": link.as_dict(),
+            "before": before,
+            "effective": EFFECTIVE_NOW,
+            "store_sync": store_sync,
+        }
+    )
 
 
 @router.delete(
@@ -107,9 +116,8 @@ def delete_curator_link(
     )
     if removed is None:
         raise not_found(f"there is no link between {artist_a} and {artist_b}")
-    mark_audited(request)
-    found.live.reload()
-    return json_response({"removed": removed, "effective": EFFECTIVE_NOW})
+    store_sync = synced_after_commit(request, found.live.reload)
+    return json_response({"removed": removed, "effective": EFFECTIVE_NOW, "store_sync": store_sync})
 
 
 @router.post("/v1/flags", response_model=FlagOut, name="flags.add")
@@ -121,8 +129,8 @@ def post_flag(body: FlagIn, request: Request, found: Found, caller: TrustTeam) -
     why = _why(body.note or f"{body.source} flag through the API")
     flag = AiFlag(body.track_id, body.source, score, found.now())
     add_flag(found.conn(), flag, by=caller.name, why=why, role=caller.role)
-    mark_audited(request)
-    found.live.refresh_exclusions()
+    store_sync = synced_after_commit(request, found.live.refresh_exclusions)
+    # The engine swapped in the new withheld set before it tried the store.
     withheld = body.track_id in found.live.engine.gate.exclusions.withheld()
     return json_response(
         {
@@ -131,6 +139,7 @@ def post_flag(body: FlagIn, request: Request, found: Found, caller: TrustTeam) -
             "score": score,
             "withheld_now": withheld,
             "effective": EFFECTIVE_NOW,
+            "store_sync": store_sync,
         }
     )
 
@@ -140,17 +149,27 @@ def list_review_queue(found: Found, _: Curator) -> Response:
     return json_response({"queue": review_queue(found.conn(), found.settings.ai)})
 
 
-@router.post("/v1/review/{track_id}", response_model=ReviewOut, name="flags.review")
+@router.post(
+    "/v1/review/{track_id}",
+    response_model=ReviewOut,
+    name="flags.review",
+    responses=CONFLICT_RESPONSE,
+)
 def post_review(
     track_id: Id, body: ReviewIn, request: Request, found: Found, caller: Curator
 ) -> Response:
     review = AiReview(track_id, body.decision, caller.name, found.now(), _why(body.note))
+    # A decision the review rules refuse raises ReviewRefusedError: 409, nothing recorded.
     record_review(found.conn(), review, role=caller.role)
-    mark_audited(request)
-    found.live.refresh_exclusions()
+    store_sync = synced_after_commit(request, found.live.refresh_exclusions)
     withheld = track_id in found.live.engine.gate.exclusions.withheld()
     return json_response(
-        {"track_id": track_id, "decision": body.decision, "withheld_now": withheld}
+        {
+            "track_id": track_id,
+            "decision": body.decision,
+            "withheld_now": withheld,
+            "store_sync": store_sync,
+        }
     )
 
 
@@ -166,5 +185,12 @@ def get_audit(
         moment = check_timestamp(since, "since") if since is not None else None
     except FieldError as error:
         raise from_field_error(error) from None
-    entries = read_audit(found.conn(), moment)
-    return json_response({"entries": [entry.as_dict() for entry in entries]})
+    conn = found.conn()
+    entries = read_audit(conn, moment)
+    anonymous = read_anonymous_refusals(conn, moment)
+    return json_response(
+        {
+            "entries": [entry.as_dict() for entry in entries],
+            "anonymous_refusals": [row.as_dict() for row in anonymous],
+        }
+    )

@@ -1,8 +1,17 @@
 """Per-listener changes: "don't play this" exclusions (the app) and erasure (admins).
 
 Exclusions are read fresh from the state on every listener read, so a change here needs no
-engine refresh. Erasure removes the user's rows, stored mixes and model rows, then reloads the
-engine so the very next read treats them as a listener never seen (cold start).
+engine refresh and no store sync: it never waits on, or fails with, the store. An exclusion
+for an erased user is refused (410 ``erased``, from ``UserErasedError``) with nothing stored.
+
+Erasure removes the user's rows, stored mixes and model rows, then reloads the engine so the
+very next read treats them as a listener never seen (cold start). Unlike a flag, an erasure
+whose store copy could not be removed still answers 503: its state part (tombstone, audit
+record) is committed, but the user's mixes are still in the store and nothing removes them by
+itself but a repeated call or the next rebuild, so the caller must be told to repeat it;
+repeating is harmless (nothing is duplicated). Only when the store copy is gone and the
+engine's own sync (withheld tracks) is what failed does it answer 200, with
+``"store_sync": "pending"``.
 """
 
 from __future__ import annotations
@@ -16,18 +25,25 @@ from fastapi.responses import Response
 
 from pool.audit import AuditEntry, append_audit
 from pool.state import transaction
-from recsys.api.auth import Principal, require_role
+from recsys.api.auth import AuthFirstRoute, Principal, require_role
 from recsys.api.errors import not_found
 from recsys.api.responses import json_response
-from recsys.api.schemas import ERROR_RESPONSES, ErasureOut, ExclusionIn, ExclusionOut, Id
+from recsys.api.schemas import (
+    ERASED_RESPONSE,
+    ERROR_RESPONSES,
+    ErasureOut,
+    ExclusionIn,
+    ExclusionOut,
+    Id,
+)
 from recsys.api.services import Services, services
-from recsys.api.trail import mark_audited
+from recsys.api.trail import mark_audited, synced_after_commit
 from recsys.privacy import erase_user
 from recsys.store.base import StoreUnavailableError
 from recsys.user_feeds import ExclusionKind, UserExclusion
 from recsys.user_state import set_exclusion
 
-router = APIRouter(responses=ERROR_RESPONSES)
+router = APIRouter(responses=ERROR_RESPONSES, route_class=AuthFirstRoute)
 Found = Annotated[Services, Depends(services)]
 App = Annotated[Principal, Depends(require_role("app"))]
 Admin = Annotated[Principal, Depends(require_role("admin"))]
@@ -69,7 +85,12 @@ def _change_exclusion(
     return changed
 
 
-@router.post("/v1/users/{user_id}/exclusions", response_model=ExclusionOut, name="exclusions.add")
+@router.post(
+    "/v1/users/{user_id}/exclusions",
+    response_model=ExclusionOut,
+    name="exclusions.add",
+    responses=ERASED_RESPONSE,
+)
 def add_exclusion(
     user_id: Id, body: ExclusionIn, request: Request, found: Found, caller: App
 ) -> Response:
@@ -85,6 +106,7 @@ def add_exclusion(
     "/v1/users/{user_id}/exclusions/{kind}/{id}",
     response_model=ExclusionOut,
     name="exclusions.remove",
+    responses=ERASED_RESPONSE,
 )
 def remove_exclusion(
     *,
@@ -125,6 +147,5 @@ def erase(user_id: Id, request: Request, found: Found, caller: Admin) -> Respons
         with suppress(StoreUnavailableError):
             found.live.reload()
         raise
-    mark_audited(request)
-    found.live.reload()
-    return json_response({"erased": True, "removed": removed})
+    store_sync = synced_after_commit(request, found.live.reload)
+    return json_response({"erased": True, "removed": removed, "store_sync": store_sync})

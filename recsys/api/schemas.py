@@ -2,7 +2,10 @@
 
 Bodies are strict (no string-to-number coercion, no unknown keys) so a client's mistake is a
 422 naming the field instead of a silently different request. Ids go through the same
-``pool.fields.check_id`` as the command line and the feeds. Responses are documented here but
+``pool.fields.check_id`` as the command line and the feeds, free text through the same
+``check_text``; both refuse text UTF-8 cannot encode (a lone surrogate such as ``"\\ud800"``,
+which JSON allows), naming the field, before it can reach SQLite or a renderer as a 500.
+Literal choices refuse it by not matching. Responses are documented here but
 rendered from the service's plain dicts (see ``recsys.api.responses``): the read path never
 pays for a second validation of what the engine already built.
 """
@@ -13,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from pool.fields import check_id
+from pool.fields import check_id, check_text
 
 # check_id raises FieldError, a ValueError, which pydantic reports with the field's location.
 Id = Annotated[
@@ -21,6 +24,27 @@ Id = Annotated[
     AfterValidator(lambda value: check_id(value, "id")),
     Field(description="An opaque id: 1-128 characters, no control characters."),
 ]
+
+
+# Free text kept in the audit trail: 1-1,024 characters (0 allowed for an optional note),
+# no control characters, encodable as UTF-8.
+Note = Annotated[
+    str,
+    AfterValidator(lambda value: check_text(value, "note")),
+    Field(description="Why: kept in the audit trail (1-1,024 characters)."),
+]
+OptionalNote = Annotated[
+    str,
+    AfterValidator(lambda value: check_text(value, "note", allow_empty=True)),
+    Field(description="Why, for the audit trail (optional, at most 1,024 characters)."),
+]
+StoreSync = Literal["done", "pending"]
+STORE_SYNC_DESCRIPTION = (
+    "The change is committed and audited either way. 'pending': the mix store did not answer"
+    " the sync that follows; the change is served already and the store catches up at the"
+    " server's next check (within about a second of the store answering again). Do not"
+    " repeat the call."
+)
 
 
 class Body(BaseModel):
@@ -34,19 +58,19 @@ class LinkIn(Body):
     weight: float | None = Field(
         default=None, description="0.0-1.0, how similar; required for 'similar', not for 'block'"
     )
-    note: str = Field(description="Why: kept in the audit trail.")
+    note: Note
 
 
 class FlagIn(Body):
     track_id: Id
     source: Literal["detector", "label", "curator", "listener"]
     score: float = Field(description="0.0-1.0: how likely the track is fully AI-generated.")
-    note: str = Field(default="", description="Why, for the audit trail (optional).")
+    note: OptionalNote = ""
 
 
 class ReviewIn(Body):
     decision: Literal["exclude", "clear"]
-    note: str = Field(description="Why: kept in the audit trail.")
+    note: Note
 
 
 class ExclusionIn(Body):
@@ -129,6 +153,7 @@ class LinkChangeOut(BaseModel):
     before: dict[str, Any] | None = None
     removed: dict[str, Any] | None = None
     effective: str
+    store_sync: StoreSync = Field(description=STORE_SYNC_DESCRIPTION)
 
 
 class FlagOut(BaseModel):
@@ -137,6 +162,7 @@ class FlagOut(BaseModel):
     score: float
     withheld_now: bool
     effective: str
+    store_sync: StoreSync = Field(description=STORE_SYNC_DESCRIPTION)
 
 
 class ReviewQueueItem(BaseModel):
@@ -152,10 +178,27 @@ class ReviewOut(BaseModel):
     track_id: str
     decision: str
     withheld_now: bool
+    store_sync: StoreSync = Field(description=STORE_SYNC_DESCRIPTION)
+
+
+class AnonymousRefusalsOut(BaseModel):
+    """Calls refused for want of a valid token, counted per minute (not one entry each)."""
+
+    minute: str = Field(description="The start of the minute, ISO 8601.")
+    action: str = Field(description="The endpoint's name, as an entry's 'action'.")
+    status: int
+    reason: Literal["no token", "unknown token"]
+    count: int
 
 
 class AuditOut(BaseModel):
-    entries: list[dict[str, Any]]
+    entries: list[dict[str, Any]] = Field(
+        description="One record per change and per call refused or failed for a known token."
+    )
+    anonymous_refusals: list[AnonymousRefusalsOut] = Field(
+        description="Calls without a valid token (401), counted per minute and endpoint: they"
+        " cost no credential, so one record each would let anyone grow the trail."
+    )
 
 
 class ExclusionOut(BaseModel):
@@ -167,8 +210,16 @@ class ExclusionOut(BaseModel):
 
 
 class ErasureOut(BaseModel):
+    """An erasure whose store copy could not be removed answers 503 instead (its state part
+    is committed): unlike a flag, nothing catches up by itself, so the caller must repeat it
+    (or the next rebuild finishes it)."""
+
     erased: bool
     removed: dict[str, int]
+    store_sync: StoreSync = Field(
+        description="'pending': the user is erased everywhere, store included; only the"
+        " engine's sync of withheld tracks to the store is left, and it catches up by itself."
+    )
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -178,6 +229,12 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (403, "The token's role may not call this endpoint"),
         (404, "Unknown artist, track, link or exclusion"),
         (422, "A field failed validation; 'field' names it"),
-        (503, "The store or the state did not answer"),
+        (503, "The store or the state did not answer, or a state file is damaged"),
     )
+}
+CONFLICT_RESPONSE: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorOut, "description": "The review rules refuse this decision"}
+}
+ERASED_RESPONSE: dict[int | str, dict[str, Any]] = {
+    410: {"model": ErrorOut, "description": "The user was erased; nothing is stored for them"}
 }

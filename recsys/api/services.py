@@ -12,6 +12,7 @@ from datetime import datetime
 
 from fastapi import Request
 
+from pool.fields import is_utf8_encodable
 from recsys.api.live import Clock, LiveEngine, StateConnections
 from recsys.engine import Engine
 from recsys.generators.steps import NO_EXCLUSIONS, UserExclusions
@@ -46,7 +47,12 @@ class Services:
     def audit_subject(self, user_id: str) -> str:
         """A user as the audit trail names them: always the keyed hash. The trail must say
         whom a record is about, and it must never hold a raw id, which erasure could not
-        remove from an append-only log."""
+        remove from an append-only log.
+
+        An id UTF-8 cannot encode (a lone surrogate a refused call sent) names no user and
+        cannot be hashed: it is recorded as such rather than failing the refusal's record."""
+        if not is_utf8_encodable(user_id):
+            return "user:(not valid UTF-8)"
         return f"user:{hash_user(self.user_key, user_id)}"
 
     def engine_at_now(self) -> Engine:

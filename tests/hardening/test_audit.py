@@ -1,7 +1,9 @@
 """The audit trail (SPEC sections 2 and 5): every mutating or refused call leaves exactly one
 record of who (actor and role) did what (action, subject), the state before and after, the
-result and the time; and the trail is append-only, for the database itself and for every code
-path (erasure and rebuilds included), while naming erased users only by their keyed hash.
+result and the time (a call refused for want of a valid token: one count in its minute's
+row, so anonymous traffic cannot grow the trail without bound); and the trail is append-only,
+for the database itself and for every code path (erasure and rebuilds included), while
+naming erased users only by their keyed hash.
 """
 
 from __future__ import annotations
@@ -25,11 +27,11 @@ from pool.state import STATE_FILE
 from recsys.api import create_app
 from recsys.cli import main as recsys_main
 from recsys.privacy import erase_user, hash_user, user_hash_key
-from recsys.rebuild import run_rebuild
 from recsys.state import open_engine_state
 from recsys.store.factory import open_store
 from recsys.world import WorldConfig, generate_world
 from tests.recsys.api.world import NOW, TODAY, bearer, make_tokens, settings_for
+from tests.staff import trusted_rebuild
 
 with warnings.catch_warnings():
     # Starlette asks for httpx2 behind its TestClient; httpx is what this project installs.
@@ -51,7 +53,7 @@ def rebuilt(tmp_path_factory: pytest.TempPathFactory) -> Rebuilt:
     root = tmp_path_factory.mktemp("audit-world")
     generate_world(root / "data", WorldConfig(users=120, artists=30, seed=11, today=TODAY))
     settings = settings_for(root / "state")
-    run_rebuild(settings, root / "data", NOW, progress=lambda done, total: None, workers=1)
+    trusted_rebuild(settings, root / "data", NOW, progress=lambda done, total: None, workers=1)
     return Rebuilt(root / "data", root / "state")
 
 
@@ -78,6 +80,16 @@ def audit_records(state: Path) -> list[dict[str, Any]]:
             record[side] = None if record[side] is None else json.loads(record[side])
         records.append(record)
     return records
+
+
+def anonymous_counts(state: Path) -> dict[tuple[str, str, int, str], int]:
+    """The counted refusals without a valid token: (minute, action, status, reason) -> n."""
+    conn = sqlite3.connect(state / STATE_FILE)
+    try:
+        rows = conn.execute("SELECT minute, action, status, reason, count FROM anonymous_refusals")
+        return {(m, a, s, r): n for m, a, s, r, n in rows}
+    finally:
+        conn.close()
 
 
 class Api:
@@ -182,19 +194,28 @@ def test_every_mutating_or_refused_api_call_writes_exactly_one_complete_record(a
         conn.close()
     for call in calls_for(api):
         before = audit_records(api.state)
+        counted = anonymous_counts(api.state)
         answer = api.client.request(
             call.method, call.path, json=call.body, headers=api.headers(call.caller)
         )
         assert answer.status_code == call.status, (call, answer.text)
         after = audit_records(api.state)
         assert after[: len(before)] == before, call  # nothing earlier changed ...
+        if call.caller in (None, "forged"):
+            # ... and a call without a valid token is counted in its minute's row instead of
+            # recorded (anyone can make it, as often as they like: see pool.audit).
+            assert after == before, call
+            reason = "no token" if call.caller is None else "unknown token"
+            key = (NOW.replace(second=0).isoformat(), call.action, 401, reason)
+            assert anonymous_counts(api.state) == counted | {key: counted.get(key, 0) + 1}
+            continue
+        assert anonymous_counts(api.state) == counted, call
         assert len(after) == len(before) + 1, call  # ... and exactly one record was added
         record = after[-1]
         assert set(record) - {"id"} == FIELDS
         assert record["at"] == NOW.isoformat()
-        named = call.caller not in (None, "forged")
-        assert record["actor"] == (f"test-{call.caller}" if named else "anonymous"), call
-        assert record["role"] == (call.caller if named else "anonymous"), call
+        assert record["actor"] == f"test-{call.caller}", call
+        assert record["role"] == call.caller, call
         assert (record["action"], record["result"]) == (call.action, call.result), call
         assert record["why"], call
         if call.result == "ok":  # a change: at least one side holds a row (None: no row)
@@ -391,7 +412,7 @@ def test_erasure_and_rebuilds_keep_every_record_and_name_the_user_only_by_hash(
     after_erasure = audit_rows(state)
     assert after_erasure[: len(earlier)] == earlier and len(after_erasure) == len(earlier) + 1
 
-    run_rebuild(
+    trusted_rebuild(
         settings_for(state),
         rebuilt.data,
         NOW + timedelta(days=1),
