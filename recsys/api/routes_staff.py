@@ -160,13 +160,14 @@ def post_review(
 ) -> Response:
     review = AiReview(track_id, body.decision, caller.name, found.now(), _why(body.note))
     # A decision the review rules refuse raises ReviewRefusedError: 409, nothing recorded.
-    record_review(found.conn(), review, role=caller.role)
+    status = record_review(found.conn(), review, role=caller.role, rules=found.settings.ai)
     store_sync = synced_after_commit(request, found.live.refresh_exclusions)
     withheld = track_id in found.live.engine.gate.exclusions.withheld()
     return json_response(
         {
             "track_id": track_id,
             "decision": body.decision,
+            "status": status,
             "withheld_now": withheld,
             "store_sync": store_sync,
         }

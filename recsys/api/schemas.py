@@ -165,9 +165,21 @@ class FlagOut(BaseModel):
     store_sync: StoreSync = Field(description=STORE_SYNC_DESCRIPTION)
 
 
+class SecondApprovalOut(BaseModel):
+    requested_by: str
+    requested_at: str
+    note: str
+
+
 class ReviewQueueItem(BaseModel):
     track_id: str
     max_score: float
+    waiting_for: Literal["review", "second_approval", "review_of_listener_reports"] = Field(
+        description="What the track waits for: a curator's review (withheld meanwhile), a"
+        " second curator's approval of a clear (excluded meanwhile), or a review of listener"
+        " reports (still served)."
+    )
+    awaiting_second_approval: SecondApprovalOut | None = None
 
 
 class ReviewQueueOut(BaseModel):
@@ -177,6 +189,11 @@ class ReviewQueueOut(BaseModel):
 class ReviewOut(BaseModel):
     track_id: str
     decision: str
+    status: Literal["recorded", "awaiting_second_approval"] = Field(
+        description="'awaiting_second_approval': a clear of a track the detector scored at or"
+        " above the exclusion threshold, recorded as a request; it stays excluded until"
+        " another curator clears it too."
+    )
     withheld_now: bool
     store_sync: StoreSync = Field(description=STORE_SYNC_DESCRIPTION)
 
