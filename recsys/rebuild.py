@@ -229,6 +229,24 @@ class Generation:
     encoder: PayloadEncoder
 
 
+def compiled_code_cached() -> bool:
+    """Whether numba's cache holds the compiled generators and payload assembly (else the
+    next ``prepare_generation`` compiles them: a minute or two on a small machine, once per
+    install or upgrade). A look at the cache's index files, nothing loaded."""
+    from recsys.generators.batch_kernel import generate_chunk  # noqa: PLC0415
+    from recsys.payload_assembly import assemble_payloads  # noqa: PLC0415
+
+    for dispatcher in (generate_chunk, assemble_payloads):
+        try:
+            # Empty when absent, or written for another version of the source.
+            overloads = dispatcher._cache._cache_file._load_index()
+        except (AttributeError, OSError):  # another numba's internals: assume a compile
+            return False
+        if not overloads:
+            return False
+    return True
+
+
 def prepare_generation(engine: Engine) -> Generation:
     """The engine as arrays, the compiled generators and payload assembly ready, and the
     catalogue's strings rendered: compiled here (or loaded from numba's cache, after the
@@ -322,8 +340,12 @@ def run_rebuild(
     store: MixStore | None = None,
     allow_shrink: bool = False,
     stage_hook: StageHook | None = None,
+    announce: Callable[[str], None] = log.warning,
 ) -> dict[str, Any]:
     """The whole cron job; returns its summary. Raises (nothing switched) on failure.
+
+    ``announce`` is told, before the ``prepare`` stage, when that stage is about to compile
+    the generators (the first run after an install), so the operator knows why it is slow.
 
     ``stage_hook`` is called with each stage's name before it starts (``pool``, ``links``,
     ``listens``, ``fraud``, ``als``, ``history``, ``save``, ``load``, ``prepare``, ``switch``).
@@ -362,6 +384,12 @@ def run_rebuild(
                 version = store_version(engine.context.model_version, now)
                 writer = store.begin(version)
                 try:
+                    if not compiled_code_cached():
+                        announce(
+                            "compiling the generators and the payload assembly (once after an"
+                            " install or upgrade: a minute or two here; later runs load them"
+                            " from numba's cache)"
+                        )
                     generation = timer.run("prepare", lambda: prepare_generation(engine))
                     started = time.perf_counter()
                     outcome = generate_all(generation, users, writer, workers, progress)

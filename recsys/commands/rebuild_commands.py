@@ -85,6 +85,7 @@ def run_rebuild_command(args: argparse.Namespace, ctx: CommandContext) -> int:
             workers=workers,
             store=store,
             allow_shrink=args.allow_shrink,
+            announce=lambda line: print(f"recsys: {line}", file=sys.stderr, flush=True),
         )
     except StoreUnavailableError as error:
         raise RebuildFailedError(

@@ -34,6 +34,14 @@ _NONE_ABOVE = 2**62  # above every artist number
 
 
 @njit(cache=True, inline="always")
+def _int(value):  # type: ignore[no-untyped-def]
+    """``value`` as a plain int64. A literal ``0`` passed to (or first stored in a variable
+    passed to) a compiled helper makes numba compile that helper twice, once for
+    ``Literal[int](0)`` and once for int64: a fifth of the first run's compile time."""
+    return np.int64(value)
+
+
+@njit(cache=True, inline="always")
 def _in_sorted(values, start, stop, value):  # type: ignore[no-untyped-def]
     """Whether ``value`` is in the sorted slice values[start:stop]."""
     lo, hi = start, stop
@@ -689,7 +697,7 @@ def _fill_mix(  # type: ignore[no-untyped-def]
         t_ptr, t_art, t_isrc, bl_ptr, bl_art, cap, discovery_cap, mix_stamp, user_stamp, scratch
     )
     draw = (familiar_order, queues, alive, turn, own_trk, a_ptr, a_trk, played_track, user_stamp)
-    n_familiar = _take_familiar(familiar_target, familiar, 0, draw, rules)
+    n_familiar = _take_familiar(familiar_target, familiar, _int(0), draw, rules)
     # Discovery: graph neighbours of the anchors the listener has not played, best first.
     wanted = _discovery_count(target, familiar_target, min_share, n_familiar)
     n_discovery = 0
@@ -710,7 +718,7 @@ def _fill_mix(  # type: ignore[no-untyped-def]
                     kept[n_touched] = other
                     n_touched += 1
                 score[other] += weights[k] * g_w[j]
-        n_kept = 0
+        n_kept = _int(0)
         for i in range(n_touched):
             other = kept[i]
             if (
@@ -825,7 +833,7 @@ def _fill_radar(  # type: ignore[no-untyped-def]
     marks = (level, level_stamp, anchor_mark, anchor_weight, anchor_rank, stamp)
     n_circle = _circles(top, top_w, follows, ar_ptr, er_ptr, er_nbr, bl_ptr, bl_art, marks, circle)
     # Their releases, newest first (release numbers count from the newest).
-    n_orders = 0
+    n_orders = _int(0)
     for k in range(n_circle):
         a = circle[k]
         for j in range(ar_ptr[a], ar_ptr[a + 1]):
@@ -845,7 +853,7 @@ def _fill_radar(  # type: ignore[no-untyped-def]
     for i in range(n_found):
         used[i] = False
     n_kept, admitted = _admit_releases(
-        found, ranked, n_found, 0, max_tracks + _SPARE, kept, 0, g, anchors, rules
+        found, ranked, n_found, _int(0), max_tracks + _SPARE, kept, _int(0), g, anchors, rules
     )
     n_placed, dropped = _spread_into(t_ptr, t_art, kept[:, 0], n_kept, max_tracks, used, placed)
     if admitted < n_found and (n_placed < max_tracks or dropped > 0):
@@ -1064,7 +1072,7 @@ def generate_chunk(  # type: ignore[no-untyped-def]
     mix_work = mix_workspace(top_n, target, len(affinity))
     touched = np.empty(len(affinity), np.int64)  # a listener's played artists
     radar_work = radar_workspace(len(affinity), releases, radar_sizes[1], radar_sizes[2])
-    n_mixes, n_tracks, n_radar = 0, 0, 0
+    n_mixes, n_tracks, n_radar = _int(0), _int(0), _int(0)
     for u in range(n_users):
         state[0] += 1
         user_stamp = state[0]
