@@ -2,13 +2,23 @@
 
 ::
 
-    RecsysError          base class; str(e) is a message fit for the person at the terminal
-    ├── ConfigError      a configuration file, key or environment variable is wrong
-    ├── UsageError       a command was given arguments it cannot act on
-    ├── NotFoundError    an artist, track or mix the request names does not exist (HTTP 404)
-    ├── UserErasedError  a write keyed by a user who was erased (HTTP 410): nothing is stored
-    └── CorruptFileError a state, store, pool or model file cannot be read; the message names
-                         the file and what to do (restore it, or rebuild)
+    RecsysError              base class; str(e) is a message fit for the person at the terminal
+    ├── ConfigError          a configuration file, key or environment variable is wrong (exit 2)
+    ├── UsageError           a command was given arguments it cannot act on (exit 2)
+    ├── NotFoundError        an artist, track or mix the request names does not exist (HTTP 404)
+    ├── UserErasedError      a write keyed by a user who was erased (HTTP 410): nothing is stored
+    ├── CorruptFileError     a state, store, pool or model file cannot be read; the message names
+    │   │                    the file and what to do (restore it, or rebuild) (HTTP 503)
+    │   └── ModelError       (recsys.embeddings.artist_model) a model folder is missing, damaged
+    │                        or not the version its name says
+    ├── StoreUnavailableError  (recsys.store.base) the mix store did not answer in time
+    │                        (HTTP 503; retrying later may work)
+    ├── StoreIntegrityError  (recsys.store.base) a new store version failed its checks and was
+    │                        not made current
+    ├── RebuildLockedError   (recsys.rebuild) another rebuild holds the state's lock
+    ├── RebuildFailedError   (recsys.commands.rebuild_commands) the cron job stopped before its
+    │                        switch; the previous mixes stay served
+    └── StoreBusyError       (recsys.commands.store_commands) `store gc` while a rebuild runs
 
 Errors of the pool (``pool.errors.PoolError``) are reported the same way by the CLI.
 """
