@@ -1,8 +1,8 @@
 """Judging AI flags: which tracks are excluded now, which wait for a curator, which are clear.
 
-Human judgement decides (SPEC section 1): a detector score only queues a track for review
-unless it reaches the exclusion threshold, and a curator's decision overrides every flag raised
-before that decision, except the rights holder's: a clear never overrides a label's own flag.
+Human judgement decides (docs/contract.md section 1): a detector score only queues a track for
+review unless it reaches the exclusion threshold, and a curator's decision overrides every flag
+raised before that decision, except the rights holder's: a clear never overrides a label's own flag.
 A detector-queued track waits out of listeners' reach; a listener report
 only puts the track in front of a curator and withholds nothing, or anyone could take a rival's
 track off every mix by mass-reporting it.

@@ -1,4 +1,4 @@
-"""Readers for the feed files of a data directory (SPEC section 2).
+"""Readers for the feed files of a data directory (docs/contract.md section 2).
 
 Each reader yields ``(line_number, value)`` for good rows and ``FeedIssue`` for bad ones, so one
 bad row never stops an import and never slips through. Files are read line by line: a partner's

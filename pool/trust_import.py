@@ -1,7 +1,7 @@
 """A staff import of a data directory's ``trust/`` files into the registry.
 
-Trust enters the registry only through a named staff action (SPEC section 6, invariant 9):
-``pool build`` and ``rebuild`` read the registry and never the ``trust/`` files, so appending
+Trust enters the registry only through a named staff action (docs/contract.md section 6, invariant
+9): ``pool build`` and ``rebuild`` read the registry and never the ``trust/`` files, so appending
 ids to those files grants nothing. This import is that action for the initial files of a
 partner delivery: the staff member running it (``--by``) and their reason (``--why``) are
 recorded on every grant, with one audit record per grant, and the file's own "verified by"

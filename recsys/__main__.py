@@ -2,6 +2,6 @@
 
 import sys
 
-from recsys.cli import main
+from recsys.cli.main import main
 
 sys.exit(main())

@@ -15,10 +15,10 @@
     │                        (HTTP 503; retrying later may work)
     ├── StoreIntegrityError  (recsys.store.base) a new store version failed its checks and was
     │                        not made current
-    ├── RebuildLockedError   (recsys.rebuild) another rebuild holds the state's lock
-    ├── RebuildFailedError   (recsys.commands.rebuild_commands) the cron job stopped before its
+    ├── RebuildLockedError   (recsys.jobs.rebuild) another rebuild holds the state's lock
+    ├── RebuildFailedError   (recsys.cli.rebuild_commands) the cron job stopped before its
     │                        switch; the previous mixes stay served
-    └── StoreBusyError       (recsys.commands.store_commands) `store gc` while a rebuild runs
+    └── StoreBusyError       (recsys.cli.store_commands) `store gc` while a rebuild runs
 
 Errors of the pool (``pool.errors.PoolError``) are reported the same way by the CLI.
 """

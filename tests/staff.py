@@ -12,9 +12,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from recsys.rebuild import run_rebuild
+from recsys.jobs.rebuild import run_rebuild
 from recsys.settings import Settings
-from recsys.training_run import TrainingRun, run_training
+from recsys.training.run import TrainingRun, run_training
 from tests.factories import grant_trust, staff_import
 
 

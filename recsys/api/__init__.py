@@ -1,4 +1,4 @@
-"""The HTTP API of SPEC section 5 (FastAPI), served by ``recsys serve``.
+"""The HTTP API of docs/contract.md section 5 (FastAPI), served by ``recsys serve``.
 
 Modules: ``app`` (the factory and error handling), ``auth`` (bearer tokens and roles),
 ``live`` (per-thread state connections and the engine kept current), ``routes_*`` (the

@@ -37,19 +37,19 @@ from recsys.api.responses import JsonResponse, json_response
 from recsys.api.services import Services
 from recsys.api.trail import audit_failure
 from recsys.errors import CorruptFileError, NotFoundError, UserErasedError
-from recsys.privacy import user_hash_key
 from recsys.settings import Settings
-from recsys.state import open_engine_state
+from recsys.state.privacy import user_hash_key
+from recsys.state.schema import open_engine_state
+from recsys.state.tokens import ensure_tokens_schema
 from recsys.store.base import MixStore, StoreUnavailableError
 from recsys.store.factory import open_store
-from recsys.tokens import ensure_tokens_schema
 
 DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
 DEFAULT_RADIO_CACHE_BYTES = 16 * 1024 * 1024
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("recsys.api.access")
 
-DESCRIPTION = """Curated recommendations from a trust-gated pool (SPEC section 5).
+DESCRIPTION = """Curated recommendations from a trust-gated pool (docs/contract.md section 5).
 
 Listener reads are open to the app's network; every other endpoint needs
 `Authorization: Bearer <token>` with a role of app, curator, trust or admin (admin may call

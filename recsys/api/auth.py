@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from recsys.api.errors import forbidden, unauthorized
 from recsys.api.services import Services, services
-from recsys.tokens import Role, find_token
+from recsys.state.tokens import Role, find_token
 
 # The attribute under which a ``require_role`` dependency carries the roles it admits, so
 # that the route class can find them in a route's dependencies.

@@ -31,10 +31,10 @@ from pathlib import Path
 
 from pool.importer import POOL_POINTER
 from pool.state import STATE_FILE, get_pointer, load_serving_exclusions
-from recsys.engine import Engine, load_engine
+from recsys.engine.loading import Engine, load_engine
 from recsys.settings import Settings
 from recsys.store.base import MixStore, StoreUnavailableError
-from recsys.training_run import MODEL_POINTER
+from recsys.training.run import MODEL_POINTER
 
 log = logging.getLogger(__name__)
 

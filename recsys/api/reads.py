@@ -29,9 +29,9 @@ from typing import Any, Literal
 
 from fastapi.responses import Response
 
-from recsys import service
 from recsys.api.responses import JsonResponse, render_json
 from recsys.api.services import Services
+from recsys.serving import answers
 from recsys.store.base import MixStore, StoreUnavailableError, VersionWriter
 
 STORE_COOLDOWN_S = 2.0
@@ -237,7 +237,7 @@ class ListenerReads:
         if body is not None:
             return JsonResponse(body)
         store = _ReadStore(found.store, self.breaker)
-        read = service.read_user_mixes_json if part == "mixes" else service.read_release_radar_json
+        read = answers.read_user_mixes_json if part == "mixes" else answers.read_release_radar_json
         body = read(engine, store, user_id, exclusions)
         if not store.failed:
             self._stored.put(key, generation, variant, body)
@@ -247,7 +247,7 @@ class ListenerReads:
         self, kind: RadioKind, seed_id: str, user_id: str | None, limit: int | None
     ) -> Response:
         found = self._found
-        generate = service.artist_radio if kind == "artist" else service.track_radio
+        generate = answers.artist_radio if kind == "artist" else answers.track_radio
         if user_id is not None:
             # Personalised: one listener's, not worth keeping.
             mine = found.engine_for(user_id)[0]

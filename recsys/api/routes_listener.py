@@ -1,7 +1,7 @@
 """The listener reads, open to the app's network: health, stored mixes, radios, similar artists.
 
-Each answer comes from one call into ``recsys.service``, the same function the CLI prints, so
-the CLI and the API answer with the same JSON. A user the engine has never seen gets
+Each answer comes from one call into ``recsys.serving.answers``, the same function the CLI
+prints, so the CLI and the API answer with the same JSON. A user the engine has never seen gets
 cold-start mixes, not 404. The endpoints are async: ``recsys.api.reads`` says why, and what
 runs where.
 """
@@ -13,12 +13,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from recsys import service
 from recsys.api.auth import AuthFirstRoute
 from recsys.api.reads import ListenerReads
 from recsys.api.responses import json_response
 from recsys.api.schemas import ERROR_RESPONSES, HealthOut, Id, MixOut, SimilarOut, UserMixesOut
 from recsys.api.services import Services
+from recsys.serving import answers
 
 # The route class checks tokens before bodies; these reads declare no role, so it changes
 # nothing for them, but a role-checked route added here later gets the same order.
@@ -131,4 +131,4 @@ async def track_radio(
 )
 async def similar(artist_id: Id, request: Request, limit: SimilarLimit = 20) -> Response:
     # A few graph lookups: cheaper than a hop to the thread pool.
-    return json_response(service.similar(_services(request).live.current(), artist_id, limit))
+    return json_response(answers.similar(_services(request).live.current(), artist_id, limit))

@@ -38,10 +38,10 @@ from recsys.api.schemas import (
 )
 from recsys.api.services import Services, services
 from recsys.api.trail import mark_audited, synced_after_commit
-from recsys.privacy import erase_user
+from recsys.state.privacy import erase_user
+from recsys.state.user_feeds import ExclusionKind, UserExclusion
+from recsys.state.users import set_exclusion
 from recsys.store.base import StoreUnavailableError
-from recsys.user_feeds import ExclusionKind, UserExclusion
-from recsys.user_state import set_exclusion
 
 router = APIRouter(responses=ERROR_RESPONSES, route_class=AuthFirstRoute)
 Found = Annotated[Services, Depends(services)]

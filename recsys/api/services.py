@@ -14,12 +14,12 @@ from fastapi import Request
 
 from pool.fields import is_utf8_encodable
 from recsys.api.live import Clock, LiveEngine, StateConnections
-from recsys.engine import Engine
+from recsys.engine.loading import Engine
 from recsys.generators.steps import NO_EXCLUSIONS, UserExclusions
-from recsys.privacy import hash_user
 from recsys.settings import Settings
+from recsys.state.privacy import hash_user
+from recsys.state.users import load_exclusions
 from recsys.store.base import MixStore
-from recsys.user_state import load_exclusions
 
 
 @dataclass(frozen=True)

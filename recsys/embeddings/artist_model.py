@@ -22,6 +22,7 @@ from implicit.nearest_neighbours import bm25_weight
 from threadpoolctl import threadpool_limits
 
 from pool.files import publish_folder, replace_file
+from recsys.domain.vocabulary import Vocabulary
 from recsys.embeddings.als import (
     AlsSettings,
     FloatMatrix,
@@ -32,7 +33,6 @@ from recsys.embeddings.als import (
 )
 from recsys.embeddings.tag_space import l2_rows, tag_pseudo_users
 from recsys.errors import CorruptFileError
-from recsys.vocabulary import Vocabulary
 
 MODEL_FILE = "model.npz"
 TAGS_FILE = "artist_tags.npz"

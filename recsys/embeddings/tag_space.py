@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.vocabulary import Vocabulary
+from recsys.domain.vocabulary import Vocabulary
 
 
 def l2_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:

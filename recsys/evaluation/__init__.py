@@ -1,5 +1,5 @@
-"""Offline evaluation (SPEC section 7): the hetrec2011-lastfm-2k loader, a seeded per-user split,
-the ranking / coherence metrics and the report that ``recsys evaluate`` prints."""
+"""Offline evaluation (docs/contract.md section 7): the hetrec2011-lastfm-2k loader, a seeded
+per-user split, the ranking / coherence metrics and the report that ``recsys evaluate`` prints."""
 
 from recsys.evaluation.hetrec import HetrecData, is_hetrec_dir, load_hetrec
 from recsys.evaluation.metrics import (

@@ -1,9 +1,9 @@
 """Loader for the hetrec2011-lastfm-2k data set (real Last.fm listening data).
 
-The offline quality report (SPEC section 7) measures artist recommendations on this data set, so
-the loader keeps only what that report needs: the play-count matrix, artist names and each
-artist's most used tags (for the tag-coherence metric). Files are the original tab-separated ones
-with a header line, re-encoded as UTF-8.
+The offline quality report (docs/contract.md section 7) measures artist recommendations on this
+data set, so the loader keeps only what that report needs: the play-count matrix, artist names and
+each artist's most used tags (for the tag-coherence metric). Files are the original tab-separated
+ones with a header line, re-encoded as UTF-8.
 
 A bad input is reported as a ``ValueError`` naming the file and the line, never as an
 ``IndexError`` from deep inside the parser: the data set is given by path on the command line,

@@ -1,4 +1,4 @@
-"""Ranking-quality and coherence metrics for the offline report (SPEC section 7).
+"""Ranking-quality and coherence metrics for the offline report (docs/contract.md section 7).
 
 All functions are pure: they take recommended item lists and held-out items, and return a float.
 They follow the usual definitions so figures compare with published ones:
@@ -10,7 +10,7 @@ They follow the usual definitions so figures compare with published ones:
 * both averaged over the users with at least one test item (users with nothing held out carry no
   signal and would only dilute the mean);
 * coherence: the mean over lists of the mean pairwise Jaccard overlap of the artists' tag sets,
-  the SPEC's "mean pairwise tag overlap between artists in a mix".
+  the contract's "mean pairwise tag overlap between artists in a mix".
 """
 
 from __future__ import annotations
@@ -126,8 +126,8 @@ def coherence(lists: Lists, item_tags: Sequence[Collection[str]]) -> float:
     """Mean over lists of :func:`list_coherence`, lists with nothing to measure skipped.
 
     ``item_tags[i]`` is the tag set of item ``i`` (e.g. an artist's top-10 tags). Higher means
-    the lists hang together in style; SPEC section 7 asks mixes to beat plain ALS top lists on it.
-    Returns 0.0 when no list can be measured.
+    the lists hang together in style; docs/contract.md section 7 asks mixes to beat plain ALS top
+    lists on it. Returns 0.0 when no list can be measured.
     """
     values = [v for items in lists if (v := list_coherence(items, item_tags)) is not None]
     return float(np.mean(values)) if values else 0.0

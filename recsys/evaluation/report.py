@@ -1,4 +1,4 @@
-"""The offline quality report of ``recsys evaluate`` (SPEC section 7).
+"""The offline quality report of ``recsys evaluate`` (docs/contract.md section 7).
 
 Three rankers are measured on the same seeded 80/20 per-user split of (user, artist) pairs, as
 means over the seeds:
@@ -7,14 +7,15 @@ means over the seeds:
   (:func:`~recsys.embeddings.artist_model.train_artist_model` with tag side information, ranked by
   :meth:`~recsys.embeddings.artist_model.ArtistModel.score_users`), so the figures describe what
   is served, not a copy of it that could drift;
-* ``als``: the SPEC's reference, plain ``implicit`` ALS with the same factors, regularisation,
+* ``als``: the contract's reference, plain ``implicit`` ALS with the same factors, regularisation,
   iterations, seed and confidence, no tags, ranked by implicit's own batch ``recommend``;
 * ``popularity``: the most listened artists (distinct train listeners), a floor any model must
   clear.
 
 ``mixes`` adds the tag coherence of the engine's personal-mix artist lists (the listener's top
 artists clustered on the similar-artist graph, first cluster's anchors plus its best graph
-neighbours), because SPEC section 7 asks *mixes* to be more coherent than plain ALS top lists.
+neighbours), because docs/contract.md section 7 asks *mixes* to be more coherent than plain ALS top
+lists.
 
 The split seed is also the ALS seed of both models: each seed is one independent replicate of
 the whole experiment, as in ``tests/benchmarks/bench_hetrec_als.py`` whose recipe this checks.
@@ -40,6 +41,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from pool.trust_import import import_trust_files
+from recsys.domain.vocabulary import Vocabulary
 from recsys.embeddings.als import confidence
 from recsys.embeddings.artist_model import ArtistModel, train_artist_model
 from recsys.embeddings.tag_space import artist_tag_counts, tag_vectors
@@ -50,9 +52,8 @@ from recsys.generators.neighbourhood import graph_weights, neighbours_of
 from recsys.generators.taste_clusters import cluster_artists, find_scenes
 from recsys.graph.similar_artists import build_similar_artist_graph
 from recsys.settings import Settings
-from recsys.state import open_engine_state
-from recsys.training_run import pool_artist_tags, run_training
-from recsys.vocabulary import Vocabulary
+from recsys.state.schema import open_engine_state
+from recsys.training.run import pool_artist_tags, run_training
 
 __all__ = [
     "DEFAULT_SEEDS",
@@ -82,7 +83,7 @@ TOP_TAGS = 10
 #: users scored at once: bounds the dense users × artists score block (hetrec: ~70 MB)
 BATCH = 1024
 DIGITS = 4
-#: the file that marks a data directory (SPEC section 2)
+#: the file that marks a data directory (docs/contract.md section 2)
 DATA_DIR_MARKER = Path("catalog") / "tracks.jsonl"
 
 IntMatrix = npt.NDArray[np.int64]
@@ -180,7 +181,8 @@ def _popularity(train: sp.csr_matrix) -> IntMatrix:
 
 
 def _plain_als(train: sp.csr_matrix, settings: Settings, seed: int) -> IntMatrix:
-    """The SPEC's reference: plain implicit ALS on the engine's confidence, implicit's ranking.
+    """The the contract's reference: plain implicit ALS on the engine's confidence, implicit's
+    ranking.
 
     Same hyper-parameters as the engine's ALS (``settings.als``), no tags; BLAS pinned to one
     thread as implicit asks, keyword arguments only.
@@ -332,7 +334,7 @@ def evaluate(data: EvaluationData, settings: Settings, seeds: Sequence[int]) -> 
 def evaluate_hetrec(
     data: HetrecData, settings: Settings, seeds: Sequence[int] = DEFAULT_SEEDS
 ) -> dict[str, Any]:
-    """The report on hetrec2011-lastfm-2k (SPEC section 7's benchmark).
+    """The report on hetrec2011-lastfm-2k (docs/contract.md section 7's benchmark).
 
     The engine gets per split the tag counts without the held-out pairs' assignments; coherence
     uses the full top-10 tags.
@@ -354,7 +356,7 @@ def evaluate_hetrec(
 def evaluate_data_dir(
     data_dir: Path, settings: Settings, seeds: Sequence[int], now: datetime
 ) -> dict[str, Any]:
-    """The report on a data directory (SPEC section 2), imported into a throwaway state.
+    """The report on a data directory (docs/contract.md section 2), imported into a throwaway state.
 
     The pipeline's own import, fraud screen and play matrix decide who and what is evaluated
     (so bots and farm tracks never reach the figures); artist tags are their pool tracks' tags,

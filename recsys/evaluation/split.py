@@ -1,7 +1,7 @@
 """Deterministic per-user train/test split of (user, item) pairs for offline evaluation.
 
-SPEC section 7 compares engines "on the same split", so the split is a pure function of the
-matrix and a seed: ``numpy.random.default_rng(seed)`` draws one key per stored pair, and each
+docs/contract.md section 7 compares engines "on the same split", so the split is a pure function of
+the matrix and a seed: ``numpy.random.default_rng(seed)`` draws one key per stored pair, and each
 user's pairs with the smallest keys go to test. Splitting per user (rather than over all pairs)
 guarantees that every user with at least two pairs has something to learn from *and* something to
 be evaluated on, so precision is not dragged down by users whose whole history was held out.

@@ -17,6 +17,7 @@ from functools import cached_property
 import numpy as np
 import numpy.typing as npt
 
+from recsys.domain.mix import Mix, MixTrack, Reason
 from recsys.generators import personal_mixes, release_radar
 from recsys.generators.batch_arrays import GenerationArrays, csr
 from recsys.generators.batch_kernel import (
@@ -43,7 +44,6 @@ from recsys.generators.batch_kernel import (
 from recsys.generators.context import GenerationContext, Listener, UserProfile
 from recsys.generators.result import make_mix
 from recsys.listening.history import ListeningHistory
-from recsys.mix import Mix, MixTrack, Reason
 
 _EPOCH = date(1970, 1, 1)
 Ints = npt.NDArray[np.int64]

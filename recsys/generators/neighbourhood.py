@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import networkx as nx
 
+from recsys.domain.mix import Reason
 from recsys.generators.catalog_index import CatalogIndex
 from recsys.generators.taste_clusters import GraphWeights
 from recsys.listening.history import TrackHistory
-from recsys.mix import Reason
 
 
 def artist_affinity(history: TrackHistory, catalog: CatalogIndex) -> dict[str, float]:

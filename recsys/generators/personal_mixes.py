@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import chain, filterfalse
 
+from recsys.domain.mix import Mix, MixTrack, Reason, Slot
 from recsys.generators.context import (
     GenerationContext,
     GeneratorSettings,
@@ -23,7 +24,6 @@ from recsys.generators.neighbourhood import artist_affinity, neighbours_of
 from recsys.generators.result import GenerationResult, for_listener, make_mix
 from recsys.generators.steps import TrackRules, UserExclusions, interleave, spread_artists
 from recsys.generators.taste_clusters import cluster_artists
-from recsys.mix import Mix, MixTrack, Reason, Slot
 
 NAME = "personal_mixes"
 

@@ -16,6 +16,7 @@ from itertools import accumulate
 
 import numpy as np
 
+from recsys.domain.mix import Mix, MixTrack, Reason
 from recsys.generators.context import GenerationContext, UserProfile
 from recsys.generators.neighbourhood import artist_affinity, edge_reason
 from recsys.generators.result import GenerationResult, make_mix
@@ -27,7 +28,6 @@ from recsys.generators.steps import (
     drop_excluded,
     spread_artists,
 )
-from recsys.mix import Mix, MixTrack, Reason
 
 NAME = "radio"
 SECOND_HOP_DAMPING = 0.5

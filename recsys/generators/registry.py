@@ -10,11 +10,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from recsys.final_filter import ServingGate, final_filter
 from recsys.generators import personal_mixes, radio, release_radar
 from recsys.generators.context import GenerationContext, UserProfile
 from recsys.generators.result import GenerationResult
 from recsys.generators.steps import NO_EXCLUSIONS
+from recsys.serving.final_filter import ServingGate, final_filter
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from recsys.domain.mix import MixTrack, Reason
 from recsys.generators.context import (
     GenerationContext,
     RecentReleases,
@@ -16,7 +17,6 @@ from recsys.generators.context import (
 from recsys.generators.neighbourhood import artist_affinity, strongest_anchor
 from recsys.generators.result import GenerationResult, for_listener, make_mix
 from recsys.generators.steps import TrackRules, spread_artists
-from recsys.mix import MixTrack, Reason
 
 NAME = "release_radar"
 TITLE = "Release Radar"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 
+from recsys.domain.mix import Mix, MixKind, MixTrack
 from recsys.generators.context import GenerationContext
-from recsys.mix import Mix, MixKind, MixTrack
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,8 @@
 """Small composable steps that every generator's track list passes through (as in troi).
 
 Each step takes candidates in preference order and returns the ones it keeps, so generators
-state *what* they want and these steps guarantee the repetition rules of SPEC invariant 4:
-no duplicate track, no two versions of one recording, no artist back-to-back, at most N tracks
+state *what* they want and these steps guarantee the repetition rules of docs/contract.md invariant
+4: no duplicate track, no two versions of one recording, no artist back-to-back, at most N tracks
 per artist, and a user's "don't play this" choices honoured (featured appearances included).
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from recsys.mix import MixTrack
+from recsys.domain.mix import MixTrack
 
 Step = Callable[[Sequence[MixTrack]], list[MixTrack]]
 

@@ -17,11 +17,11 @@ import numpy.typing as npt
 
 from pool.files import replace_file
 from pool.snapshot import PoolSnapshot
+from recsys.domain.vocabulary import Vocabulary
 from recsys.embeddings.artist_model import DAMAGED_FILE_ERRORS, REBUILD_HINT, one_line
 from recsys.errors import CorruptFileError
 from recsys.listening.fraud import FraudVerdict
 from recsys.listening.reader import ListenLog
-from recsys.vocabulary import Vocabulary
 
 HISTORY_FILE = "history.npz"
 

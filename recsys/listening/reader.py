@@ -25,7 +25,7 @@ import numpy.typing as npt
 from pool.feeds import split_csv_line, without_bom
 from pool.fields import MAX_ID_LENGTH
 from pool.model import FeedIssue
-from recsys.vocabulary import Vocabulary
+from recsys.domain.vocabulary import Vocabulary
 
 LISTENS_GLOB = "listens/*.csv"
 COLUMNS = ("user_id", "track_id", "played_at", "ms_played", "plays")

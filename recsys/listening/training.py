@@ -14,9 +14,9 @@ import scipy.sparse as sp
 
 from pool.catalog import Catalog
 from pool.snapshot import PoolSnapshot
+from recsys.domain.vocabulary import Vocabulary
 from recsys.listening.fraud import FraudVerdict, TrackFacts
 from recsys.listening.reader import ListenLog
-from recsys.vocabulary import Vocabulary
 
 FARM_LIKE_REASONS = frozenset(
     {"untrusted_partner", "declared_generated", "ai_flagged", "ai_confirmed"}

@@ -19,9 +19,9 @@ from typing import Any, Protocol
 import orjson
 import zstandard
 
+from recsys.domain.mix import Mix
 from recsys.errors import RecsysError
-from recsys.mix import Mix
-from recsys.mix_json import MixRenderer
+from recsys.payload.render import MixRenderer
 
 
 class StoreUnavailableError(RecsysError):
@@ -219,7 +219,7 @@ class MixStore(Protocol):
     def drop_stale_versions(self) -> list[str]:
         """Remove every version but the current one and return them: what a rebuild killed
         before its commit or abort left behind. The caller holds the rebuild lock
-        (``recsys.rebuild.rebuild_lock``), so no version is being written meanwhile."""
+        (``recsys.jobs.rebuild.rebuild_lock``), so no version is being written meanwhile."""
 
     def replace_excluded_tracks(self, track_ids: Iterable[str]) -> None:
         """The tracks no reader may serve now (flags, reviews, takedowns)."""

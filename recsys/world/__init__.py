@@ -1,4 +1,5 @@
-"""Synthetic world generator: a realistic data directory (SPEC section 2) plus a truth file.
+"""Synthetic world generator: a realistic data directory (docs/contract.md section 2) plus a truth
+file.
 
 Scenes, power-law popularity, trusted and untrusted partners and labels, verified and
 unverified artists, AI spam farms, hidden AI tracks, bot listeners and curator links, sized

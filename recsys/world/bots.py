@@ -21,12 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from recsys.world.arrays import IntArray, as_int
-from recsys.world.catalog import Catalog
 from recsys.world.codes import BOT_CAMOUFLAGED_PUSHER, BOT_FARM_STREAMER, BOT_PUSHER
 from recsys.world.config import WorldSizes
 from recsys.world.encoding import SECONDS_PER_DAY
 from recsys.world.listening import ListeningContext, ListenRows
 from recsys.world.moderation import Moderation
+from recsys.world.synthetic_catalog import Catalog
 
 MIN_GROUP = 3
 MAX_GROUP = 12

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from recsys.world.arrays import IntArray, as_int
-from recsys.world.catalog import Catalog
 from recsys.world.encoding import SECONDS_PER_DAY
 from recsys.world.listening import ListeningContext
 from recsys.world.moderation import EPOCH_ORDINAL
-from recsys.world.vocabulary import BLOCK_NOTES, CURATORS, SIMILAR_NOTES
+from recsys.world.synthetic_catalog import Catalog
+from recsys.world.word_lists import BLOCK_NOTES, CURATORS, SIMILAR_NOTES
 
 
 @dataclass(frozen=True, slots=True)

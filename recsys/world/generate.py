@@ -16,13 +16,13 @@ import numpy as np
 
 from recsys.world.arrays import as_int
 from recsys.world.bots import BotPlan, plan_bots
-from recsys.world.catalog import build_catalog
 from recsys.world.codes import BOT_CAMOUFLAGED_PUSHER, BOT_FARM_STREAMER, BOT_PUSHER
 from recsys.world.config import WorldConfig, derive_sizes
 from recsys.world.curation import build_links
 from recsys.world.ids import assign_ids
 from recsys.world.listening import build_context
 from recsys.world.moderation import build_moderation
+from recsys.world.synthetic_catalog import build_catalog
 from recsys.world.truth import build_truth
 from recsys.world.writer import (
     clock_for,

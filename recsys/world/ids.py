@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from recsys.world.arrays import ByteMatrix, IntArray, as_int
-from recsys.world.catalog import Catalog
 from recsys.world.encoding import matrix_to_strings, prefixed_ids
+from recsys.world.synthetic_catalog import Catalog
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ import numpy as np
 from recsys.world.arrays import IntArray, as_int
 from recsys.world.codes import RELEASE_SINGLE
 from recsys.world.encoding import matrix_to_strings, text_matrix, zero_padded_digits
-from recsys.world.vocabulary import COUNTRY_CODES
+from recsys.world.word_lists import COUNTRY_CODES
 
 ISRC_DESIGNATIONS = 99_999
 REGISTRANT_CODES = 36**3

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from recsys.world.arrays import BoolArray, FloatArray, IntArray, SegmentedSampler, as_int
-from recsys.world.catalog import Catalog
 from recsys.world.config import WorldConfig
 from recsys.world.encoding import SECONDS_PER_DAY
 from recsys.world.moderation import EPOCH_ORDINAL
+from recsys.world.synthetic_catalog import Catalog
 
 # Relative listening activity per UTC hour: quiet nights, a morning commute, an evening peak.
 HOUR_WEIGHTS: tuple[float, ...] = (

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from recsys.world.arrays import BoolArray, FloatArray, IntArray, as_int
-from recsys.world.catalog import Catalog
 from recsys.world.codes import (
     DECLARATION_ASSISTED,
     DECLARATION_GENERATED,
@@ -29,7 +28,8 @@ from recsys.world.codes import (
 )
 from recsys.world.config import WorldConfig
 from recsys.world.encoding import SECONDS_PER_DAY
-from recsys.world.vocabulary import TAKEDOWN_REASONS
+from recsys.world.synthetic_catalog import Catalog
+from recsys.world.word_lists import TAKEDOWN_REASONS
 
 EPOCH_ORDINAL = 719_163  # date(1970, 1, 1).toordinal()
 FLAG_DAYS = 180

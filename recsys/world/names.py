@@ -11,7 +11,7 @@ import numpy as np
 from recsys.world.arrays import IntArray
 from recsys.world.codes import RELEASE_EP, RELEASE_SINGLE
 from recsys.world.scenes import Scene
-from recsys.world.vocabulary import (
+from recsys.world.word_lists import (
     ADJECTIVES,
     FARM_NAME_NOUNS,
     FARM_NAME_WORDS,

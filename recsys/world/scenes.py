@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recsys.world.vocabulary import SCENE_TEMPLATES
+from recsys.world.word_lists import SCENE_TEMPLATES
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,6 @@ import numpy as np
 
 from recsys.world.arrays import BoolArray, IntArray, as_int
 from recsys.world.bots import BotPlan
-from recsys.world.catalog import Catalog
 from recsys.world.codes import (
     BOT_KIND_NAMES,
     DECLARATION_ASSISTED,
@@ -24,6 +23,7 @@ from recsys.world.config import WorldConfig
 from recsys.world.curation import CuratorLink
 from recsys.world.ids import WorldIds
 from recsys.world.moderation import Moderation
+from recsys.world.synthetic_catalog import Catalog
 
 
 def _sorted_ids(names: tuple[str, ...], indices: IntArray | BoolArray) -> list[str]:

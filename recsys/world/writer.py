@@ -1,4 +1,4 @@
-"""Writes a world as a data directory in the SPEC section 2 layout.
+"""Writes a world as a data directory in the docs/contract.md section 2 layout.
 
 Small files (catalogue, trust registry, flags, links) are written row by row with ``json``
 and f-strings; listens, the bulk of the bytes, go through the vectorised CSV encoder one user
@@ -18,7 +18,6 @@ import numpy as np
 
 from recsys.world.arrays import IntArray, as_int
 from recsys.world.bots import BotPlan
-from recsys.world.catalog import Catalog
 from recsys.world.codes import DECLARATION_NAMES, SOURCE_NAMES
 from recsys.world.config import WorldConfig
 from recsys.world.curation import CuratorLink
@@ -34,7 +33,8 @@ from recsys.world.ids import WorldIds
 from recsys.world.listeners import EXCLUSION_KIND_NAMES, ChunkOutput, generate_chunk
 from recsys.world.listening import ListeningContext, ListenRows
 from recsys.world.moderation import Moderation
-from recsys.world.vocabulary import TRUST_STAFF
+from recsys.world.synthetic_catalog import Catalog
+from recsys.world.word_lists import TRUST_STAFF
 
 LISTENS_HEADER = b"user_id,track_id,played_at,ms_played,plays\n"
 REGISTRY_DAYS = 1095  # trust decisions happened within the last three years

@@ -36,7 +36,7 @@ from recsys.listening.fraud import screen_listens
 from recsys.listening.reader import read_listens
 from recsys.listening.training import artist_play_matrix, track_facts
 from recsys.settings import load_settings
-from recsys.user_feeds import read_user_feeds
+from recsys.state.user_feeds import read_user_feeds
 from recsys.world import WorldConfig, generate_world
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,8 +1,10 @@
-"""Benchmark: generating a 50-track radio on request (issue 4: well under 30 ms).
+"""Benchmark: generating on request, in process: a 50-track radio (issue 4: well under 30 ms),
+and one listener's mixes and Release Radar with no stored payload (issue 14: p99 under 5 ms).
 
-Trains a generated world once, loads the engine, then times `service.artist_radio` and
-`service.track_radio` (generation and the final filter, no HTTP) for random seeds, with and
-without a user; prints p50/p99 per kind, the median over --runs.
+Trains a generated world once, loads the engine, then times `answers.artist_radio`,
+`answers.track_radio`, `answers.user_mixes` and `answers.release_radar` (generation and the
+final filter, no HTTP) for random seeds and listeners; prints p50/p99 per kind, the median over
+--runs.
 
     python tests/benchmarks/bench_radio.py --users 20000 --artists 2000 --requests 300 --runs 3
 """
@@ -21,11 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from pool.trust_import import import_trust_files
-from recsys import service
-from recsys.engine import load_engine
+from recsys.engine.loading import load_engine
+from recsys.serving import answers
 from recsys.settings import load_settings
-from recsys.state import open_engine_state
-from recsys.training_run import run_training
+from recsys.state.schema import open_engine_state
+from recsys.training.run import run_training
 from recsys.world import WorldConfig, generate_world
 
 
@@ -54,11 +56,19 @@ def main() -> None:
         tracks = sorted(engine.context.catalog.tracks)
         users = list(engine.history.users.ids)
         kinds = {
-            "artist radio": lambda: service.artist_radio(engine, rng.choice(artists), None, None),
-            "artist radio, personalised": lambda: service.artist_radio(
+            "artist radio": lambda: answers.artist_radio(engine, rng.choice(artists), None, None),
+            "artist radio, personalised": lambda: answers.artist_radio(
                 engine, rng.choice(artists), rng.choice(users), None
             ),
-            "track radio": lambda: service.track_radio(engine, rng.choice(tracks), None, None),
+            "track radio": lambda: answers.track_radio(engine, rng.choice(tracks), None, None),
+            "mixes of a listener": lambda: {
+                "tracks": [
+                    t
+                    for m in answers.user_mixes(engine, rng.choice(users))["mixes"]
+                    for t in m["tracks"]
+                ]
+            },
+            "release radar of a listener": lambda: answers.release_radar(engine, rng.choice(users)),
         }
         for name, call in kinds.items():
             p50s, p99s, lengths = [], [], []

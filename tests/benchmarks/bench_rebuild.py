@@ -33,10 +33,10 @@ from threadpoolctl import threadpool_limits
 from pool.state import open_state
 from pool.trust_import import import_trust_files
 from recsys.embeddings.als import confidence
-from recsys.engine import Engine, load_engine
-from recsys.rebuild import run_rebuild
+from recsys.engine.loading import Engine, load_engine
+from recsys.jobs.rebuild import run_rebuild
 from recsys.settings import load_settings
-from recsys.state import open_engine_state
+from recsys.state.schema import open_engine_state
 from recsys.world import WorldConfig, generate_world
 
 

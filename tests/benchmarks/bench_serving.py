@@ -126,10 +126,10 @@ def _prepare(
     import redis  # noqa: PLC0415
 
     from pool.trust_import import import_trust_files  # noqa: PLC0415
-    from recsys.engine import load_engine  # noqa: PLC0415
-    from recsys.rebuild import run_rebuild  # noqa: PLC0415
+    from recsys.engine.loading import load_engine  # noqa: PLC0415
+    from recsys.jobs.rebuild import run_rebuild  # noqa: PLC0415
     from recsys.settings import load_settings  # noqa: PLC0415
-    from recsys.state import open_engine_state  # noqa: PLC0415
+    from recsys.state.schema import open_engine_state  # noqa: PLC0415
     from recsys.world import WorldConfig, generate_world  # noqa: PLC0415
 
     today = date(2026, 11, 26)

@@ -24,8 +24,8 @@ from threadpoolctl import threadpool_limits
 from pool.trust_import import import_trust_files
 from recsys.embeddings.als import confidence
 from recsys.settings import load_settings
-from recsys.state import open_engine_state
-from recsys.training_run import run_training
+from recsys.state.schema import open_engine_state
+from recsys.training.run import run_training
 from recsys.world import WorldConfig, generate_world
 
 

@@ -23,14 +23,14 @@ from typing import Any
 
 import numpy as np
 
-from recsys import service
-from recsys.engine import Engine, load_engine
+from recsys.engine.loading import Engine, load_engine
 from recsys.errors import NotFoundError
 from recsys.listening.fraud import FraudRules
+from recsys.serving import answers
 from recsys.settings import Settings, load_settings
-from recsys.state import open_engine_state
+from recsys.state.schema import open_engine_state
 from recsys.store.base import MixStore
-from recsys.training_run import TrainingRun
+from recsys.training.run import TrainingRun
 from recsys.world import WorldConfig, generate_world
 from tests.staff import trusted_training
 
@@ -180,7 +180,7 @@ def generated_outputs(engine: Engine, users: Sequence[str]) -> Outputs:
     """Each listener's personal mixes and Release Radar as generated now (what the rebuild
     stores), through the final filter."""
     return {
-        u: _tracks_of([*service.user_mixes(engine, u)["mixes"], service.release_radar(engine, u)])
+        u: _tracks_of([*answers.user_mixes(engine, u)["mixes"], answers.release_radar(engine, u)])
         for u in users
     }
 
@@ -191,8 +191,8 @@ def stored_outputs(engine: Engine, store: MixStore, users: Sequence[str]) -> Out
     outputs = {}
     for user in users:
         exclusions = engine.profile(user).exclusions
-        mixes = service.read_user_mixes(engine, store, user, exclusions)["mixes"]
-        radar = service.read_release_radar(engine, store, user, exclusions)
+        mixes = answers.read_user_mixes(engine, store, user, exclusions)["mixes"]
+        radar = answers.read_release_radar(engine, store, user, exclusions)
         outputs[user] = _tracks_of([*mixes, radar])
     return outputs
 
@@ -221,7 +221,7 @@ def radio_exposure(engine: Engine, seed_artists: Sequence[str], targets: Iterabl
     exposed = set()
     for artist in seed_artists:
         try:
-            radio = service.artist_radio(engine, artist, None, None)
+            radio = answers.artist_radio(engine, artist, None, None)
         except NotFoundError:
             continue
         if {t["track_id"] for t in radio["tracks"]} & wanted:

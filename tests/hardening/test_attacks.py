@@ -38,13 +38,13 @@ from pool.catalog import Catalog, read_catalog
 from pool.gate import UNTRUSTED_LABEL, UNTRUSTED_PARTNER, UNVERIFIED_ARTIST
 from pool.model import AiFlag
 from pool.state import add_flag, load_registry
-from recsys import service
 from recsys.api import create_app
-from recsys.engine import Engine, load_engine
+from recsys.engine.loading import Engine, load_engine
 from recsys.errors import NotFoundError
-from recsys.exclusion_sync import publish_exclusions
+from recsys.jobs.exclusion_sync import publish_exclusions
+from recsys.serving import answers
 from recsys.settings import Settings
-from recsys.state import open_engine_state
+from recsys.state.schema import open_engine_state
 from recsys.store.base import MixStore
 from recsys.store.embedded import EmbeddedStore
 from recsys.store.factory import open_store
@@ -212,7 +212,7 @@ def _assert_unreachable(world: CleanWorld, attack: CatalogueAttack, run: Run, la
     assert radios.share == 0.0, _shares(baseline, attacked, radios)
     for track in attack.tracks:
         with pytest.raises(NotFoundError):
-            service.track_radio(run.engine, track, None, None)
+            answers.track_radio(run.engine, track, None, None)
 
 
 # --- 1. A bot farm streaming an unverified catalogue -------------------------------------------
@@ -436,7 +436,7 @@ def test_detector_flag_overrides_a_none_declaration_in_stored_mixes_at_once(
     was loaded before the flag, and on everything generated after it.
 
     Defence: the detector threshold in ``pool.ai_status``, and the read path's check of the
-    store's excluded set (``recsys.final_filter.StoredReadGate``) for the stale engine."""
+    store's excluded set (``recsys.serving.final_filter.StoredReadGate``) for the stale engine."""
     attack = declared_none
     state = rebuilt.copy(tmp_path / "state")
     settings, stale = _engine_of(state)  # a server process loaded before the flag

@@ -25,9 +25,9 @@ from starlette.exceptions import StarletteDeprecationWarning
 from pool.importer import load_current_pool
 from pool.state import STATE_FILE
 from recsys.api import create_app
-from recsys.cli import main as recsys_main
-from recsys.privacy import erase_user, hash_user, user_hash_key
-from recsys.state import open_engine_state
+from recsys.cli.main import main as recsys_main
+from recsys.state.privacy import erase_user, hash_user, user_hash_key
+from recsys.state.schema import open_engine_state
 from recsys.store.factory import open_store
 from recsys.world import WorldConfig, generate_world
 from tests.recsys.api.world import NOW, TODAY, bearer, make_tokens, settings_for

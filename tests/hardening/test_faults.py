@@ -31,14 +31,14 @@ import pytest
 import redis
 
 from pool.state import STATE_FILE
-from recsys import service
 from recsys.api.reads import STORE_COOLDOWN_S
-from recsys.engine import load_engine
+from recsys.domain.mix import mix_from_dict
+from recsys.engine.loading import load_engine
 from recsys.generators.steps import NO_EXCLUSIONS
-from recsys.mix import mix_from_dict
-from recsys.rebuild import rebuild_lock
+from recsys.jobs.rebuild import rebuild_lock
+from recsys.serving import answers
 from recsys.settings import Settings
-from recsys.state import open_engine_state
+from recsys.state.schema import open_engine_state
 from recsys.store.base import decode_user
 from recsys.store.embedded import STORE_FILE, EmbeddedStore
 from recsys.store.redis_store import RedisSettings, RedisStore
@@ -63,7 +63,7 @@ QUICK_S = 3.0  # "answers quickly": retries and backoff included, far from any h
 # Large enough that generating it takes a good part of a second (the compiled generators
 # make a 1,500-user world in 50 ms), so a kill can land in the middle of it.
 LARGE_WORLD = WorldConfig(users=8000, artists=80, seed=3, today=date(2026, 11, 26))
-FIRST_CHUNK = "recsys.rebuild: generated "  # the first chunk's progress line
+FIRST_CHUNK = "recsys.jobs.rebuild: generated "  # the first chunk's progress line
 
 
 # ---------------------------------------------------------------------------------------------
@@ -505,7 +505,7 @@ def test_redis_killed_mid_rebuild_fails_it_clearly_and_keeps_the_previous_versio
     engine = load_engine(conn, state, settings, NOW)
     conn.close()
     for user_id, payload in before.items():  # the read path the API and the CLI share
-        served = service.read_user_mixes(engine, store, user_id, NO_EXCLUSIONS)
+        served = answers.read_user_mixes(engine, store, user_id, NO_EXCLUSIONS)
         assert _served_mixes(served) == _stored_mixes(payload)
     store.close()
 

@@ -56,7 +56,7 @@ from pool.model import AiFlag, Artist, FeedIssue, Label, Takedown, Track, TrustG
 from pool.state import open_state
 from recsys.curation.links import CuratorLink, canonical_pair, parse_link_row
 from recsys.listening.reader import read_listens
-from recsys.user_feeds import UserExclusion, read_user_feeds
+from recsys.state.user_feeds import UserExclusion, read_user_feeds
 from tests.factories import DataDir, flag, import_trusted, track_row
 
 Verdict = Literal["valid", "invalid", "either"]

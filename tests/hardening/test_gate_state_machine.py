@@ -47,8 +47,8 @@ from hypothesis.stateful import (
 )
 
 import pool.state
-import recsys.rebuild
-import recsys.release
+import recsys.jobs.publish
+import recsys.jobs.rebuild
 from pool.errors import PoolShrinkError, ReviewRefusedError
 from pool.importer import POOL_POINTER, import_data_dir
 from pool.model import AiFlag, AiReview
@@ -56,14 +56,13 @@ from pool.state import add_flag, get_pointer, set_trust
 from pool.trust_import import import_trust_files
 from recsys.curation.links import make_link
 from recsys.curation.store import put_link
-from recsys.engine import Engine, load_engine
+from recsys.engine.loading import Engine, load_engine
 from recsys.errors import NotFoundError, RecsysError
-from recsys.exclusion_sync import publish_exclusions
 from recsys.generators.steps import NO_EXCLUSIONS
+from recsys.jobs.exclusion_sync import publish_exclusions
+from recsys.jobs.rebuild import MIN_CHUNK_USERS, run_rebuild
 from recsys.listening.history import load_history
-from recsys.privacy import Tombstones, erase_user
-from recsys.rebuild import MIN_CHUNK_USERS, run_rebuild
-from recsys.service import (
+from recsys.serving.answers import (
     artist_radio,
     read_release_radar,
     read_user_mixes,
@@ -73,10 +72,11 @@ from recsys.service import (
     user_mixes,
 )
 from recsys.settings import Settings, load_settings
-from recsys.state import open_engine_state
+from recsys.state.privacy import Tombstones, erase_user
+from recsys.state.schema import open_engine_state
 from recsys.store.base import MixStore, decode_user
 from recsys.store.factory import open_store
-from recsys.training_run import MODEL_POINTER, MODELS_DIR, load_current_model
+from recsys.training.run import MODEL_POINTER, MODELS_DIR, load_current_model
 from recsys.world import WorldConfig, generate_world
 from tests.hardening.gate_record import GateRecord, Subject, pair
 
@@ -781,7 +781,7 @@ def test_the_gate_holds_in_any_sequence_of_staff_actions_and_rebuilds(
 
 def _switch_ignores_new_tombstones(monkeypatch: pytest.MonkeyPatch) -> None:
     """The switch sees only the tombstones of the run's start."""
-    publish, current = recsys.release.publish_release, recsys.release.current_tombstones
+    publish, current = recsys.jobs.publish.publish_release, recsys.jobs.publish.current_tombstones
     at_start: list[frozenset[str]] = []
 
     def publish_remembering(conn: Any, state_dir: Path, release: Any, *a: Any, **k: Any) -> Any:
@@ -792,8 +792,8 @@ def _switch_ignores_new_tombstones(monkeypatch: pytest.MonkeyPatch) -> None:
         now = current(conn)
         return Tombstones(now.key, at_start[0]) if at_start else now
 
-    monkeypatch.setattr(recsys.rebuild, "publish_release", publish_remembering)
-    monkeypatch.setattr(recsys.release, "current_tombstones", as_at_start)
+    monkeypatch.setattr(recsys.jobs.rebuild, "publish_release", publish_remembering)
+    monkeypatch.setattr(recsys.jobs.publish, "current_tombstones", as_at_start)
 
 
 def _revocations_not_withheld(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -803,7 +803,7 @@ def _revocations_not_withheld(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _switch_publishes_load_time_exclusions(monkeypatch: pytest.MonkeyPatch) -> None:
     """The switch gives the store what was withheld when the run loaded its engine."""
-    load = recsys.rebuild.load_engine
+    load = recsys.jobs.rebuild.load_engine
     at_load: dict[str, Any] = {}
 
     def load_and_remember(*args: Any, **kwargs: Any) -> Engine:
@@ -811,13 +811,13 @@ def _switch_publishes_load_time_exclusions(monkeypatch: pytest.MonkeyPatch) -> N
         at_load["exclusions"] = engine.gate.exclusions
         return engine
 
-    real = recsys.release.load_serving_exclusions
+    real = recsys.jobs.publish.load_serving_exclusions
 
     def stale(*args: Any, **kwargs: Any) -> Any:
         return at_load.get("exclusions") or real(*args, **kwargs)
 
-    monkeypatch.setattr(recsys.rebuild, "load_engine", load_and_remember)
-    monkeypatch.setattr(recsys.release, "load_serving_exclusions", stale)
+    monkeypatch.setattr(recsys.jobs.rebuild, "load_engine", load_and_remember)
+    monkeypatch.setattr(recsys.jobs.publish, "load_serving_exclusions", stale)
 
 
 def _one_curator_clears_a_high_score(monkeypatch: pytest.MonkeyPatch) -> None:

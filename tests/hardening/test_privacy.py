@@ -42,19 +42,19 @@ from starlette.exceptions import StarletteDeprecationWarning
 from uvicorn.logging import AccessFormatter
 
 from pool.state import transaction
-from recsys import service
 from recsys.api import create_app
-from recsys.engine import load_engine
+from recsys.cli.logging_setup import UVICORN_LOGGERS, redact_user_ids
+from recsys.engine.loading import load_engine
+from recsys.jobs.rebuild import generate_user
 from recsys.listening.history import load_history
-from recsys.logging_setup import UVICORN_LOGGERS, redact_user_ids
-from recsys.privacy import erase_user, hash_user, user_hash_key
-from recsys.rebuild import generate_user
-from recsys.state import open_engine_state
+from recsys.serving import answers
+from recsys.state.privacy import erase_user, hash_user, user_hash_key
+from recsys.state.schema import open_engine_state
+from recsys.state.user_feeds import UserExclusion
+from recsys.state.users import set_exclusion
 from recsys.store.base import decode_user
 from recsys.store.factory import open_store
-from recsys.training_run import MODELS_DIR, load_current_model
-from recsys.user_feeds import UserExclusion
-from recsys.user_state import set_exclusion
+from recsys.training.run import MODELS_DIR, load_current_model
 from recsys.world import WorldConfig, generate_world
 from tests.factories import grant_trust
 from tests.recsys.api.read_checks import track_ids
@@ -316,7 +316,7 @@ def _erase_through_the_api(state: Path, redis_url: str, user: str) -> None:
 def _erase_through_the_function(
     state: Path, redis_url: str, expected: dict[str, Sequence[str]]
 ) -> None:
-    """``recsys.privacy.erase_user``, as an operator's script would call it."""
+    """``recsys.state.privacy.erase_user``, as an operator's script would call it."""
     settings = settings_for(state, redis_url)
     conn = open_engine_state(state)
     store = open_store(settings)
@@ -417,7 +417,7 @@ def test_opted_out_listens_never_reach_training_and_their_mixes_are_not_personal
             assert _stored_tracks(stored) == _stored_tracks(anonymous)
         # A radio's shuffle is seeded by the listener's id (not their data), so its order
         # differs from an anonymous radio's; what it must not have is a personal reason.
-        radio = service.artist_radio(engine, seed, user, None)
+        radio = answers.artist_radio(engine, seed, user, None)
         assert not {t["reason"]["type"] for t in radio["tracks"]} & PERSONAL_REASONS
 
 
@@ -466,7 +466,7 @@ SERVERS = {
         "-m",
         "uvicorn",
         "--factory",
-        "recsys.commands.serve_commands:worker_app",
+        "recsys.cli.serve_commands:worker_app",
         "--log-level",
         "info",
     ],

@@ -24,16 +24,16 @@ from pool.model import AiFlag
 from pool.state import add_flag, get_pointer, list_trust, load_registry
 from pool.trust_import import import_trust_files
 from recsys.errors import RecsysError, UserErasedError
+from recsys.jobs.rebuild import run_rebuild
 from recsys.listening.history import load_history
-from recsys.privacy import erase_user
-from recsys.rebuild import run_rebuild
 from recsys.settings import Settings
-from recsys.state import open_engine_state
+from recsys.state.privacy import erase_user
+from recsys.state.schema import open_engine_state
+from recsys.state.user_feeds import UserExclusion
+from recsys.state.users import import_user_feeds, set_exclusion
 from recsys.store.base import decode_user
 from recsys.store.factory import open_store
-from recsys.training_run import MODEL_POINTER, MODELS_DIR, load_current_model
-from recsys.user_feeds import UserExclusion
-from recsys.user_state import import_user_feeds, set_exclusion
+from recsys.training.run import MODEL_POINTER, MODELS_DIR, load_current_model
 from recsys.world import WorldConfig, generate_world
 from tests.conftest import REDIS_URL, empty_redis_db
 from tests.factories import grant_trust

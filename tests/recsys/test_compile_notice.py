@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import recsys.rebuild
+import recsys.jobs.rebuild
 from recsys.world import WorldConfig, generate_world
 from tests.recsys.api.world import NOW, TODAY, settings_for
 from tests.staff import trusted_rebuild
@@ -18,7 +18,11 @@ from tests.staff import trusted_rebuild
 def test_an_empty_numba_cache_counts_as_not_compiled(tmp_path: Path) -> None:
     environ = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "empty-cache"))
     answer = subprocess.run(
-        [sys.executable, "-c", "from recsys.rebuild import compiled_code_cached as c; print(c())"],
+        [
+            sys.executable,
+            "-c",
+            "from recsys.jobs.rebuild import compiled_code_cached as c; print(c())",
+        ],
         capture_output=True,
         text=True,
         env=environ,
@@ -40,7 +44,7 @@ def test_a_rebuild_announces_the_compile_before_it_prepares(
         if stage == "prepare":
             assert said, "announced before the prepare stage starts"
 
-    monkeypatch.setattr(recsys.rebuild, "compiled_code_cached", lambda: False)
+    monkeypatch.setattr(recsys.jobs.rebuild, "compiled_code_cached", lambda: False)
     trusted_rebuild(
         settings_for(tmp_path / "state"),
         tmp_path / "data",

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 from pool.ai_status import AiVerdicts
 from pool.gate import ServingExclusions
-from recsys.final_filter import ServingGate, final_filter
+from recsys.domain.mix import Mix, MixTrack, Reason
 from recsys.generators.steps import UserExclusions
-from recsys.mix import Mix, MixTrack, Reason
+from recsys.serving.final_filter import ServingGate, final_filter
 
 AT = datetime(2026, 11, 26, tzinfo=UTC)
 WHY = Reason("history", {"artist_id": "a"})

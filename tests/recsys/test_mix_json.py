@@ -9,8 +9,8 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recsys.mix import Mix, MixTrack, Reason
-from recsys.mix_json import MixRenderer
+from recsys.domain.mix import Mix, MixTrack, Reason
+from recsys.payload.render import MixRenderer
 
 text = st.text(min_size=1, max_size=12)
 reasons = st.builds(

@@ -8,7 +8,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recsys.payload_assembly import json_items
+from recsys.payload.assembly import json_items
 
 _VALUES = st.recursive(
     st.none()

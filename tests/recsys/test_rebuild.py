@@ -14,20 +14,20 @@ import pytest
 
 from pool.model import AiFlag
 from pool.state import add_flag, load_serving_exclusions
-from recsys import service
-from recsys.engine import load_engine
+from recsys.engine.loading import load_engine
 from recsys.generators.steps import NO_EXCLUSIONS
-from recsys.listening.history import load_history
-from recsys.privacy import erase_user
-from recsys.rebuild import (
+from recsys.jobs.rebuild import (
     MAX_CHUNK_USERS,
     MIN_CHUNK_USERS,
     RebuildLockedError,
     chunk_bounds,
     rebuild_lock,
 )
+from recsys.listening.history import load_history
+from recsys.serving import answers
 from recsys.settings import Settings, load_settings
-from recsys.state import open_engine_state
+from recsys.state.privacy import erase_user
+from recsys.state.schema import open_engine_state
 from recsys.store.base import MixStore, VersionWriter
 from recsys.store.factory import open_store
 from recsys.world import WorldConfig, generate_world
@@ -135,8 +135,8 @@ def _publishes_every_user_and_outputs_are_clean(
     forbidden = forbidden_tracks(truth)
     for user_id in engine.known_users():
         assert store.read_user(user_id) is not None, user_id
-        mixes = service.read_user_mixes(engine, store, user_id, NO_EXCLUSIONS)["mixes"]
-        radar = service.read_release_radar(engine, store, user_id, NO_EXCLUSIONS)
+        mixes = answers.read_user_mixes(engine, store, user_id, NO_EXCLUSIONS)["mixes"]
+        radar = answers.read_release_radar(engine, store, user_id, NO_EXCLUSIONS)
         served = {t["track_id"] for m in [*mixes, radar] for t in m["tracks"]}
         assert not served & forbidden
     store.close()
@@ -172,13 +172,13 @@ def test_a_flag_removes_a_stored_track_at_the_next_read(
     engine = load_engine(conn, settings.state_dir, settings, NOW)
     store = open_store(settings)
     user = next(u for u in engine.history.users.ids if store.read_user(u) is not None)
-    before = service.read_user_mixes(engine, store, user, NO_EXCLUSIONS)["mixes"]
+    before = answers.read_user_mixes(engine, store, user, NO_EXCLUSIONS)["mixes"]
     victim = before[0]["tracks"][1]["track_id"]
     add_flag(
         conn, AiFlag(victim, "curator", 1.0, LATER), by="carol", why="confirmed AI", role="curator"
     )
     store.replace_excluded_tracks(load_serving_exclusions(conn, settings.ai).withheld())
-    after = service.read_user_mixes(engine, store, user, NO_EXCLUSIONS)["mixes"]
+    after = answers.read_user_mixes(engine, store, user, NO_EXCLUSIONS)["mixes"]
     assert victim not in {t["track_id"] for m in after for t in m["tracks"]}
     assert len(after[0]["tracks"]) < len(before[0]["tracks"])
     conn.close()
@@ -235,7 +235,7 @@ def test_an_erased_user_restored_into_the_store_is_not_served(
     user = next(
         u
         for u in engine.history.users.ids
-        if personal_reasons(service.read_user_mixes(engine, store, u, NO_EXCLUSIONS))
+        if personal_reasons(answers.read_user_mixes(engine, store, u, NO_EXCLUSIONS))
     )
     payload = store.read_user(user)
     version = store.current_version()
@@ -245,7 +245,7 @@ def test_an_erased_user_restored_into_the_store_is_not_served(
     writer.put_many([(user, payload)])
     assert store.read_user(user) == payload
     engine = load_engine(conn, settings.state_dir, settings, NOW)
-    answer = service.read_user_mixes(engine, store, user, NO_EXCLUSIONS)
+    answer = answers.read_user_mixes(engine, store, user, NO_EXCLUSIONS)
     assert answer["mixes"] and not personal_reasons(answer)
     conn.close()
     store.close()
@@ -276,11 +276,11 @@ def test_stored_mixes_served_as_stored_equal_what_the_final_filter_gives(
     conn.close()
     store = open_store(settings)
     users = engine.known_users()[::7]
-    as_stored = [service.read_user_mixes(engine, store, u, NO_EXCLUSIONS) for u in users]
-    radars = [service.read_release_radar(engine, store, u, NO_EXCLUSIONS) for u in users]
-    monkeypatch.setattr(service, "_servable_as_stored", lambda *args: False)
-    assert as_stored == [service.read_user_mixes(engine, store, u, NO_EXCLUSIONS) for u in users]
-    assert radars == [service.read_release_radar(engine, store, u, NO_EXCLUSIONS) for u in users]
+    as_stored = [answers.read_user_mixes(engine, store, u, NO_EXCLUSIONS) for u in users]
+    radars = [answers.read_release_radar(engine, store, u, NO_EXCLUSIONS) for u in users]
+    monkeypatch.setattr(answers, "_servable_as_stored", lambda *args: False)
+    assert as_stored == [answers.read_user_mixes(engine, store, u, NO_EXCLUSIONS) for u in users]
+    assert radars == [answers.read_release_radar(engine, store, u, NO_EXCLUSIONS) for u in users]
     store.close()
 
 

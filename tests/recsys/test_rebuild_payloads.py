@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recsys.engine import Engine
-from recsys.final_filter import ServingGate, final_filter
+from recsys.engine.loading import Engine
 from recsys.generators.batch import BatchGenerator
 from recsys.generators.batch_arrays import build_generation_arrays
 from recsys.generators.context import UserProfile
-from recsys.rebuild_payloads import PayloadEncoder
+from recsys.payload.encoder import PayloadEncoder
+from recsys.serving.final_filter import ServingGate, final_filter
 from recsys.store.base import decompress_payload, encode_user, read_payload
 from tests.recsys.trained_world import train_world
 

@@ -13,8 +13,8 @@ import pytest
 
 from recsys.graph.similar_artists import similar_artists
 from recsys.settings import load_settings
-from recsys.state import open_engine_state
-from recsys.training_run import TrainingRun, load_current_graph
+from recsys.state.schema import open_engine_state
+from recsys.training.run import TrainingRun, load_current_graph
 from recsys.world import WorldConfig, generate_world
 from tests.staff import trusted_training
 

@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from recsys.engine import Engine, load_engine
+from recsys.engine.loading import Engine, load_engine
 from recsys.settings import Settings, load_settings
-from recsys.state import open_engine_state
-from recsys.training_run import TrainingRun
+from recsys.state.schema import open_engine_state
+from recsys.training.run import TrainingRun
 from recsys.world import WorldConfig, generate_world
 from tests.staff import trusted_training
 

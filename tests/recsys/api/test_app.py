@@ -19,15 +19,15 @@ from fastapi import FastAPI
 from starlette.exceptions import StarletteDeprecationWarning
 
 from pool.audit import read_audit
-from recsys import service
 from recsys.api import create_app
 from recsys.api.errors import error_body
 from recsys.curation.links import make_link
 from recsys.curation.store import put_link
-from recsys.state import open_engine_state
+from recsys.serving import answers
+from recsys.state.schema import open_engine_state
+from recsys.state.tokens import revoke_token
 from recsys.store.base import MixStore, StoreUnavailableError, VersionWriter
 from recsys.store.embedded import EmbeddedStore
-from recsys.tokens import revoke_token
 from tests.recsys.api.read_checks import assert_error, track_ids
 from tests.recsys.api.world import (
     NOW,
@@ -319,7 +319,7 @@ def test_an_unexpected_error_is_a_generic_500_logged_on_the_server(
     def explode(*args: object) -> None:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(service, "similar", explode)
+    monkeypatch.setattr(answers, "similar", explode)
     with caplog.at_level(logging.ERROR, logger="recsys.api.app"):
         answer = api.client.get("/v1/artists/ar000001/similar")
     body = assert_error(answer, 500, "internal")

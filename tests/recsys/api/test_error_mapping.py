@@ -2,7 +2,7 @@
 an erased user 410, a refused review 409, a damaged file 503 ``corrupt_state``.
 
 The mapping is ``recsys.api.app.install_error_handlers``; the errors are raised by the
-layers below (``recsys.user_state``, ``pool.state.record_review``, the files' readers), so
+layers below (``recsys.state.users``, ``pool.state.record_review``, the files' readers), so
 here each is raised where the route calls that layer.
 """
 
@@ -20,11 +20,11 @@ import pytest
 from starlette.exceptions import StarletteDeprecationWarning
 
 from pool.errors import ReviewRefusedError
-from recsys import service
 from recsys.api import create_app, routes_staff, routes_users
 from recsys.api.errors import ApiError
 from recsys.api.responses import json_response
 from recsys.errors import CorruptFileError, UserErasedError
+from recsys.serving import answers
 from tests.recsys.api.world import NOW, RebuiltWorld, bearer, copy_state, make_tokens, settings_for
 
 with warnings.catch_warnings():
@@ -108,7 +108,7 @@ def test_a_damaged_file_is_503_corrupt_state_naming_it_without_the_servers_path(
 ) -> None:
     damaged = served.state / "models" / "m1" / "factors.npy"
     error = CorruptFileError(f"{damaged} is truncated: run `recsys rebuild`")
-    monkeypatch.setattr(service, "similar", _raises(error))
+    monkeypatch.setattr(answers, "similar", _raises(error))
     answer = served.client.get("/v1/artists/ar000001/similar")
     assert answer.status_code == 503, answer.text
     body = answer.json()
@@ -124,7 +124,7 @@ def test_sqlites_own_word_for_a_damaged_file_is_503_corrupt_state(
     served: Served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(
-        service, "similar", _raises(sqlite3.DatabaseError("file is not a database"))
+        answers, "similar", _raises(sqlite3.DatabaseError("file is not a database"))
     )
     answer = served.client.get("/v1/artists/ar000001/similar")
     assert answer.status_code == 503, answer.text
@@ -147,7 +147,7 @@ def test_other_sqlite_errors_are_not_taken_for_damage(
 ) -> None:
     """A busy state is a wait; a constraint or a misuse is a bug (logged, 500): telling an
     operator to restore a backup for either would mislead."""
-    monkeypatch.setattr(service, "similar", _raises(error))
+    monkeypatch.setattr(answers, "similar", _raises(error))
     answer = served.client.get("/v1/artists/ar000001/similar")
     assert (answer.status_code, answer.json()["error"]) == (status, code), answer.text
 

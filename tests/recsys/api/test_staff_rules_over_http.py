@@ -16,8 +16,8 @@ from starlette.exceptions import StarletteDeprecationWarning
 from pool.model import AiFlag
 from pool.state import add_flag
 from recsys.api.app import create_app
-from recsys.state import open_engine_state
-from recsys.tokens import add_token, ensure_tokens_schema
+from recsys.state.schema import open_engine_state
+from recsys.state.tokens import add_token, ensure_tokens_schema
 from tests.recsys.api.world import NOW, RebuiltWorld, bearer, make_tokens, settings_for
 
 with warnings.catch_warnings():

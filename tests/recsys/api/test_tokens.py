@@ -9,8 +9,8 @@ import pytest
 
 from pool.audit import read_audit
 from recsys.errors import UsageError
-from recsys.state import open_engine_state
-from recsys.tokens import (
+from recsys.state.schema import open_engine_state
+from recsys.state.tokens import (
     TOKEN_PREFIX,
     add_token,
     ensure_tokens_schema,

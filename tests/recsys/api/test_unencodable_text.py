@@ -24,7 +24,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 from starlette.types import Message
 
 from recsys.api import create_app
-from recsys.cli import main as recsys_main
+from recsys.cli.main import main as recsys_main
 from tests.recsys.api.world import NOW, RebuiltWorld, bearer, copy_state, make_tokens, settings_for
 
 with warnings.catch_warnings():

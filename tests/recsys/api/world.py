@@ -21,10 +21,10 @@ from pathlib import Path
 import httpx
 
 from recsys.settings import Settings, load_settings
-from recsys.state import open_engine_state
+from recsys.state.schema import open_engine_state
+from recsys.state.tokens import add_token, ensure_tokens_schema
 from recsys.store.base import MixStore
 from recsys.store.factory import open_store
-from recsys.tokens import add_token, ensure_tokens_schema
 from recsys.world import WorldConfig, generate_world
 from tests.staff import trusted_rebuild
 

@@ -14,7 +14,7 @@ from pool.fields import FieldError
 from pool.state import transaction
 from recsys.curation.links import make_link, parse_link_row
 from recsys.curation.store import import_links, load_links, put_link, remove_link
-from recsys.state import open_engine_state
+from recsys.state.schema import open_engine_state
 
 AT = datetime(2026, 11, 1, tzinfo=UTC)
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from recsys.domain.vocabulary import Vocabulary
 from recsys.embeddings.als import AlsSettings, confidence, top_k_cosine
 from recsys.embeddings.artist_model import (
     ModelError,
@@ -15,7 +16,6 @@ from recsys.embeddings.artist_model import (
     save_model,
     train_artist_model,
 )
-from recsys.vocabulary import Vocabulary
 
 SETTINGS = AlsSettings(
     factors=8, regularization=0.05, iterations=10, alpha=1.0, seed=3, confidence="log", threads=1

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recsys.commands.context import CommandContext
-from recsys.commands.evaluate_commands import add_parsers, run_evaluate
+from recsys.cli.command_context import CommandContext
+from recsys.cli.evaluate_commands import add_parsers, run_evaluate
 from recsys.errors import UsageError
 from recsys.evaluation import load_hetrec
 from recsys.evaluation.report import (

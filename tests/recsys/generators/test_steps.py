@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+from recsys.domain.mix import MixTrack, Reason
 from recsys.generators.steps import (
     TrackRules,
     UserExclusions,
@@ -14,7 +15,6 @@ from recsys.generators.steps import (
     interleave,
     spread_artists,
 )
-from recsys.mix import MixTrack, Reason
 
 WHY = Reason("history", {"artist_id": "a"})
 

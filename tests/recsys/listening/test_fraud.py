@@ -7,9 +7,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from recsys.domain.vocabulary import Vocabulary
 from recsys.listening.fraud import FraudRules, TrackFacts, screen_listens
 from recsys.listening.reader import ListenLog
-from recsys.vocabulary import Vocabulary
 
 # Tracks 0-29: 30 genuine tracks on labels 0-2 by artists 0-9 (track t: artist t % 10, label
 # t % 3); tracks 30-39: a farm's catalogue on label 3 by artist 10; artist 0 is the popular head.

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from recsys.mix import Mix, MixTrack, Reason
-from recsys.rebuild import rebuild_lock
+from recsys.domain.mix import Mix, MixTrack, Reason
+from recsys.jobs.rebuild import rebuild_lock
 from recsys.settings import load_settings
 from recsys.store.base import MixStore, decode_user, encode_user
 from recsys.store.embedded import STORE_FILE, EmbeddedStore

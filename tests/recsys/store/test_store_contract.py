@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from recsys.mix import Mix, MixTrack, Reason
+from recsys.domain.mix import Mix, MixTrack, Reason
 from recsys.store.base import (
     PAYLOAD_VERSION,
     MixStore,

@@ -1,0 +1,50 @@
+"""What every command handler receives: typed settings and the moment the command started.
+
+The clock is read once, by the CLI entry point, so handlers and the core below them take time
+as a value.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TextIO
+
+from pool.fields import FieldError, check_id, check_text
+from recsys.errors import UsageError
+from recsys.settings import Settings
+from recsys.state.schema import open_engine_state
+
+
+@dataclass(frozen=True, slots=True)
+class CommandContext:
+    settings: Settings
+    now: datetime
+    out: TextIO = sys.stdout
+
+    def open_state(self) -> sqlite3.Connection:
+        return open_engine_state(self.settings.state_dir)
+
+    def print_json(self, value: Any) -> None:
+        self.out.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
+
+    def print(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+
+
+def valid_id(value: str, what: str) -> str:
+    """An id from the command line, checked like a feed id so bad input never reaches the state."""
+    try:
+        return check_id(value, what)
+    except FieldError as error:
+        raise UsageError(str(error)) from None
+
+
+def valid_text(value: str, what: str) -> str:
+    try:
+        return check_text(value, what)
+    except FieldError as error:
+        raise UsageError(str(error)) from None

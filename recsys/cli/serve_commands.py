@@ -1,0 +1,183 @@
+"""`recsys serve` and `recsys tokens add|list|revoke`: run the HTTP API and manage its tokens.
+
+The server is an edge: it builds the app from the settings the CLI loaded, with the wall clock
+as the app's clock. uvicorn's access log is off because it prints raw paths (user ids); the
+app logs requests itself with user ids hashed (`-v` shows them). As an entry point it also
+installs the filter of ``recsys.cli.logging_setup``, so a raw id that reaches a log line anyway
+(uvicorn's access log turned back on, a worker run under uvicorn directly) is hashed too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from recsys.api import create_app
+from recsys.api.live import Clock
+from recsys.cli.command_context import CommandContext, valid_id, valid_text
+from recsys.cli.logging_setup import redact_user_ids
+from recsys.errors import UsageError
+from recsys.settings import Settings, load_settings
+from recsys.state.tokens import ROLES, add_token, ensure_tokens_schema, list_tokens, revoke_token
+
+# How a `--workers N` server hands the settings file and the cache size to its worker
+# processes, which build their own app (uvicorn imports the factory by name). No "__" in the
+# names: they are not settings overrides.
+CONFIG_ENV = "RECSYS_SERVE_CONFIG"
+CACHE_ENV = "RECSYS_SERVE_CACHE_MIB"
+MIB = 1024 * 1024
+
+
+def add_parsers(commands: Any) -> None:
+    serve = commands.add_parser("serve", help="run the HTTP API (docs/contract.md section 5)")
+    serve.add_argument("--host", help="listen on this address (default: serve.host)")
+    serve.add_argument("--port", type=int, help="listen on this port (default: serve.port)")
+    serve.add_argument("--workers", type=int, help="server processes (default: serve.workers)")
+    serve.add_argument(
+        "--cache-mib",
+        type=int,
+        help="MiB of rendered answers kept per process (default: serve.cache_mib; 0: off)",
+    )
+    serve.set_defaults(handler=run_serve)
+    tokens = commands.add_parser("tokens", help="API tokens (stored hashed in the state)")
+    verbs = tokens.add_subparsers(dest="verb", required=True, metavar="VERB")
+    add = verbs.add_parser("add", help="make a token and print it once")
+    add.add_argument("--name", required=True, help="who or what uses the token")
+    add.add_argument("--role", required=True, choices=sorted(ROLES))
+    _add_operator_arguments(add, "issued from the command line")
+    add.set_defaults(handler=run_add)
+    show = verbs.add_parser("list", help="list tokens (names and roles, never secrets)")
+    show.set_defaults(handler=run_list)
+    revoke = verbs.add_parser("revoke", help="revoke the active token of a name")
+    revoke.add_argument("--name", required=True)
+    _add_operator_arguments(revoke, "revoked from the command line")
+    revoke.set_defaults(handler=run_revoke)
+
+
+def _add_operator_arguments(parser: argparse.ArgumentParser, why: str) -> None:
+    parser.add_argument("--by", help="the operator, for the audit trail (default: login name)")
+    parser.add_argument("--why", default=why, help="the reason, kept in the audit log")
+
+
+def _operator(args: argparse.Namespace) -> tuple[str, str]:
+    by = args.by
+    if by is None:
+        try:
+            by = getpass.getuser()
+        except (KeyError, OSError):
+            by = "operator"
+    return valid_text(by, "--by"), valid_text(args.why, "--why")
+
+
+def run_add(args: argparse.Namespace, ctx: CommandContext) -> int:
+    name = valid_id(args.name, "--name")
+    by, why = _operator(args)
+    conn = ctx.open_state()
+    try:
+        ensure_tokens_schema(conn)
+        secret = add_token(conn, name, args.role, by=by, why=why, now=ctx.now)
+    finally:
+        conn.close()
+    ctx.print_json({"name": name, "role": args.role, "token": secret})
+    print("recsys: the token is shown only this once; store it safely", file=sys.stderr)
+    return 0
+
+
+def run_list(args: argparse.Namespace, ctx: CommandContext) -> int:
+    conn = ctx.open_state()
+    try:
+        ensure_tokens_schema(conn)
+        ctx.print_json([token.as_dict() for token in list_tokens(conn)])
+    finally:
+        conn.close()
+    return 0
+
+
+def run_revoke(args: argparse.Namespace, ctx: CommandContext) -> int:
+    name = valid_id(args.name, "--name")
+    by, why = _operator(args)
+    conn = ctx.open_state()
+    try:
+        ensure_tokens_schema(conn)
+        revoked = revoke_token(conn, name, by=by, why=why, now=ctx.now)
+    finally:
+        conn.close()
+    if not revoked:
+        raise UsageError(f"there is no active token named {name!r}")
+    ctx.print_json({"name": name, "revoked": True})
+    return 0
+
+
+def run_serve(args: argparse.Namespace, ctx: CommandContext) -> int:
+    serve = ctx.settings.serve
+    host = args.host or serve.host
+    port = serve.port if args.port is None else args.port
+    workers = args.workers or serve.workers
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535, got {port}")
+    if workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {workers}")
+    cache_mib = serve.cache_mib if args.cache_mib is None else args.cache_mib
+    if cache_mib < 0:
+        raise UsageError(f"--cache-mib must be 0 or more, got {cache_mib}")
+    clock = partial(datetime.now, UTC)
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "access_log": False,
+        "log_config": None,
+        "server_header": False,
+    }
+    if workers == 1:
+        app = _app(ctx.settings, clock, cache_mib)
+        _announce(ctx, host, port, app)
+        uvicorn.run(app, **options)
+        return 0
+    # Each worker process builds its own app; build one here first so that a state with no
+    # pool fails now, with a clear message, not in every worker.
+    probe = _app(ctx.settings, clock, cache_mib)
+    _announce(ctx, host, port, probe)
+    probe.state.services.state.close_all()
+    probe.state.services.store.close()
+    config = getattr(args, "config", None)
+    if config is not None:
+        os.environ[CONFIG_ENV] = str(Path(config).resolve())
+    os.environ[CACHE_ENV] = str(cache_mib)
+    uvicorn.run(f"{__name__}:worker_app", factory=True, workers=workers, **options)
+    return 0
+
+
+def _app(settings: Settings, clock: Clock, cache_mib: int) -> FastAPI:
+    """The app, with this process's log lines filtered through its user-id reference."""
+    app = create_app(
+        settings, clock, cache_bytes=cache_mib * MIB, radio_cache_bytes=cache_mib * MIB // 4
+    )
+    redact_user_ids(app.state.services.user_ref)
+    return app
+
+
+def _announce(ctx: CommandContext, host: str, port: int, app: FastAPI) -> None:
+    engine = app.state.services.live.engine
+    ctx.print(
+        f"recsys: serving http://{host}:{port} (store {app.state.services.store.name},"
+        f" pool {engine.gate.pool_version}, model {engine.context.model_version})"
+    )
+    ctx.out.flush()
+
+
+def worker_app() -> FastAPI:
+    """uvicorn's factory in each worker process: that process's entry point, so it loads the
+    settings itself, from the same file and environment as the parent."""
+    config = os.environ.get(CONFIG_ENV)
+    settings = load_settings(Path(config) if config else None, os.environ, Path.cwd())
+    cache_mib = int(os.environ.get(CACHE_ENV, settings.serve.cache_mib))
+    return _app(settings, partial(datetime.now, UTC), cache_mib)

@@ -1,0 +1,153 @@
+"""The engine as generators and readers use it: current artefacts loaded once, as values.
+
+``load_engine`` is the edge: it reads the pointers (or the versions a rebuild is about to
+publish), the pool snapshot, the model, the history, the curator links and the per-user state,
+and returns an ``Engine`` whose methods are pure.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+import networkx as nx
+
+from pool.importer import SNAPSHOT_DIR, load_current_pool
+from pool.snapshot import read_snapshot
+from pool.state import get_pointer, load_serving_exclusions
+from recsys.curation.store import load_links
+from recsys.embeddings.artist_model import ArtistModel, load_model
+from recsys.generators.catalog_index import CatalogIndex, build_catalog_index
+from recsys.generators.context import GenerationContext, Listener, UserProfile, anonymous
+from recsys.generators.neighbourhood import blocked_partners, graph_weights
+from recsys.generators.steps import NO_EXCLUSIONS, UserExclusions
+from recsys.generators.taste_clusters import find_scenes
+from recsys.graph.similar_artists import build_similar_artist_graph
+from recsys.listening.history import ListeningHistory, load_history
+from recsys.serving.final_filter import ServingGate
+from recsys.settings import Settings
+from recsys.state.privacy import Tombstones, load_tombstones
+from recsys.state.users import load_exclusions, load_follows, load_optouts
+from recsys.training.run import MODEL_POINTER, MODELS_DIR
+
+
+@dataclass(frozen=True)
+class Engine:
+    context: GenerationContext
+    gate: ServingGate
+    history: ListeningHistory
+    optouts: frozenset[str]
+    follows: dict[str, frozenset[str]]
+    exclusions: dict[str, UserExclusions]
+    # Erased users: a store restored from an old snapshot may still hold their mixes.
+    tombstones: Tombstones
+
+    def at(self, now: datetime) -> Engine:
+        """The same engine generating as of ``now`` (for requests served later)."""
+        return replace(self, context=replace(self.context, now=now))
+
+    def profile(self, user_id: str) -> UserProfile:
+        """A listener's profile; opted-out, unknown and erased users are not personalised
+        (an erased user's history may linger in a model loaded before the erasure)."""
+        if self.tombstones.erased(user_id):
+            return anonymous(user_id, NO_EXCLUSIONS)
+        exclusions = self.exclusions.get(user_id, NO_EXCLUSIONS)
+        if user_id in self.optouts:
+            return anonymous(user_id, exclusions)
+        history = self.history.of(user_id)
+        model = self.context.model
+        factors = None
+        if model is not None:
+            row = model.users.index_of(user_id)
+            factors = None if row is None else model.user_factors[row]
+        if not history.track_ids:
+            return UserProfile(
+                user_id,
+                False,
+                follows=self.follows.get(user_id, frozenset()),
+                exclusions=exclusions,
+            )
+        return UserProfile(
+            user_id=user_id,
+            personalised=True,
+            history=history,
+            follows=self.follows.get(user_id, frozenset()),
+            exclusions=exclusions,
+            factors=factors,
+        )
+
+    def listener(self, user_id: str) -> Listener | None:
+        """What the compiled generators read of a personalised listener with a history (the
+        users ``BatchGenerator.compiles`` takes the profile of); None for anyone else."""
+        if user_id in self.optouts:
+            return None
+        row = self.history.users.index_of(user_id)
+        if row is None or self.history.indptr[row] == self.history.indptr[row + 1]:
+            return None
+        return Listener(
+            user_id,
+            self.follows.get(user_id, frozenset()),
+            self.exclusions.get(user_id, NO_EXCLUSIONS),
+        )
+
+    def known_users(self) -> list[str]:
+        """Everyone the engine has data for: listeners, followers, excluders, opt-outs."""
+        users = set(self.history.users.ids) | set(self.follows) | set(self.exclusions)
+        return sorted(users | self.optouts)
+
+
+def load_engine(
+    conn: sqlite3.Connection,
+    state_dir: Path,
+    settings: Settings,
+    now: datetime,
+    *,
+    pool_version: str | None = None,
+    model_version: str | None = None,
+) -> Engine:
+    """The current engine, or (given both versions) the one a rebuild is about to publish."""
+    if pool_version is not None:
+        pool = read_snapshot(state_dir / SNAPSHOT_DIR, pool_version)
+        version: str | None = model_version
+    else:
+        pool = load_current_pool(conn, state_dir)
+        version = get_pointer(conn, MODEL_POINTER)
+    model: ArtistModel | None = None
+    if version is not None:
+        model = load_model(state_dir / MODELS_DIR, version)
+        history = load_history(state_dir / MODELS_DIR / version)
+    else:
+        history = ListeningHistory.empty()
+    links = load_links(conn)
+    graph: nx.Graph = build_similar_artist_graph(
+        pool.artists, links, model.neighbours() if model is not None else {}, settings.graph
+    )
+    blocked = blocked_partners(link.pair for link in links if link.kind == "block")
+    catalog: CatalogIndex = build_catalog_index(pool, history.track_listeners())
+    weights = graph_weights(graph)
+    context = GenerationContext(
+        catalog=catalog,
+        graph=graph,
+        model=model,
+        blocked=blocked,
+        now=now,
+        settings=settings.generators,
+        weights=weights,
+        scenes=find_scenes(weights, settings.generators.seed, settings.generators.scene_resolution),
+    )
+    gate = ServingGate(
+        pool.version,
+        frozenset(pool.tracks),
+        load_serving_exclusions(conn, settings.ai, pool.version, pool.tracks),
+    )
+    return Engine(
+        context=context,
+        gate=gate,
+        history=history,
+        optouts=load_optouts(conn),
+        follows=load_follows(conn),
+        exclusions=load_exclusions(conn),
+        tombstones=load_tombstones(conn, now),
+    )

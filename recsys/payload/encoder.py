@@ -1,0 +1,544 @@
+"""Stored payloads straight from the compiled generators' rows: the rebuild's common case.
+
+``encode_user(final_filter(mix) ...)`` over ``Mix`` values costs more than generating them:
+an object per track, a filter pass, a render. For a listener whose output holds no withheld
+track (nearly all: the generators draw from the pool, and the final filter would remove
+nothing), this writes the same bytes from the rows, with each track's and each reason's JSON
+made once per process (``TextTable``) and the payloads assembled by compiled code
+(``payload.assembly``); listeners given the shared non-personalised mixes get them rendered
+once, under their own mix ids. A listener with a withheld track, or with exclusions of their
+own, goes the ``Mix`` way and its final filter. Tests hold both ways to the same payloads,
+byte for byte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+from recsys.domain.mix import Mix, MixKind
+from recsys.generators import personal_mixes, release_radar
+from recsys.generators.batch import BatchGenerator, CompiledChunk
+from recsys.generators.batch_kernel import (
+    MIX_ANCHOR1,
+    MIX_ANCHOR2,
+    MIX_START,
+    MIX_STOP,
+    MIX_USER,
+    RADAR_TRACK,
+    TRACK,
+)
+from recsys.generators.context import anonymous
+from recsys.generators.neighbourhood import als_reason, als_score
+from recsys.generators.result import format_mix_id, mix_digest, mix_id
+from recsys.payload.assembly import DIGEST, PIECES, assemble_payloads, json_items, track_heads
+from recsys.payload.render import MixRenderer, mix_head, track_head
+from recsys.serving.final_filter import ServingGate
+from recsys.store.base import PAYLOAD_VERSION, compress_payload, pack_payload, part_header
+
+Ints = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
+
+
+class TextTable:
+    """Strings numbered 0..size-1, stored end to end in one growing byte array, so compiled
+    code reads string k as ``text[start[k]:stop[k]]``. Each is set once, when first needed."""
+
+    def __init__(self, size: int) -> None:
+        self.text = np.empty(1 << 16, np.uint8)
+        self._used = 0
+        self.start = np.zeros(size, np.int64)
+        self.stop = np.zeros(size, np.int64)
+        self._set = np.zeros(size, np.bool_)
+
+    def missing(self, numbers: Ints) -> list[int]:
+        """The distinct numbers among ``numbers`` whose string is not set yet."""
+        return np.unique(numbers[~self._set[numbers]]).tolist()  # type: ignore[no-any-return]
+
+    def add(self, numbers: list[int], strings: list[bytes]) -> None:
+        lengths = np.fromiter(map(len, strings), np.int64, len(strings))
+        self.add_joined(numbers, np.frombuffer(b"".join(strings), np.uint8), lengths)
+
+    def add_joined(self, numbers: list[int], joined: npt.NDArray[np.uint8], lengths: Ints) -> None:
+        """Strings ``numbers`` given end to end, with their lengths."""
+        stops = np.cumsum(lengths)
+        self._add_spans(numbers, joined, stops - lengths, stops)
+
+    def add_json(self, numbers: list[int], values: list[Any], *, unquoted: bool = False) -> None:
+        """Strings ``numbers``: the JSON of ``values``, rendered by one ``orjson.dumps`` of
+        the list (``unquoted``: strings without their quotes)."""
+        text = np.frombuffer(orjson.dumps(values), np.uint8)
+        starts, stops = json_items(text)
+        if unquoted:
+            starts, stops = starts + 1, stops - 1
+        self._add_spans(numbers, text, starts, stops)
+
+    def _add_spans(
+        self, numbers: list[int], text: npt.NDArray[np.uint8], starts: Ints, stops: Ints
+    ) -> None:
+        """Append ``text``; string ``numbers[k]`` is its bytes starts[k]:stops[k]."""
+        used = self._used + len(text)
+        if used > len(self.text):
+            grown = np.empty(max(2 * len(self.text), used), np.uint8)
+            grown[: self._used] = self.text[: self._used]
+            self.text = grown
+        self.text[self._used : used] = text
+        self.start[numbers] = self._used + starts
+        self.stop[numbers] = self._used + stops
+        self._set[numbers] = True
+        self._used = used
+
+    def get(self, number: int) -> bytes:
+        return self.text[self.start[number] : self.stop[number]].tobytes()
+
+    @property
+    def arrays(self) -> tuple[npt.NDArray[np.uint8], Ints, Ints]:
+        return self.text, self.start, self.stop
+
+
+def _split(template: bytes, markers: list[bytes]) -> list[bytes]:
+    """``template`` cut at each marker in turn (each must occur, in this order)."""
+    pieces = []
+    for marker in markers:
+        before, found, template = template.partition(marker)
+        if not found:
+            raise ValueError(f"{marker!r} not in the rendered template")
+        pieces.append(before)
+    return [*pieces, template]
+
+
+def payload_pieces(
+    generated_at: str, pool_version: str, model_version: str
+) -> tuple[npt.NDArray[np.uint8], Ints, Ints]:
+    """The constant text of payloads (``payload.assembly``'s pieces, in its order, as a
+    table: text, start, stop), cut out of a mix head, a title, a header and a track rendered
+    as everywhere else, so they cannot differ."""
+    marker, title_marker, index = "@ID@", "@TITLE@", "7"
+
+    def head(kind: MixKind, title: str) -> bytes:
+        return mix_head(
+            format_mix_id(kind, marker),
+            kind,
+            title,
+            generated_at=generated_at,
+            pool_version=pool_version,
+            model_version=model_version,
+        )
+
+    mix = _split(head("mix", title_marker), [marker.encode(), title_marker.encode()])
+    # A title's pieces, JSON-escaped as the head escapes the whole title.
+    escaped = orjson.dumps(personal_mixes.title_of(index, ["@1@", "@2@"]))[1:-1]
+    title = _split(escaped, [index.encode(), b"@1@", b"@2@"])
+    one = orjson.dumps(personal_mixes.title_of(index, ["@1@"]))[1:-1]
+    if one != b"".join((title[0], index.encode(), title[1], b"@1@", title[3])):
+        raise ValueError("mix titles are no longer 'prefix index: names suffix'")
+    radar = _split(head("release_radar", release_radar.TITLE), [marker.encode()])
+    # The sizes' places are marked with strings too: a number could occur in the pool's name.
+    part = {"bytes": "@B@", "tracks": ["@T@"], "artists": ["@A@"], "pools": [pool_version]}
+    header = orjson.dumps({"v": PAYLOAD_VERSION, "mixes": part, "release_radar": part})
+    header_pieces = _split(header, [b'"@B@"', b'"@T@"', b'"@A@"'] * 2)
+    track = _split(track_head("@T@", ("@A@",), "@N@"), [b'"@T@"', b'"@A@"', b'"@N@"'])
+    pieces = [*mix, *title, *radar, *header_pieces, *track]
+    if len(pieces) != PIECES:
+        raise AssertionError(f"{len(pieces)} payload pieces, not {PIECES}")
+    lengths = np.fromiter(map(len, pieces), np.int64, len(pieces))
+    piece_ptr = np.zeros(len(pieces) + 1, np.int64)
+    np.cumsum(lengths, out=piece_ptr[1:])
+    text = np.frombuffer(b"".join(pieces), np.uint8).copy()
+    return text, piece_ptr[:-1].copy(), piece_ptr[1:].copy()
+
+
+@dataclass(frozen=True)
+class EncodedChunk:
+    """Per listener of a compiled chunk: the stored payload, or None where the ``Mix`` way
+    must make it; and, for the encoded ones, what the rebuild's summary counts of them."""
+
+    payloads: list[bytes | None]
+    mixes: Ints
+    tracks: Ints
+    empty_radars: Bools
+    notes: Ints
+
+    def totals(self) -> tuple[int, int, int, int]:
+        """Mixes, tracks, empty radars and notes of the encoded listeners."""
+        done = np.array([payload is not None for payload in self.payloads], np.bool_)
+        return (
+            int(self.mixes[done].sum()),
+            int(self.tracks[done].sum()),
+            int(self.empty_radars[done].sum()),
+            int(self.notes[done].sum()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Shared:
+    """Mixes shared by every listener without personalisation, rendered once: each listener
+    gets them under their own mix ids (``result.for_listener``)."""
+
+    mixes: tuple[tuple[str, int, bytes], ...]  # per mix: title, tracks, JSON after the head
+    tracks: list[str]
+    artists: list[str]
+    notes: int
+
+
+@dataclass(frozen=True, slots=True)
+class _SharedLayout:
+    """The shared mixes as the compiled assembly copies them (``PayloadEncoder._shared_layout``)."""
+
+    template: npt.NDArray[np.uint8]
+    digest_at: Ints
+    header_start: npt.NDArray[np.uint8]
+    track_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """A listener's stored payload and what the rebuild's summary counts of it."""
+
+    payload: bytes
+    mixes: int
+    tracks: int
+    empty_radar: bool
+    notes: int
+
+
+class PayloadEncoder:
+    """Encodes the users of compiled chunks; its caches fill as it goes, so each forked
+    worker makes its own."""
+
+    def __init__(self, generator: BatchGenerator, gate: ServingGate) -> None:
+        ctx, arrays = generator.context, generator.arrays
+        self._ctx = ctx
+        self._track_ids = arrays.track_ids
+        self._artist_ids = arrays.artist_ids
+        self._withheld = np.zeros(len(arrays.track_ids), np.bool_)
+        self._withheld[arrays.tracks_of(gate.withheld)] = True
+        self._g_ptr, self._g_nbr, self._g_w = arrays.graph
+        # Curator links, both ways: their reasons name the curator and note.
+        curated = [(a, b) for a, b, source in ctx.graph.edges(data="source") if source == "curated"]
+        self._curated = frozenset(curated) | {(b, a) for a, b in curated}
+        # An ALS edge's reason, closing its track, around its anchor and score.
+        before, between, after = _split(
+            orjson.dumps(als_reason("@A@", 0.5).as_dict()), [b'"@A@"', orjson.dumps(0.5)]
+        )
+        self._als_pieces = (before, between, after + b"}")
+        tracks, artists = len(arrays.track_ids), len(arrays.artist_ids)
+        # Rendered as met (``_fill``): per track its id's JSON, its title's, and its object up
+        # to the reason; per reason number (``reason_ids``) its JSON closing the track; per
+        # artist its id's JSON and its name's, without quotes (for mix titles).
+        self._titles = TextTable(tracks)
+        self._heads = TextTable(tracks)
+        self._track_json = TextTable(tracks)
+        self._reasons = TextTable(2 * artists + len(self._g_nbr) + 1)
+        self._artist_json = TextTable(artists)
+        self._names = TextTable(artists)
+        self._generated_at = ctx.now.isoformat()
+        pool, model = ctx.catalog.pool_version, ctx.model_version
+        self._pieces = payload_pieces(self._generated_at, pool, model)
+        self._credits = (arrays.catalog[0], arrays.catalog[1])
+        self._buffer = np.empty(1 << 22, np.uint8)  # a chunk's payloads, before compression
+        self._versions = (pool, model)
+        self._gate = gate
+        # The shared non-personalised mixes and radar (False: not rendered yet).
+        self._mixes_shared: _Shared | Literal[False] | None = False
+        self._radar_shared: _Shared | Literal[False] | None = False
+        self._layout: _SharedLayout | Literal[False] | None = False
+
+    def warm_up(self, empty: CompiledChunk) -> None:
+        """Compile the assembly (or load it from numba's cache) and render the shared
+        non-personalised mixes now, on a chunk of no listener: a rebuild does it once before
+        its workers fork, not once in every worker."""
+        if empty.users:
+            raise ValueError("warm_up takes a chunk of no listener")
+        self.encode(empty)
+
+    def encode(self, chunk: CompiledChunk) -> EncodedChunk:
+        """Each user's payload, or None where the ``Mix`` way must make it."""
+        self._fill(chunk)
+        n = len(chunk.users)
+        mix_ptr, radar_ptr = chunk.bounds
+        has_mix = np.diff(mix_ptr) > 0
+        # Where the final filter would remove something: a withheld track, or one the
+        # listener excluded. The generators leave out what a listener excluded, so their own
+        # mixes pass; the shared ones made for a history too thin are not theirs, and for an
+        # excluding listener they go the Mix way.
+        excluding = np.fromiter(
+            (bool(u.exclusions.artists or u.exclusions.tracks) for u in chunk.users), np.bool_, n
+        )
+        filtered = chunk.users_with(self._withheld) | chunk.excluding() | (excluding & ~has_mix)
+        # Listeners whose history made no mix of their own get the shared ones.
+        shared = self._shared_layout()
+        gets_shared = ~has_mix if shared is not None else np.zeros(n, np.bool_)
+        assembled = np.flatnonzero(~filtered & (has_mix | gets_shared))
+        payloads: list[bytes | None] = [None] * n
+        mix_lengths = chunk.mixes[:, MIX_STOP] - chunk.mixes[:, MIX_START]
+        radar_lengths = np.diff(radar_ptr)
+        own_tracks = np.bincount(chunk.mixes[:, MIX_USER], mix_lengths, n).astype(np.int64)
+        shared_mixes, shared_tracks = (
+            (len(shared.digest_at), shared.track_count) if shared else (0, 0)
+        )
+        counts = EncodedChunk(
+            payloads,
+            mixes=np.where(gets_shared, shared_mixes, np.diff(mix_ptr)),
+            tracks=np.where(gets_shared, shared_tracks, own_tracks) + radar_lengths,
+            empty_radars=radar_lengths == 0,
+            # The shared mixes come with a note: "personal history too thin for a mix".
+            notes=chunk.notes + gets_shared + (radar_lengths == 0),
+        )
+        # Assembled even for no listener: that is how ``warm_up`` compiles it.
+        self._buffer, offsets = assemble_payloads(
+            self._buffer,
+            assembled,
+            chunk.mixes,
+            chunk.tracks,
+            chunk.radar,
+            chunk.track_reasons,
+            chunk.radar_reasons,
+            chunk.members,
+            (
+                self._heads.arrays,
+                self._reasons.arrays,
+                self._track_json.arrays,
+                self._artist_json.arrays,
+                self._names.arrays,
+                self._pieces,
+            ),
+            *self._digests(chunk, assembled),
+            self._shared_arrays(chunk, assembled, gets_shared, shared),
+        )
+        view = memoryview(self._buffer)
+        for k, position in enumerate(assembled.tolist()):
+            payloads[position] = compress_payload(view[offsets[k] : offsets[k + 1]])
+        return counts
+
+    def _shared_layout(self) -> _SharedLayout | None:
+        """The shared non-personalised mixes as the assembly copies them (None when the
+        ``Mix`` way must make them): rendered under placeholder ids, where each id's digits
+        go, and the payload header up to the radar's size."""
+        if self._layout is False:
+            self._layout = None
+            shared = self._shared_mixes()
+            if shared is not None:
+                placeholder = "0" * DIGEST
+                ids = [format_mix_id("mix", placeholder)] * len(shared.mixes)
+                heads = self._copy_under(shared, "mix", ids)
+                template = b"[" + b",".join(heads) + b"]"
+                digest_at, start = [], 1
+                for mix in heads:
+                    digest_at.append(start + mix.index(placeholder.encode()))
+                    start += len(mix) + 1
+                pool = self._ctx.catalog.pool_version
+                header = orjson.dumps(
+                    {
+                        "v": PAYLOAD_VERSION,
+                        "mixes": part_header(template, shared.tracks, shared.artists, [pool]),
+                        "release_radar": {"bytes": "@B@"},
+                    }
+                )
+                self._layout = _SharedLayout(
+                    np.frombuffer(template, np.uint8).copy(),
+                    np.array(digest_at, np.int64),
+                    np.frombuffer(_split(header, [b'"@B@"'])[0], np.uint8).copy(),
+                    sum(length for _, length, _ in shared.mixes),
+                )
+        return self._layout
+
+    def _shared_arrays(
+        self, chunk: CompiledChunk, users: Ints, gets_shared: Bools, layout: _SharedLayout | None
+    ) -> tuple[Bools, npt.NDArray[np.uint8], Ints, npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
+        """``assemble_payloads``' ``shared``: the layout, and the id digits of each listener
+        of ``users`` who gets the shared mixes."""
+        if layout is None:
+            none = np.zeros(0, np.uint8)
+            return gets_shared, none, np.zeros(0, np.int64), none, np.zeros((0, 0), np.uint8)
+        pool, model = self._versions
+        count = len(layout.digest_at)
+        digits = ["0" * DIGEST * count] * len(chunk.users)
+        for position in users[gets_shared[users]].tolist():
+            user_id = chunk.users[position].user_id
+            digits[position] = "".join(
+                mix_digest("mix", f"{user_id}:{index}", pool, model)
+                for index in range(1, count + 1)
+            )
+        text = "".join(digits).encode()
+        ids = np.frombuffer(text, np.uint8).reshape(len(digits), DIGEST * count)
+        return gets_shared, layout.template, layout.digest_at, layout.header_start, ids
+
+    def _digests(
+        self, chunk: CompiledChunk, users: Ints
+    ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
+        """The id digits of the mixes (per mix row) and radars (per user) of ``users``."""
+        pool, model = self._versions
+        ids = chunk.users
+        mix_keys = [""] * len(chunk.mixes)
+        radar_keys = [""] * len(chunk.users)
+        mix_ptr = chunk.bounds[0]
+        for position in users.tolist():
+            user_id = ids[position].user_id
+            radar_keys[position] = user_id
+            for index, row in enumerate(range(mix_ptr[position], mix_ptr[position + 1]), 1):
+                mix_keys[row] = f"{user_id}:{index}"
+
+        def digits(kind: str, keys: list[str]) -> npt.NDArray[np.uint8]:
+            blank = "0" * DIGEST
+            text = "".join(mix_digest(kind, key, pool, model) if key else blank for key in keys)
+            return np.frombuffer(text.encode(), np.uint8).reshape(len(keys), DIGEST)
+
+        return digits("mix", mix_keys), digits("release_radar", radar_keys)
+
+    def render_catalogue(self) -> None:
+        """Render every track's and artist's strings now. A rebuild does it once, before its
+        workers fork: each would otherwise render them all again, and reading the catalogue's
+        objects (their reference counts) copies their memory pages into the worker."""
+        self._fill_tracks(np.arange(len(self._track_ids)))
+        self._fill_names(np.arange(len(self._artist_ids)))
+
+    def _fill(self, chunk: CompiledChunk) -> None:
+        """Render the strings of the chunk met for the first time."""
+        new = self._reasons.missing(np.concatenate((chunk.track_reasons, chunk.radar_reasons)))
+        if new:
+            self._reasons.add(new, self._render_reasons(new))
+        self._fill_tracks(np.concatenate((chunk.tracks[:, TRACK], chunk.radar[:, RADAR_TRACK])))
+        anchors = chunk.mixes[:, [MIX_ANCHOR1, MIX_ANCHOR2]].ravel()
+        self._fill_names(anchors[anchors >= 0])
+
+    def _fill_tracks(self, tracks: Ints) -> None:
+        """The id, title and head (up to the reason) of tracks not rendered yet, and the ids
+        of every artist they credit."""
+        new = self._heads.missing(tracks)
+        if not new:
+            return
+        t_ptr, t_art = self._credits
+        numbers = np.array(new, np.int64)
+        credits = np.concatenate([t_art[t_ptr[t] : t_ptr[t + 1]] for t in new])
+        artists = self._artist_json.missing(credits)
+        if artists:
+            self._artist_json.add_json(artists, [self._artist_ids[a] for a in artists])
+        found = [self._ctx.catalog.tracks[self._track_ids[t]] for t in new]
+        self._titles.add_json(new, [t.title for t in found])
+        self._track_json.add_json(new, [t.track_id for t in found])
+        text = (
+            self._track_json.arrays,
+            self._titles.arrays,
+            self._artist_json.arrays,
+            self._pieces,
+        )
+        heads, sizes = track_heads(numbers, text, self._credits)
+        self._heads.add_joined(new, heads, sizes)
+
+    def _fill_names(self, artists: Ints) -> None:
+        """The names (JSON, without quotes) of artists not rendered yet, for mix titles."""
+        new = self._names.missing(artists)
+        if new:
+            name = self._ctx.catalog.name
+            self._names.add_json(new, [name(self._artist_ids[a]) for a in new], unquoted=True)
+
+    def _render_reasons(self, numbers: list[int]) -> list[bytes]:
+        """The JSON (closing its track) of the reasons ``batch_kernel.reason_ids`` numbers
+        ``numbers``, as ``Reason.as_dict``. A rebuild meets a good part of the graph's edges,
+        so an ALS edge's reason is put together from its anchor and score."""
+        ids, artists = self._artist_ids, len(self._artist_ids)
+        edges = np.asarray(numbers, np.int64) - 2 * artists
+        owners = (np.searchsorted(self._g_ptr, edges, side="right") - 1).tolist()
+        before, between, after = self._als_pieces
+        dumps, weights, g_nbr = orjson.dumps, self._g_w, self._g_nbr
+        rendered = []
+        for number, edge, owner in zip(numbers, edges.tolist(), owners, strict=True):
+            if number < 2 * artists:
+                basis = "followed_artist" if number % 2 else "history"
+                reason = {"type": basis, "via": {"artist_id": ids[number // 2]}}
+            elif edge == len(self._g_nbr):
+                reason = self._ctx.edge_reason("", "").as_dict()  # no anchor linked
+            else:
+                anchor, artist = ids[owner], ids[g_nbr[edge]]
+                if (anchor, artist) in self._curated:
+                    reason = self._ctx.edge_reason(anchor, artist).as_dict()
+                else:
+                    score = dumps(als_score(float(weights[edge])))
+                    rendered.append(before + dumps(anchor) + between + score + after)
+                    continue
+            rendered.append(orjson.dumps(reason) + b"}")
+        return rendered
+
+    def _shared_mixes(self) -> _Shared | None:
+        """The non-personalised mixes (``personal_mixes.generate_non_personalised``): what a
+        listener without personalisation gets, and one whose history makes no mix of their
+        own. None when the final filter would change them (the ``Mix`` way makes those)."""
+        if self._mixes_shared is False:
+            result = personal_mixes.generate_non_personalised(self._ctx, anonymous(""))
+            self._mixes_shared = self._render_shared(result.mixes, len(result.notes))
+        return self._mixes_shared
+
+    def _shared_radar(self) -> _Shared | None:
+        """The non-personalised Release Radar (``release_radar.generate``), as above."""
+        if self._radar_shared is False:
+            result = release_radar.generate(self._ctx, anonymous(""))
+            self._radar_shared = self._render_shared(result.mixes, len(result.notes))
+        return self._radar_shared
+
+    def _render_shared(self, mixes: tuple[Mix, ...], notes: int) -> _Shared | None:
+        held = {t.track_id for m in mixes for t in m.tracks}
+        if not mixes or not self._gate.allows_all(held):
+            return None
+        renderer, tails = MixRenderer(), []
+        for mix in mixes:
+            head = mix_head(
+                mix.mix_id,
+                mix.kind,
+                mix.title,
+                generated_at=self._generated_at,
+                pool_version=mix.pool_version,
+                model_version=mix.model_version,
+            )
+            tails.append((mix.title, len(mix.tracks), renderer.mix(mix)[len(head) :]))
+        artists = sorted({a for m in mixes for t in m.tracks for a in t.artist_ids})
+        return _Shared(tuple(tails), sorted(held), artists, notes)
+
+    def _listeners_copy(self, shared: _Shared, kind: MixKind, keys: list[str]) -> list[bytes]:
+        """The shared mixes rendered under this listener's mix ids (one key per mix)."""
+        return self._copy_under(shared, kind, [mix_id(self._ctx, kind, key) for key in keys])
+
+    def _copy_under(self, shared: _Shared, kind: MixKind, ids: list[str]) -> list[bytes]:
+        """The shared mixes rendered under these mix ids (one per mix)."""
+        ctx = self._ctx
+        return [
+            mix_head(
+                identifier,
+                kind,
+                title,
+                generated_at=self._generated_at,
+                pool_version=ctx.catalog.pool_version,
+                model_version=ctx.model_version,
+            )
+            + tail
+            for identifier, (title, _length, tail) in zip(ids, shared.mixes, strict=True)
+        ]
+
+    def encode_anonymous(self, user_id: str) -> Encoded | None:
+        """A listener without personalisation and without exclusions: the shared mixes and
+        Release Radar under their ids. None when the ``Mix`` way must make them."""
+        mixes, radar = self._shared_mixes(), self._shared_radar()
+        if mixes is None or radar is None:
+            return None
+        keys = [f"{user_id}:{index}" for index in range(1, len(mixes.mixes) + 1)]
+        mixes_raw = b"[" + b",".join(self._listeners_copy(mixes, "mix", keys)) + b"]"
+        (radar_raw,) = self._listeners_copy(radar, "release_radar", [user_id])
+        pool = [self._ctx.catalog.pool_version]
+        payload = pack_payload(
+            mixes_raw,
+            part_header(mixes_raw, mixes.tracks, mixes.artists, pool),
+            radar_raw,
+            part_header(radar_raw, radar.tracks, radar.artists, pool),
+        )
+        radar_tracks = radar.mixes[0][1]
+        return Encoded(
+            payload,
+            mixes=len(mixes.mixes),
+            tracks=sum(m[1] for m in mixes.mixes) + radar_tracks,
+            empty_radar=not radar_tracks,
+            notes=mixes.notes + radar.notes,
+        )

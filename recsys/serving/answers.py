@@ -1,0 +1,215 @@
+"""The answers of the listener-facing read paths, as JSON-ready values.
+
+One function per endpoint of docs/contract.md section 5, shared by the CLI (`recsys mixes`, ...)
+and the HTTP API, so both print exactly the same JSON. Every mix passes the final filter inside
+``run_generator`` before it is returned.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any, Literal
+
+import orjson
+
+from recsys.domain.mix import Mix, mix_from_dict
+from recsys.engine.loading import Engine
+from recsys.errors import NotFoundError
+from recsys.generators.context import anonymous
+from recsys.generators.registry import GenerationRequest, run_generator
+from recsys.generators.steps import UserExclusions
+from recsys.graph.similar_artists import similar_artists
+from recsys.serving.final_filter import StoredReadGate, final_filter
+from recsys.store.base import (
+    PAYLOAD_VERSION,
+    MixStore,
+    StoredPart,
+    StoreUnavailableError,
+    read_payload,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _only(mixes: tuple[Mix, ...]) -> Mix:
+    return mixes[0]
+
+
+def user_mixes(engine: Engine, user_id: str) -> dict[str, Any]:
+    request = GenerationRequest(user=engine.profile(user_id))
+    result, _ = run_generator("personal_mixes", engine.context, request, engine.gate)
+    return {"user_id": user_id, "mixes": [m.as_dict() for m in result.mixes]}
+
+
+def release_radar(engine: Engine, user_id: str) -> dict[str, Any]:
+    request = GenerationRequest(user=engine.profile(user_id))
+    result, _ = run_generator("release_radar", engine.context, request, engine.gate)
+    return _only(result.mixes).as_dict()
+
+
+def _limited(mix: Mix, limit: int | None) -> dict[str, Any]:
+    return (mix if limit is None else mix.with_tracks(mix.tracks[:limit])).as_dict()
+
+
+def _verified_now(engine: Engine, artist_id: str) -> bool:
+    """In the pool's graph, and not revoked since the pool was built."""
+    return (
+        artist_id in engine.context.graph
+        and artist_id not in engine.gate.exclusions.unverified_artists
+    )
+
+
+def artist_radio(
+    engine: Engine, artist_id: str, user_id: str | None, limit: int | None
+) -> dict[str, Any]:
+    if not _verified_now(engine, artist_id):
+        raise NotFoundError(f"unknown artist: {artist_id} is not a verified artist of the pool")
+    user = engine.profile(user_id) if user_id is not None else None
+    request = GenerationRequest(user=user, seed_artist=artist_id)
+    result, _ = run_generator("artist_radio", engine.context, request, engine.gate)
+    return _limited(_only(result.mixes), limit)
+
+
+def track_radio(
+    engine: Engine, track_id: str, user_id: str | None, limit: int | None
+) -> dict[str, Any]:
+    if not engine.gate.allows(track_id) or track_id not in engine.context.catalog.tracks:
+        raise NotFoundError(f"unknown track: {track_id} is not a playable track of the pool")
+    user = engine.profile(user_id) if user_id is not None else None
+    request = GenerationRequest(user=user, seed_track=track_id)
+    result, _ = run_generator("track_radio", engine.context, request, engine.gate)
+    return _limited(_only(result.mixes), limit)
+
+
+def similar(engine: Engine, artist_id: str, limit: int) -> dict[str, Any]:
+    graph = engine.context.graph
+    if not _verified_now(engine, artist_id):
+        raise NotFoundError(f"unknown artist: {artist_id} is not a verified artist of the pool")
+    revoked = engine.gate.exclusions.unverified_artists
+    found = similar_artists(graph, artist_id, limit + len(revoked) if revoked else limit)
+    return {
+        "artist_id": artist_id,
+        "similar": [
+            {"artist_id": s.artist_id, "score": round(s.score, 4), "source": s.source}
+            for s in found
+            if s.artist_id not in revoked
+        ][:limit],
+    }
+
+
+def _hydrate(engine: Engine, stored: dict[str, Any]) -> Mix:
+    """A stored mix with titles and artists from the current pool (a track the pool no
+    longer holds keeps no metadata and is removed by the final filter)."""
+    mix = mix_from_dict(stored)
+    tracks = engine.context.catalog.tracks
+    return mix.with_tracks(
+        tuple(
+            replace(
+                t,
+                artist_ids=track.artist_ids if track else (),
+                title=track.title if track else "",
+            )
+            for t in mix.tracks
+            for track in (tracks.get(t.track_id),)
+        )
+    )
+
+
+StoredKind = Literal["mixes", "release_radar"]
+
+
+def _servable_as_stored(
+    engine: Engine, part: StoredPart, withheld_in_store: set[str], exclusions: UserExclusions
+) -> bool:
+    """True when the final filter would remove nothing: made from the current pool (so every
+    track is in it, with these titles and artists), nothing withheld since, nothing the
+    listener excluded. Then the stored part is the answer, byte for byte."""
+    return (
+        not withheld_in_store
+        and part.pool_versions <= {engine.gate.pool_version}
+        and engine.gate.withheld.isdisjoint(part.track_ids)
+        and exclusions.tracks.isdisjoint(part.track_ids)
+        and exclusions.artists.isdisjoint(part.artist_ids)
+    )
+
+
+def _stored_json(
+    engine: Engine, store: MixStore, user_id: str, exclusions: UserExclusions, kind: StoredKind
+) -> bytes | None:
+    """JSON of the user's stored mixes (a list) or Release Radar (one mix) after the final
+    filter; None when the store holds none (or holds an erased user's, as a store restored
+    from a snapshot taken before the erasure would)."""
+    if engine.tombstones.erased(user_id):
+        return None
+    payload = store.read_user(user_id)
+    if payload is None:
+        return None
+    stored = read_payload(payload)
+    part = stored.mixes if kind == "mixes" else stored.release_radar
+    if part is None:
+        return None
+    withheld_in_store = store.excluded_among(list(part.track_ids))
+    if stored.version == PAYLOAD_VERSION and _servable_as_stored(
+        engine, part, withheld_in_store, exclusions
+    ):
+        return part.raw
+    gate = StoredReadGate(engine.gate, withheld_in_store)
+    parsed = part.parsed()
+    mixes = parsed if kind == "mixes" else [parsed]
+    filtered = [final_filter(_hydrate(engine, m), gate, exclusions)[0].as_dict() for m in mixes]
+    return orjson.dumps(filtered if kind == "mixes" else filtered[0])
+
+
+def read_user_mixes_json(
+    engine: Engine, store: MixStore, user_id: str, exclusions: UserExclusions
+) -> bytes:
+    """``GET /v1/users/{id}/mixes`` as JSON: the stored mixes, filtered now. A user the store
+    does not know gets mixes generated on the spot (non-personalised when the engine has
+    never seen them); when the store does not answer, non-personalised mixes that pass the
+    gate."""
+    try:
+        stored = _stored_json(engine, store, user_id, exclusions, "mixes")
+    except StoreUnavailableError as error:
+        log.warning("store unavailable, serving non-personalised mixes: %s", error)
+        return orjson.dumps(_fallback(engine, user_id, exclusions, "personal_mixes"))
+    if stored is None:
+        return orjson.dumps(user_mixes(engine, user_id))
+    return b'{"user_id":' + orjson.dumps(user_id) + b',"mixes":' + stored + b"}"
+
+
+def read_release_radar_json(
+    engine: Engine, store: MixStore, user_id: str, exclusions: UserExclusions
+) -> bytes:
+    """``GET /v1/users/{id}/release-radar`` as JSON, as ``read_user_mixes_json`` does it."""
+    try:
+        stored = _stored_json(engine, store, user_id, exclusions, "release_radar")
+    except StoreUnavailableError as error:
+        log.warning("store unavailable, serving a non-personalised release radar: %s", error)
+        return orjson.dumps(_fallback(engine, user_id, exclusions, "release_radar"))
+    if stored is None:
+        return orjson.dumps(release_radar(engine, user_id))
+    return stored
+
+
+def read_user_mixes(
+    engine: Engine, store: MixStore, user_id: str, exclusions: UserExclusions
+) -> dict[str, Any]:
+    """``read_user_mixes_json`` as a JSON value (for the CLI)."""
+    return dict(orjson.loads(read_user_mixes_json(engine, store, user_id, exclusions)))
+
+
+def read_release_radar(
+    engine: Engine, store: MixStore, user_id: str, exclusions: UserExclusions
+) -> dict[str, Any]:
+    return dict(orjson.loads(read_release_radar_json(engine, store, user_id, exclusions)))
+
+
+def _fallback(
+    engine: Engine, user_id: str, exclusions: UserExclusions, name: str
+) -> dict[str, Any]:
+    request = GenerationRequest(user=anonymous(user_id, exclusions))
+    result, _ = run_generator(name, engine.context, request, engine.gate)
+    if name == "personal_mixes":
+        return {"user_id": user_id, "mixes": [m.as_dict() for m in result.mixes]}
+    return _only(result.mixes).as_dict()

@@ -1,0 +1,109 @@
+"""The final filter: the one function every output path goes through, at generation and read.
+
+It asks the pool's own predicate (``pool.gate.is_servable``) whether each track may reach a
+listener *now*, so a flag, takedown or revocation takes effect on a stored mix at the next
+read without a rebuild; then it applies the listener's own exclusions and repairs any artist
+repeat that the removals created. A stored read first asks whether this filter would remove
+anything (the same pool, withheld set and exclusions: ``serving.answers._servable_as_stored``); when
+it would not, the stored mixes, which passed it when generated, are the answer as they are.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection, Container
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from pool.gate import ServingExclusions, is_servable
+from recsys.domain.mix import Mix
+from recsys.generators.steps import NO_EXCLUSIONS, UserExclusions, drop_back_to_back
+
+NOT_IN_POOL = "not_in_pool"
+EXCLUDED_NOW = "excluded_now"
+USER_EXCLUSION = "user_exclusion"
+BACK_TO_BACK = "back_to_back_after_removal"
+
+
+class TrackGate(Protocol):
+    def reason_against(self, track_id: str) -> str | None:
+        """None when the track may be served now, else the reason it may not."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServingGate:
+    """The current pool and what keeps its tracks from listeners right now."""
+
+    pool_version: str
+    pool_track_ids: Container[str]
+    exclusions: ServingExclusions
+    # Every pool track withheld now, as one set: a read checks a stored mix against it at once.
+    withheld: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "withheld", self.exclusions.withheld())
+
+    def allows(self, track_id: str) -> bool:
+        return is_servable(track_id, self.pool_track_ids, self.exclusions)
+
+    def allows_all(self, track_ids: Collection[str]) -> bool:
+        """Whether every one of the tracks may be served now: what ``reason_against`` says
+        track by track, as two set operations."""
+        pool = self.pool_track_ids
+        if not isinstance(pool, AbstractSet):
+            return all(self.reason_against(t) is None for t in track_ids)
+        return self.withheld.isdisjoint(track_ids) and pool.issuperset(track_ids)
+
+    def reason_against(self, track_id: str) -> str | None:
+        if track_id not in self.pool_track_ids:
+            return NOT_IN_POOL
+        return self.exclusions.reason_for(track_id)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReadGate:
+    """The gate of the read path: the current pool, this process's view of what is withheld,
+    and the store's set of tracks excluded since (kept current by every flag, review and
+    takedown, so a read needs one lookup). A track is served only when all three agree, so a
+    store that missed an update while it was down cannot bring a flagged track back."""
+
+    gate: ServingGate
+    excluded_now: Container[str]
+
+    def reason_against(self, track_id: str) -> str | None:
+        reason = self.gate.reason_against(track_id)
+        if reason is not None:
+            return reason
+        return EXCLUDED_NOW if track_id in self.excluded_now else None
+
+
+def final_filter(
+    mix: Mix, gate: TrackGate, user_exclusions: UserExclusions = NO_EXCLUSIONS
+) -> tuple[Mix, Counter[str]]:
+    """The mix with every track that may not be served removed, and counts per reason."""
+    dropped: Counter[str] = Counter()
+    if (
+        isinstance(gate, ServingGate)
+        and user_exclusions is NO_EXCLUSIONS
+        and gate.allows_all([t.track_id for t in mix.tracks])
+    ):
+        # Nothing to remove (the rebuild's common case): only the repeat repair remains.
+        repaired = drop_back_to_back(mix.tracks)
+        if len(repaired) == len(mix.tracks):
+            return mix, dropped
+        dropped[BACK_TO_BACK] += len(mix.tracks) - len(repaired)
+        return mix.with_tracks(tuple(repaired)), dropped
+    kept = []
+    for track in mix.tracks:
+        reason = gate.reason_against(track.track_id)
+        if reason is None and not user_exclusions.allows(track.track_id, track.artist_ids):
+            reason = USER_EXCLUSION
+        if reason is None:
+            kept.append(track)
+        else:
+            dropped[reason] += 1
+    repaired = drop_back_to_back(kept)
+    if len(repaired) < len(kept):
+        dropped[BACK_TO_BACK] += len(kept) - len(repaired)
+    return mix.with_tracks(tuple(repaired)), dropped
