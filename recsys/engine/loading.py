@@ -7,9 +7,10 @@ and returns an ``Engine`` whose methods are pure.
 
 from __future__ import annotations
 
+import bisect
 import sqlite3
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import networkx as nx
@@ -43,6 +44,16 @@ class Engine:
     exclusions: dict[str, UserExclusions]
     # Erased users: a store restored from an old snapshot may still hold their mixes.
     tombstones: Tombstones
+    # Curators' blocks with the moment each was made, oldest first: a stored mix generated
+    # before a block may hold a reason across it, which the read path then removes.
+    block_times: tuple[tuple[datetime, str, str], ...] = ()
+
+    def blocks_after(self, moment: datetime) -> dict[str, frozenset[str]]:
+        """Artist -> the artists a curator blocked it with at or after ``moment`` (both ways;
+        a block in the very instant a rebuild started may have missed it)."""
+        times = self.block_times
+        first = bisect.bisect_left(times, moment, key=lambda block: block[0])
+        return blocked_partners((a, b) for _, a, b in times[first:])
 
     def at(self, now: datetime) -> Engine:
         """The same engine generating as of ``now`` (for requests served later)."""
@@ -150,4 +161,12 @@ def load_engine(
         follows=load_follows(conn),
         exclusions=load_exclusions(conn),
         tombstones=load_tombstones(conn, now),
+        block_times=tuple(
+            sorted((_aware(link.created_at), *link.pair) for link in links if link.kind == "block")
+        ),
     )
+
+
+def _aware(moment: datetime) -> datetime:
+    """A stored timestamp without a zone is UTC (every clock here is)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

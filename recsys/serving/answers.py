@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
@@ -119,18 +120,50 @@ def _hydrate(engine: Engine, stored: dict[str, Any]) -> Mix:
 StoredKind = Literal["mixes", "release_radar"]
 
 
+_GENERATED_AT = b'"generated_at":"'
+
+
+def generated_at(raw: bytes) -> datetime | None:
+    """When a stored part's (first) mix was generated, read from its rendered JSON without
+    parsing it (the key comes early in every mix); None when it holds no mix."""
+    start = raw.find(_GENERATED_AT, 0, 512)
+    if start < 0:
+        return None
+    start += len(_GENERATED_AT)
+    end = raw.find(b'"', start)
+    try:
+        made = datetime.fromisoformat(raw[start:end].decode())
+    except ValueError:
+        return None
+    return made if made.tzinfo is not None else made.replace(tzinfo=UTC)
+
+
+def _blocked_since_made(engine: Engine, part: StoredPart) -> bool:
+    """Whether a curator blocked, after the part was generated, a pair one of its artists is
+    in: its reasons may then cross the block, and the final filter must look."""
+    if not engine.block_times:
+        return False
+    made = generated_at(part.raw)
+    if made is None:
+        return False
+    fresh = engine.blocks_after(made)
+    return bool(fresh) and not part.artist_ids.isdisjoint(fresh)
+
+
 def _servable_as_stored(
     engine: Engine, part: StoredPart, withheld_in_store: set[str], exclusions: UserExclusions
 ) -> bool:
     """True when the final filter would remove nothing: made from the current pool (so every
     track is in it, with these titles and artists), nothing withheld since, nothing the
-    listener excluded. Then the stored part is the answer, byte for byte."""
+    listener excluded, no block since that touches its artists. Then the stored part is the
+    answer, byte for byte."""
     return (
         not withheld_in_store
         and part.pool_versions <= {engine.gate.pool_version}
         and engine.gate.withheld.isdisjoint(part.track_ids)
         and exclusions.tracks.isdisjoint(part.track_ids)
         and exclusions.artists.isdisjoint(part.artist_ids)
+        and not _blocked_since_made(engine, part)
     )
 
 
@@ -157,7 +190,10 @@ def _stored_json(
     gate = StoredReadGate(engine.gate, withheld_in_store)
     parsed = part.parsed()
     mixes = parsed if kind == "mixes" else [parsed]
-    filtered = [final_filter(_hydrate(engine, m), gate, exclusions)[0].as_dict() for m in mixes]
+    blocked = engine.context.blocked
+    filtered = [
+        final_filter(_hydrate(engine, m), gate, exclusions, blocked)[0].as_dict() for m in mixes
+    ]
     return orjson.dumps(filtered if kind == "mixes" else filtered[0])
 
 

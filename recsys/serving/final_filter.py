@@ -11,19 +11,23 @@ it would not, the stored mixes, which passed it when generated, are the answer a
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Container
+from collections.abc import Collection, Container, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from pool.gate import ServingExclusions, is_servable
-from recsys.domain.mix import Mix
+from recsys.domain.mix import Mix, MixTrack
 from recsys.generators.steps import NO_EXCLUSIONS, UserExclusions, drop_back_to_back
 
 NOT_IN_POOL = "not_in_pool"
 EXCLUDED_NOW = "excluded_now"
 USER_EXCLUSION = "user_exclusion"
+BLOCKED_PAIR = "blocked_pair"
 BACK_TO_BACK = "back_to_back_after_removal"
+# Reasons that link the track's artists to another artist through the similar-artist graph.
+GRAPH_REASONS = frozenset({"curated_link", "als_neighbour"})
+NO_BLOCKS: Mapping[str, frozenset[str]] = {}
 
 
 class TrackGate(Protocol):
@@ -78,14 +82,30 @@ class StoredReadGate:
         return EXCLUDED_NOW if track_id in self.excluded_now else None
 
 
+def crosses_a_block(track: MixTrack, blocked: Mapping[str, frozenset[str]]) -> bool:
+    """Whether the track's reason links it to an artist a curator has blocked with one of the
+    track's artists (a block made after the mix was generated)."""
+    if track.reason.type not in GRAPH_REASONS:
+        return False
+    via = track.reason.via.get("artist_id")
+    partners = blocked.get(via) if isinstance(via, str) else None
+    return partners is not None and not partners.isdisjoint(track.artist_ids)
+
+
 def final_filter(
-    mix: Mix, gate: TrackGate, user_exclusions: UserExclusions = NO_EXCLUSIONS
+    mix: Mix,
+    gate: TrackGate,
+    user_exclusions: UserExclusions = NO_EXCLUSIONS,
+    blocked: Mapping[str, frozenset[str]] = NO_BLOCKS,
 ) -> tuple[Mix, Counter[str]]:
-    """The mix with every track that may not be served removed, and counts per reason."""
+    """The mix with every track that may not be served removed, and counts per reason.
+    ``blocked`` (artist -> artists a curator blocked it with) removes tracks whose reason
+    crosses a block: the read path passes it for mixes stored before a block."""
     dropped: Counter[str] = Counter()
     if (
         isinstance(gate, ServingGate)
         and user_exclusions is NO_EXCLUSIONS
+        and not blocked
         and gate.allows_all([t.track_id for t in mix.tracks])
     ):
         # Nothing to remove (the rebuild's common case): only the repeat repair remains.
@@ -99,6 +119,8 @@ def final_filter(
         reason = gate.reason_against(track.track_id)
         if reason is None and not user_exclusions.allows(track.track_id, track.artist_ids):
             reason = USER_EXCLUSION
+        if reason is None and blocked and crosses_a_block(track, blocked):
+            reason = BLOCKED_PAIR
         if reason is None:
             kept.append(track)
         else:

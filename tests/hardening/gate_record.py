@@ -101,7 +101,6 @@ class GateRecord:
     taken_down: frozenset[str]
     blocked: set[Pair]  # curator blocks now (radios, similar, on-the-spot generation)
     similar_links: set[Pair] = field(default_factory=set)  # curated links the machine made
-    blocked_at_generation: frozenset[Pair] = frozenset()  # when the stored mixes were made
     erased: set[str] = field(default_factory=set)
 
     @classmethod
@@ -150,7 +149,6 @@ class GateRecord:
             blocked=blocked,
         )
         record.pool_built()
-        record.mixes_generated()
         return record
 
     # -- actions -------------------------------------------------------------------------
@@ -161,9 +159,6 @@ class GateRecord:
     def pool_built(self, registry: Iterable[Subject] | None = None) -> None:
         """A pool build read the registry (``registry``: as it was then; default now)."""
         self.admitted = frozenset(self.trusted_now() if registry is None else registry)
-
-    def mixes_generated(self, blocked: Iterable[Pair] | None = None) -> None:
-        self.blocked_at_generation = frozenset(self.blocked if blocked is None else blocked)
 
     def set_trust(self, subject: Subject, trusted: bool) -> None:
         self.registry[subject] = trusted

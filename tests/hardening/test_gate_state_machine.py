@@ -503,8 +503,6 @@ class GateMachine(RuleBasedStateMachine):
                 act()
             if name == "pool":  # the registry the pool stage is about to read
                 seen_by_run["registry"] = self.record.trusted_now()
-            if name == "load":  # the links the run generates with
-                seen_by_run["blocked"] = frozenset(self.record.blocked)
 
         def progress(done: int, total: int) -> None:
             if stage == "generate" and not calls:
@@ -540,7 +538,6 @@ class GateMachine(RuleBasedStateMachine):
             return
         assert calls == ([stage] if stage else []), f"the {kind} was not injected at {stage}"
         self.record.pool_built(seen_by_run["registry"])
-        self.record.mixes_generated(seen_by_run["blocked"])
         self.seen["rebuilds"] += 1
         if stage:
             self.seen[f"injected:{kind}"] += 1
@@ -612,13 +609,13 @@ class GateMachine(RuleBasedStateMachine):
             mixes = read_user_mixes(engine, store, user, exclusions)
             radar = read_release_radar(engine, store, user, exclusions)
             tracks = self._tracks(mixes, radar)
-            # Stored mixes keep the reasons of their generation (a link edit changes the
-            # next radio at once, and the mixes of the next rebuild).
+            # A block counts at the next read, stored mixes included (a reason across a pair
+            # blocked since they were generated is removed by the final filter).
             stored = payload is not None
             self._served(
                 f"{'stored' if stored else 'on-the-spot'} read of {user}",
                 tracks,
-                blocked=record.blocked_at_generation if stored else record.blocked,
+                blocked=record.blocked,
                 personal=not erased and user not in (template.optout, NEW_USER),
             )
             if stored and any(t["reason"]["type"] == "history" for t in tracks):

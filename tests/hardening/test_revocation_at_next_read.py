@@ -1,4 +1,5 @@
-"""A trust revocation takes effect at the next read, on every output path (issue 13, item 3).
+"""A trust revocation (issue 13, item 3) and a curator's block take effect at the next read, on
+every output path.
 
 Revoking an artist's verification, a label's or a partner's trust removes their tracks from
 stored mixes, Release Radar and radios, and a revoked artist from similar-artist answers, at
@@ -23,7 +24,7 @@ from recsys.api.app import create_app
 from recsys.state.schema import open_engine_state
 from recsys.store.base import decode_user
 from recsys.store.factory import open_store
-from tests.recsys.api.world import NOW, rebuild_world, settings_for
+from tests.recsys.api.world import NOW, bearer, make_tokens, rebuild_world, settings_for
 from tests.recsys.cli_runner import run_cli
 
 with warnings.catch_warnings():
@@ -160,3 +161,53 @@ def test_a_running_server_honours_a_revocation_at_the_next_read(state: Path) -> 
         similar = client.get(f"/v1/artists/{neighbour}/similar?limit=50").json()["similar"]
         assert subject not in {s["artist_id"] for s in similar}
         assert client.get(f"/v1/artists/{subject}/similar").status_code == 404
+
+
+def _graph_reasoned(state: Path) -> tuple[str, str, str, str]:
+    """A stored track reached through the graph: (listener, track, via artist, its artist)."""
+    for user, document in sorted(_stored_users(state).items()):
+        for entry in _tracks(document):
+            reason = entry["reason"]
+            if reason["type"] in ("curated_link", "als_neighbour"):
+                return user, entry["track_id"], reason["via"]["artist_id"], entry["artist_ids"][0]
+    raise AssertionError("no stored track with a graph reason")
+
+
+def test_a_block_made_after_the_rebuild_removes_reasons_across_it_at_the_next_read(
+    state: Path,
+) -> None:
+    """A curator's decision counts at the next read (docs/contract.md invariants 3 and 8):
+    a stored mix generated before the block loses the tracks whose reason crosses it."""
+    user, track, via, artist = _graph_reasoned(state)
+    before = {t["track_id"] for t in _tracks(_cli_json(state, "mixes", user))}
+    before |= {t["track_id"] for t in _cli_json(state, "release-radar", user)["tracks"]}
+    assert track in before, "the positive control: served before the block"
+    blocked = run_cli(
+        "links", "block", via, artist, "--by", "cora", "--why", "not alike", state_dir=state
+    )
+    assert blocked.code == 0, blocked.err
+    after = _tracks(_cli_json(state, "mixes", user))
+    after += _cli_json(state, "release-radar", user)["tracks"]
+    assert track not in {t["track_id"] for t in after}
+    assert after, "the rest of the listener's mixes is still served"
+    for entry in after:
+        reason = entry["reason"]
+        if reason["type"] in ("curated_link", "als_neighbour"):
+            pair = {reason["via"]["artist_id"], *entry["artist_ids"]}
+            assert not {via, artist} <= pair
+
+
+def test_a_running_server_drops_reasons_across_a_new_block_at_the_next_read(state: Path) -> None:
+    user, track, via, artist = _graph_reasoned(state)
+    app = create_app(settings_for(state), lambda: NOW)
+    with TestClient(app) as client:
+        tokens = make_tokens(state)
+        mixes = client.get(f"/v1/users/{user}/mixes").json()
+        radar = client.get(f"/v1/users/{user}/release-radar").json()
+        assert track in {t["track_id"] for t in _tracks(mixes) + radar["tracks"]}
+        block = {"artist_a": via, "artist_b": artist, "kind": "block", "note": "not alike"}
+        edit = client.post("/v1/curation/links", json=block, headers=bearer(tokens["curator"]))
+        assert edit.status_code == 200, edit.text
+        mixes = client.get(f"/v1/users/{user}/mixes").json()
+        radar = client.get(f"/v1/users/{user}/release-radar").json()
+        assert track not in {t["track_id"] for t in _tracks(mixes) + radar["tracks"]}
