@@ -43,11 +43,12 @@ from recsys.jobs.publish import (
     prune_models,
     publish_release,
 )
+from recsys.payload.codec import encode_user
 from recsys.payload.encoder import Encoded, PayloadEncoder
 from recsys.serving.final_filter import final_filter
 from recsys.settings import Settings
 from recsys.state.schema import open_engine_state
-from recsys.store.base import MixStore, VersionWriter, encode_user
+from recsys.store.base import MixStore, VersionWriter
 from recsys.store.factory import open_store
 from recsys.training.run import StageHook, StageTimer, run_training
 

@@ -36,9 +36,9 @@ from recsys.generators.context import anonymous
 from recsys.generators.neighbourhood import als_reason, als_score
 from recsys.generators.result import format_mix_id, mix_digest, mix_id
 from recsys.payload.assembly import DIGEST, PIECES, assemble_payloads, json_items, track_heads
+from recsys.payload.codec import PAYLOAD_VERSION, compress_payload, pack_payload, part_header
 from recsys.payload.render import MixRenderer, mix_head, track_head
 from recsys.serving.final_filter import ServingGate
-from recsys.store.base import PAYLOAD_VERSION, compress_payload, pack_payload, part_header
 
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]

@@ -21,14 +21,9 @@ from recsys.generators.context import anonymous
 from recsys.generators.registry import GenerationRequest, run_generator
 from recsys.generators.steps import UserExclusions
 from recsys.graph.similar_artists import similar_artists
+from recsys.payload.codec import PAYLOAD_VERSION, StoredPart, read_payload
 from recsys.serving.final_filter import StoredReadGate, final_filter
-from recsys.store.base import (
-    PAYLOAD_VERSION,
-    MixStore,
-    StoredPart,
-    StoreUnavailableError,
-    read_payload,
-)
+from recsys.store.base import MixStore, StoreUnavailableError
 
 log = logging.getLogger(__name__)
 

@@ -36,10 +36,10 @@ from recsys.domain.mix import mix_from_dict
 from recsys.engine.loading import load_engine
 from recsys.generators.steps import NO_EXCLUSIONS
 from recsys.jobs.rebuild import rebuild_lock
+from recsys.payload.codec import decode_user
 from recsys.serving import answers
 from recsys.settings import Settings
 from recsys.state.schema import open_engine_state
-from recsys.store.base import decode_user
 from recsys.store.embedded import STORE_FILE, EmbeddedStore
 from recsys.store.redis_store import RedisSettings, RedisStore
 from recsys.world import WorldConfig, generate_world

@@ -62,6 +62,7 @@ from recsys.generators.steps import NO_EXCLUSIONS
 from recsys.jobs.exclusion_sync import publish_exclusions
 from recsys.jobs.rebuild import MIN_CHUNK_USERS, run_rebuild
 from recsys.listening.history import load_history
+from recsys.payload.codec import decode_user
 from recsys.serving.answers import (
     artist_radio,
     read_release_radar,
@@ -74,7 +75,7 @@ from recsys.serving.answers import (
 from recsys.settings import Settings, load_settings
 from recsys.state.privacy import Tombstones, erase_user
 from recsys.state.schema import open_engine_state
-from recsys.store.base import MixStore, decode_user
+from recsys.store.base import MixStore
 from recsys.store.factory import open_store
 from recsys.training.run import MODEL_POINTER, MODELS_DIR, load_current_model
 from recsys.world import WorldConfig, generate_world

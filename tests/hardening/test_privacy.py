@@ -47,12 +47,12 @@ from recsys.cli.logging_setup import UVICORN_LOGGERS, redact_user_ids
 from recsys.engine.loading import load_engine
 from recsys.jobs.rebuild import generate_user
 from recsys.listening.history import load_history
+from recsys.payload.codec import decode_user
 from recsys.serving import answers
 from recsys.state.privacy import erase_user, hash_user, user_hash_key
 from recsys.state.schema import open_engine_state
 from recsys.state.user_feeds import UserExclusion
 from recsys.state.users import set_exclusion
-from recsys.store.base import decode_user
 from recsys.store.factory import open_store
 from recsys.training.run import MODELS_DIR, load_current_model
 from recsys.world import WorldConfig, generate_world

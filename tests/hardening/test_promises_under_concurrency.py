@@ -26,12 +26,12 @@ from pool.trust_import import import_trust_files
 from recsys.errors import RecsysError, UserErasedError
 from recsys.jobs.rebuild import run_rebuild
 from recsys.listening.history import load_history
+from recsys.payload.codec import decode_user
 from recsys.settings import Settings
 from recsys.state.privacy import erase_user
 from recsys.state.schema import open_engine_state
 from recsys.state.user_feeds import UserExclusion
 from recsys.state.users import import_user_feeds, set_exclusion
-from recsys.store.base import decode_user
 from recsys.store.factory import open_store
 from recsys.training.run import MODEL_POINTER, MODELS_DIR, load_current_model
 from recsys.world import WorldConfig, generate_world

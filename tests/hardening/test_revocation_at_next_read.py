@@ -21,8 +21,8 @@ from starlette.exceptions import StarletteDeprecationWarning
 from pool.importer import load_current_pool
 from pool.state import set_trust
 from recsys.api.app import create_app
+from recsys.payload.codec import decode_user
 from recsys.state.schema import open_engine_state
-from recsys.store.base import decode_user
 from recsys.store.factory import open_store
 from tests.recsys.api.world import NOW, bearer, make_tokens, rebuild_world, settings_for
 from tests.recsys.cli_runner import run_cli

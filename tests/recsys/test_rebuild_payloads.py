@@ -16,9 +16,9 @@ from recsys.engine.loading import Engine
 from recsys.generators.batch import BatchGenerator
 from recsys.generators.batch_arrays import build_generation_arrays
 from recsys.generators.context import UserProfile
+from recsys.payload.codec import decompress_payload, encode_user, read_payload
 from recsys.payload.encoder import PayloadEncoder
 from recsys.serving.final_filter import ServingGate, final_filter
-from recsys.store.base import decompress_payload, encode_user, read_payload
 from tests.recsys.trained_world import train_world
 
 

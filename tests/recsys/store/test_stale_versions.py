@@ -18,8 +18,9 @@ import redis
 
 from recsys.domain.mix import Mix, MixTrack, Reason
 from recsys.jobs.rebuild import rebuild_lock
+from recsys.payload.codec import decode_user, encode_user
 from recsys.settings import load_settings
-from recsys.store.base import MixStore, decode_user, encode_user
+from recsys.store.base import MixStore
 from recsys.store.embedded import STORE_FILE, EmbeddedStore
 from recsys.store.redis_store import RedisSettings, RedisStore
 from tests.recsys.cli_runner import run_cli

@@ -12,13 +12,8 @@ from pathlib import Path
 import pytest
 
 from recsys.domain.mix import Mix, MixTrack, Reason
-from recsys.store.base import (
-    PAYLOAD_VERSION,
-    MixStore,
-    StoreIntegrityError,
-    decode_user,
-    encode_user,
-)
+from recsys.payload.codec import PAYLOAD_VERSION, decode_user, encode_user
+from recsys.store.base import MixStore, StoreIntegrityError
 from recsys.store.embedded import EmbeddedStore
 from recsys.store.redis_store import RedisSettings, RedisStore
 
