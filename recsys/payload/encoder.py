@@ -38,7 +38,7 @@ from recsys.generators.result import format_mix_id, mix_digest, mix_id
 from recsys.payload.assembly import DIGEST, PIECES, assemble_payloads, json_items, track_heads
 from recsys.payload.codec import PAYLOAD_VERSION, compress_payload, pack_payload, part_header
 from recsys.payload.render import MixRenderer, mix_head, track_head
-from recsys.serving.final_filter import ServingGate
+from recsys.serving.final_filter import ServingGate, chunk_filter_changes, filter_changes
 
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
@@ -269,7 +269,7 @@ class PayloadEncoder:
         excluding = np.fromiter(
             (bool(u.exclusions.artists or u.exclusions.tracks) for u in chunk.users), np.bool_, n
         )
-        filtered = chunk.users_with(self._withheld) | chunk.excluding() | (excluding & ~has_mix)
+        filtered = chunk_filter_changes(chunk, self._withheld) | (excluding & ~has_mix)
         # Listeners whose history made no mix of their own get the shared ones.
         shared = self._shared_layout()
         gets_shared = ~has_mix if shared is not None else np.zeros(n, np.bool_)
@@ -482,7 +482,7 @@ class PayloadEncoder:
 
     def _render_shared(self, mixes: tuple[Mix, ...], notes: int) -> _Shared | None:
         held = {t.track_id for m in mixes for t in m.tracks}
-        if not mixes or not self._gate.allows_all(held):
+        if not mixes or filter_changes(self._gate, held, ()):
             return None
         renderer, tails = MixRenderer(), []
         for mix in mixes:

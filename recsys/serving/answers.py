@@ -22,7 +22,7 @@ from recsys.generators.registry import GenerationRequest, run_generator
 from recsys.generators.steps import UserExclusions
 from recsys.graph.similar_artists import similar_artists
 from recsys.payload.codec import PAYLOAD_VERSION, StoredPart, read_payload
-from recsys.serving.final_filter import StoredReadGate, final_filter
+from recsys.serving.final_filter import StoredReadGate, filter_changes, final_filter
 from recsys.store.base import MixStore, StoreUnavailableError
 
 log = logging.getLogger(__name__)
@@ -155,9 +155,7 @@ def _servable_as_stored(
     return (
         not withheld_in_store
         and part.pool_versions <= {engine.gate.pool_version}
-        and engine.gate.withheld.isdisjoint(part.track_ids)
-        and exclusions.tracks.isdisjoint(part.track_ids)
-        and exclusions.artists.isdisjoint(part.artist_ids)
+        and not filter_changes(engine.gate, part.track_ids, part.artist_ids, exclusions)
         and not _blocked_since_made(engine, part)
     )
 

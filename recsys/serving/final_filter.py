@@ -3,9 +3,13 @@
 It asks the pool's own predicate (``pool.gate.is_servable``) whether each track may reach a
 listener *now*, so a flag, takedown or revocation takes effect on a stored mix at the next
 read without a rebuild; then it applies the listener's own exclusions and repairs any artist
-repeat that the removals created. A stored read first asks whether this filter would remove
-anything (the same pool, withheld set and exclusions: ``serving.answers._servable_as_stored``); when
-it would not, the stored mixes, which passed it when generated, are the answer as they are.
+repeat that the removals created.
+
+"Would this filter change an output?" is answered here and nowhere else: ``filter_changes``
+for one output (the read path asks it before serving a stored part as it is, the rebuild
+before encoding shared mixes, the filter itself before looking track by track), and
+``chunk_filter_changes``, its form over a chunk of generated listeners (the rebuild asks it
+before assembling their payloads from compiled rows), held to the first by a test.
 """
 
 from __future__ import annotations
@@ -14,11 +18,19 @@ from collections import Counter
 from collections.abc import Collection, Container, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+import numpy.typing as npt
 
 from pool.gate import ServingExclusions, is_servable
 from recsys.domain.mix import Mix, MixTrack
 from recsys.generators.steps import NO_EXCLUSIONS, UserExclusions, drop_back_to_back
+
+if TYPE_CHECKING:  # the compiled generators import this module's neighbours, not this one
+    from recsys.generators.batch import CompiledChunk
+
+BoolArray = npt.NDArray[np.bool_]
 
 NOT_IN_POOL = "not_in_pool"
 EXCLUDED_NOW = "excluded_now"
@@ -82,6 +94,30 @@ class StoredReadGate:
         return EXCLUDED_NOW if track_id in self.excluded_now else None
 
 
+def filter_changes(
+    gate: ServingGate,
+    track_ids: Collection[str],
+    artist_ids: Collection[str],
+    exclusions: UserExclusions = NO_EXCLUSIONS,
+) -> bool:
+    """Whether the final filter would remove anything from an output holding ``track_ids``
+    (crediting ``artist_ids``) for a listener with ``exclusions``: a track outside the pool or
+    withheld now, or one the listener excluded (featured artists included)."""
+    return not (
+        gate.allows_all(track_ids)
+        and exclusions.tracks.isdisjoint(track_ids)
+        and exclusions.artists.isdisjoint(artist_ids)
+    )
+
+
+def chunk_filter_changes(chunk: CompiledChunk, withheld: npt.NDArray[np.bool_]) -> BoolArray:
+    """``filter_changes`` for each listener of a compiled chunk, over their mixes and Release
+    Radar at once (``withheld``: the gate's withheld set as a mask over track numbers). The
+    generators draw only from the pool, so pool membership holds by construction; withheld
+    tracks and the listener's own exclusions are checked in compiled code."""
+    return chunk.users_with(withheld) | chunk.excluding()
+
+
 def crosses_a_block(track: MixTrack, blocked: Mapping[str, frozenset[str]]) -> bool:
     """Whether the track's reason links it to an artist a curator has blocked with one of the
     track's artists (a block made after the mix was generated)."""
@@ -106,7 +142,7 @@ def final_filter(
         isinstance(gate, ServingGate)
         and user_exclusions is NO_EXCLUSIONS
         and not blocked
-        and gate.allows_all([t.track_id for t in mix.tracks])
+        and not filter_changes(gate, [t.track_id for t in mix.tracks], ())
     ):
         # Nothing to remove (the rebuild's common case): only the repeat repair remains.
         repaired = drop_back_to_back(mix.tracks)
