@@ -28,13 +28,19 @@ def replace_file(folder: Path, name: str, write: Callable[[BinaryIO], object]) -
             os.unlink(staging)
 
 
-def publish_folder(target: Path, complete_marker: str, fill: Callable[[Path], None]) -> Path:
+def publish_folder(
+    target: Path,
+    complete_marker: str,
+    fill: Callable[[Path], None],
+    intact: Callable[[Path], bool] = lambda _folder: True,
+) -> Path:
     """Create ``target`` by filling a staging folder beside it and renaming it into place.
 
-    A complete copy (``complete_marker`` present) is kept as it is, since folders are named
-    by their content; an incomplete leftover of a crash is replaced.
+    A complete copy (``complete_marker`` present) that ``intact`` accepts is kept as it is,
+    since folders are named by their content; an incomplete leftover of a crash, or a copy
+    damaged since, is replaced.
     """
-    if (target / complete_marker).is_file():
+    if (target / complete_marker).is_file() and intact(target):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))

@@ -122,12 +122,25 @@ def write_snapshot(
             replace_file(staging, name, lambda out, data=payload: out.write(data))
         replace_file(staging, REPORT_FILE, lambda out: out.write(report_bytes))
 
-    return publish_folder(root / snapshot.version, REPORT_FILE, fill)
+    def intact(folder: Path) -> bool:
+        """The kept copy holds exactly these tracks, artists and labels, and a report that
+        reads (a damaged copy is written again)."""
+        names = (TRACKS_FILE, ARTISTS_FILE, LABELS_FILE)
+        try:
+            same = all(
+                (folder / name).read_bytes() == payload
+                for name, payload in zip(names, encoded, strict=True)
+            )
+            kept = orjson.loads((folder / REPORT_FILE).read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            return False
+        return same and isinstance(kept, dict) and {"summary", "built_at"} <= kept.keys()
+
+    return publish_folder(root / snapshot.version, REPORT_FILE, fill, intact)
 
 
-# A stored snapshot is kept as it is when the same inputs are built again (its folder is named
-# by its content), so a damaged one is deleted before the build that remakes it.
-REBUILD_HINT = "delete the folder {folder} and run `recsys pool build --data DIR`"
+# A build from the same inputs writes a damaged copy of its snapshot again.
+REBUILD_HINT = "run `recsys pool build --data DIR` to write {folder} again"
 
 
 def read_snapshot(root: Path, version: str) -> PoolSnapshot:

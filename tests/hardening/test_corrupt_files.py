@@ -250,3 +250,19 @@ def test_deleting_a_damaged_store_and_rebuilding_repairs_it(
     rebuilt = run_cli("rebuild", "--data", world.data, "--workers", "1", state_dir=state)
     assert rebuilt.code == 0, rebuilt.err
     assert run_cli("mixes", USER, state_dir=state).code == 0
+
+
+@pytest.mark.parametrize("name", [TRACKS_FILE, REPORT_FILE])
+def test_the_pool_build_the_line_asks_for_repairs_a_damaged_snapshot(
+    world: RebuiltWorld, tmp_path: Path, name: str
+) -> None:
+    """A snapshot folder is named by its content and kept when the same inputs are built
+    again: a build from the very same data must still replace a damaged copy."""
+    state = _state_copy(world, tmp_path)
+    damaged = truncate(pool_folder(state) / name)
+    command = ("similar", ARTIST) if name == TRACKS_FILE else ("pool", "show")
+    assert_one_clear_line(run_cli(*command, state_dir=state), [str(damaged), POOL_BUILD])
+    built = run_cli("pool", "build", "--data", world.data, state_dir=state)
+    assert built.code == 0, built.err
+    assert pool_folder(state) == damaged.parent  # the same version, written again
+    assert run_cli(*command, state_dir=state).code == 0
