@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -49,6 +50,29 @@ _EPOCH = date(1970, 1, 1)
 Ints = npt.NDArray[np.int64]
 # What ``run`` takes of a listener: a ``Listener``, or their whole ``UserProfile``.
 ChunkUser = Listener | UserProfile
+
+
+class Scratch(NamedTuple):
+    """The arrays the compiled generators mark as they go, made once per process and reused
+    for every listener (a stamp per listener or per mix says which marks are current, so
+    nothing is cleared between them). A named tuple: numba reads its fields by name at no
+    cost, where a plain tuple was read by position."""
+
+    seen_track: npt.NDArray[np.int64]  # per track: the mix stamp of the mix holding it
+    seen_recording: npt.NDArray[np.int64]  # per recording (ISRC): the mix stamp, likewise
+    recent_track: npt.NDArray[np.int64]  # per track: the user stamp if played recently
+    played_track: npt.NDArray[np.int64]  # per track: the user stamp if ever played
+    played_artist: npt.NDArray[np.int64]  # per artist: the user stamp if ever played
+    counted_artist: npt.NDArray[np.int64]  # per artist: the mix stamp once counted in it
+    tracks_per_artist: npt.NDArray[np.int64]  # per artist: tracks in the current mix
+    discoveries_per_artist: npt.NDArray[np.int64]  # per artist: discovery tracks in it
+    artist_value: npt.NDArray[np.float64]  # per artist: a score, affinity or closeness
+    value_stamp: npt.NDArray[np.int64]  # per artist: the stamp its value was set under
+    anchor_mark: npt.NDArray[np.int64]  # per artist: the mix stamp if an anchor of it
+    anchor_weight: npt.NDArray[np.float64]  # per artist: its weight as an anchor
+    anchor_rank: npt.NDArray[np.int64]  # per artist: its place in the anchors' order
+    excluded_track: npt.NDArray[np.int64]  # per track: the user stamp if they excluded it
+    excluded_artist: npt.NDArray[np.int64]  # per artist: the user stamp if excluded
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +161,7 @@ class BatchGenerator:
         self._ctx = ctx
         self._arrays = arrays
         self._history = history
-        self._scratch: tuple[npt.NDArray[np.generic], ...] | None = None
+        self._scratch: Scratch | None = None
         self._state = np.zeros(2, np.int64)
         settings = ctx.settings
         familiar = round(settings.mix_target_tracks * settings.familiar_share)
@@ -163,26 +187,33 @@ class BatchGenerator:
         recent_from = ctx.today - timedelta(days=settings.recent_days)
         self._cutoff = (recent_from - _EPOCH).days
 
-    def _scratch_arrays(self) -> tuple[npt.NDArray[np.generic], ...]:
+    def _scratch_arrays(self) -> Scratch:
         if self._scratch is None:
             tracks = len(self._arrays.track_ids)
             artists = len(self._arrays.artist_ids)
-            self._scratch = (
-                np.zeros(tracks, np.int64),  # seen track (mix stamp)
-                np.zeros(max(self._arrays.recordings, 1), np.int64),  # seen recording
-                np.zeros(tracks, np.int64),  # recent track (user stamp)
-                np.zeros(tracks, np.int64),  # played track (user stamp)
-                np.zeros(artists, np.int64),  # played artist (user stamp)
-                np.zeros(artists, np.int64),  # counted artist (mix stamp)
-                np.zeros(artists, np.int64),  # tracks per artist
-                np.zeros(artists, np.int64),  # discoveries per artist
-                np.zeros(artists, np.float64),  # scores, affinity, closeness
-                np.zeros(artists, np.int64),  # scored artist (mix stamp)
-                np.zeros(artists, np.int64),  # anchor (mix stamp)
-                np.zeros(artists, np.float64),  # anchor's weight
-                np.zeros(artists, np.int64),  # anchor's place in the anchors' order
-                np.zeros(tracks, np.int64),  # excluded track (user stamp)
-                np.zeros(artists, np.int64),  # excluded artist (user stamp)
+
+            def per_track() -> Ints:
+                return np.zeros(tracks, np.int64)
+
+            def per_artist(dtype: type = np.int64) -> npt.NDArray[np.generic]:
+                return np.zeros(artists, dtype)
+
+            self._scratch = Scratch(
+                seen_track=per_track(),
+                seen_recording=np.zeros(max(self._arrays.recordings, 1), np.int64),
+                recent_track=per_track(),
+                played_track=per_track(),
+                played_artist=per_artist(),
+                counted_artist=per_artist(),
+                tracks_per_artist=per_artist(),
+                discoveries_per_artist=per_artist(),
+                artist_value=per_artist(np.float64),
+                value_stamp=per_artist(),
+                anchor_mark=per_artist(),
+                anchor_weight=per_artist(np.float64),
+                anchor_rank=per_artist(),
+                excluded_track=per_track(),
+                excluded_artist=per_artist(),
             )
         return self._scratch
 

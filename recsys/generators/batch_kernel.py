@@ -170,15 +170,15 @@ def _rules(t_ptr, t_art, t_isrc, bl_ptr, bl_art, cap, discovery_cap, stamp, user
         cap,
         discovery_cap,
         stamp,
-        scratch[0],  # seen track
-        scratch[1],  # seen recording
-        scratch[2],  # recent track
+        scratch.seen_track,
+        scratch.seen_recording,
+        scratch.recent_track,
         user_stamp,
-        scratch[5],  # counted artist
-        scratch[6],  # tracks per artist
-        scratch[7],  # discoveries per artist
-        scratch[13],  # excluded track
-        scratch[14],  # excluded artist
+        scratch.counted_artist,
+        scratch.tracks_per_artist,
+        scratch.discoveries_per_artist,
+        scratch.excluded_track,
+        scratch.excluded_artist,
     )
 
 
@@ -680,9 +680,18 @@ def _fill_mix(  # type: ignore[no-untyped-def]
     count updates, for the arrays in the tuples passed down."""
     g_ptr, g_nbr, g_w = g
     target, familiar_target, cap, discovery_cap, max_tracks = sizes
-    played_track, played_artist, score, score_stamp = scratch[3], scratch[4], scratch[8], scratch[9]
-    anchor_mark, anchor_weight, anchor_rank = scratch[10], scratch[11], scratch[12]
-    excluded_artist = scratch[14]
+    played_track, played_artist, score, score_stamp = (
+        scratch.played_track,
+        scratch.played_artist,
+        scratch.artist_value,
+        scratch.value_stamp,
+    )
+    anchor_mark, anchor_weight, anchor_rank = (
+        scratch.anchor_mark,
+        scratch.anchor_weight,
+        scratch.anchor_rank,
+    )
+    excluded_artist = scratch.excluded_artist
     queues, alive, turn, familiar, discovery, kept, rows, is_slot, placed, used, column = work
     user_stamp, mix_stamp = stamps
     # Familiar: round-robin over the anchors' own tracks, then their popular ones.
@@ -825,9 +834,14 @@ def _fill_radar(  # type: ignore[no-untyped-def]
     Like ``_fill_mix``: no reference counting, nothing allocated (``radar_workspace``)."""
     _, _, ar_ptr, ar_rel, er_ptr, er_nbr = releases
     cap, per_release, max_tracks = radar_sizes
-    level, level_stamp = scratch[8], scratch[9]  # closeness of each circle's artist
-    anchor_mark, anchor_weight, anchor_rank = scratch[10], scratch[11], scratch[12]
-    excluded_track, excluded_artist = scratch[13], scratch[14]
+    # The closeness of each circle's artist.
+    level, level_stamp = scratch.artist_value, scratch.value_stamp
+    anchor_mark, anchor_weight, anchor_rank = (
+        scratch.anchor_mark,
+        scratch.anchor_weight,
+        scratch.anchor_rank,
+    )
+    excluded_track, excluded_artist = scratch.excluded_track, scratch.excluded_artist
     circle, orders, found, ranked, kept, used, placed, out = work
     user_stamp, stamp = stamps
     marks = (level, level_stamp, anchor_mark, anchor_weight, anchor_rank, stamp)
@@ -1060,9 +1074,13 @@ def generate_chunk(  # type: ignore[no-untyped-def]
     bl_ptr, bl_art = blocked
     top_n, min_size, max_mixes, min_tracks = mix_limits
     target, familiar_target, cap, _discovery_cap, max_tracks = sizes
-    played_track, played_artist, recent = scratch[3], scratch[4], scratch[2]
-    affinity = scratch[8]
-    excluded_track, excluded_artist = scratch[13], scratch[14]
+    played_track, played_artist, recent = (
+        scratch.played_track,
+        scratch.played_artist,
+        scratch.recent_track,
+    )
+    affinity = scratch.artist_value
+    excluded_track, excluded_artist = scratch.excluded_track, scratch.excluded_artist
     n_users = len(h_ptr) - 1
     mixes = np.empty((n_users * max_mixes, 6), np.int64)
     tracks = np.empty((n_users * max_mixes * max_tracks, 4), np.int64)
