@@ -21,6 +21,8 @@ per iteration, which was 40% of the generators' time.
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import numpy as np
 from numba import njit
 
@@ -157,11 +159,34 @@ def _blocked_with(bl_ptr, bl_art, t_ptr, t_art, via, track):  # type: ignore[no-
     return blocked
 
 
+class Rules(NamedTuple):
+    """What ``_admit`` reads: the catalogue (each track's artists and recording) and curator
+    blocks, the caps, the mix's (or radar's) stamp and the listener's, and the scratch arrays
+    the repetition rules mark. A named tuple: read by name, at no cost in compiled code."""
+
+    t_ptr: Any  # per track: where its artists start in t_art
+    t_art: Any
+    t_isrc: Any  # per track: its recording's number
+    bl_ptr: Any  # per artist: where its blocked partners start in bl_art
+    bl_art: Any
+    cap: int  # tracks per artist in one mix
+    discovery_cap: int  # discovery tracks per artist in one mix
+    stamp: int  # the current mix's (or radar's) stamp
+    seen_track: Any  # per track: the stamp of the mix holding it
+    seen_isrc: Any  # per recording: the stamp of the mix holding it
+    recent: Any  # per track: the user stamp if played recently
+    recent_stamp: int  # the listener's stamp
+    count_stamp: Any  # per artist: the stamp its counts belong to
+    total: Any  # per artist: tracks in the mix
+    new: Any  # per artist: discovery tracks in the mix
+    excluded_track: Any  # per track: the user stamp if the listener excluded it
+    excluded_artist: Any  # per artist: the user stamp if the listener excluded them
+
+
 @njit(cache=True, inline="always")
 def _rules(t_ptr, t_art, t_isrc, bl_ptr, bl_art, cap, discovery_cap, stamp, user_stamp, scratch):  # type: ignore[no-untyped-def]
-    """What ``_admit`` reads, in its order: the catalogue and curator blocks, the caps, the
-    mix's (or radar's) stamp and the listener's, and the scratch arrays the rules mark."""
-    return (
+    """The ``Rules`` of one mix (or radar) of one listener."""
+    return Rules(
         t_ptr,
         t_art,
         t_isrc,
@@ -187,25 +212,16 @@ def _admit(track, via, discovery, rules):  # type: ignore[no-untyped-def]
     """``steps.TrackRules.admit``: the repetition rules against what the mix holds, and the
     listener's exclusions (marked with ``recent_stamp``, the user's stamp). One exit: an
     inlined function that returns early keeps a reference count per array per exit."""
-    (
-        t_ptr,
-        t_art,
-        t_isrc,
-        bl_ptr,
-        bl_art,
-        cap,
-        discovery_cap,
-        stamp,
-        seen_track,
-        seen_isrc,
-        recent,
-        recent_stamp,
-        count_stamp,
-        total,
-        new,
-        excluded_track,
-        excluded_artist,
-    ) = rules
+    t_ptr, t_art, t_isrc, stamp = rules.t_ptr, rules.t_art, rules.t_isrc, rules.stamp
+    seen_track, seen_isrc, recent = rules.seen_track, rules.seen_isrc, rules.recent
+    recent_stamp, count_stamp, total, new = (
+        rules.recent_stamp,
+        rules.count_stamp,
+        rules.total,
+        rules.new,
+    )
+    excluded_track, excluded_artist = rules.excluded_track, rules.excluded_artist
+    bl_ptr, bl_art, cap, discovery_cap = rules.bl_ptr, rules.bl_art, rules.cap, rules.discovery_cap
     admitted = seen_track[track] != stamp and excluded_track[track] != recent_stamp
     if admitted and _blocked_with(bl_ptr, bl_art, t_ptr, t_art, via, track):
         admitted = False
@@ -581,7 +597,7 @@ def _take_discoveries(  # type: ignore[no-untyped-def]
     count. A mix takes a handful of hundreds of neighbours, so the first ``_SELECTED`` are
     picked one at a time and only the rest, when needed, sorted."""
     anchor_mark, mix_stamp, anchor_weight, anchor_rank = anchors
-    recent, user_stamp, discovery_cap = rules[10], rules[11], rules[6]
+    recent, user_stamp, discovery_cap = rules.recent, rules.recent_stamp, rules.discovery_cap
     n_discovery, picked = 0, 0
     while n_discovery < wanted and picked < n_kept:
         if picked < _SELECTED:
@@ -1003,7 +1019,7 @@ def _admit_releases(found, ranked, n_ranked, start, goal, kept, n_kept, g, ancho
     reason will name."""
     g_ptr, g_nbr, g_w = g
     anchor_mark, stamp, anchor_weight, anchor_rank = anchors
-    t_ptr, t_art, bl_ptr = rules[0], rules[1], rules[3]
+    t_ptr, t_art, bl_ptr = rules.t_ptr, rules.t_art, rules.bl_ptr
     position = start
     while position < n_ranked and n_kept < goal:
         i = ranked[position]
