@@ -65,6 +65,11 @@ class Settings:
     redis: RedisSettings
     serve: ServeSettings
 
+    def max_shrink(self, *, allow_shrink: bool) -> float | None:
+        """The share of its tracks a new pool may drop (``pool.max_shrink``), or no limit when
+        the operator said ``--allow-shrink``."""
+        return None if allow_shrink else self.pool_max_shrink
+
 
 def default_config_path() -> Path:
     """``config/default.toml`` of a source checkout, else the copy installed with the package."""

@@ -12,10 +12,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from recsys.jobs.rebuild import run_rebuild
+from recsys.jobs.rebuild import STAGES, run_rebuild
 from recsys.settings import Settings
 from recsys.training.run import TrainingRun, run_training
 from tests.factories import grant_trust, staff_import
+
+# Where a test may act during a rebuild: before each of its stages (the stage hook), and
+# between two chunks of generation ("generate", through the progress callback).
+INJECTION_POINTS = (*STAGES[:-1], "generate", STAGES[-1])
 
 
 def trusted_rebuild(settings: Settings, data_dir: Path, *args: Any, **options: Any) -> Any:

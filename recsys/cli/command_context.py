@@ -6,6 +6,7 @@ as a value.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sqlite3
 import sys
@@ -48,3 +49,12 @@ def valid_text(value: str, what: str) -> str:
         return check_text(value, what)
     except FieldError as error:
         raise UsageError(str(error)) from None
+
+
+def add_allow_shrink_argument(parser: argparse.ArgumentParser) -> None:
+    """``--allow-shrink`` of the commands that publish a pool (``Settings.max_shrink``)."""
+    parser.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help="publish even if the pool drops more than pool.max_shrink of its tracks",
+    )

@@ -8,7 +8,7 @@ from typing import Any
 
 from pool.importer import SNAPSHOT_DIR, current_pool_version, import_data_dir
 from pool.snapshot import read_report
-from recsys.cli.command_context import CommandContext
+from recsys.cli.command_context import CommandContext, add_allow_shrink_argument
 
 
 def add_parsers(commands: Any) -> None:
@@ -19,11 +19,7 @@ def add_parsers(commands: Any) -> None:
         "--data", type=Path, required=True, help="data directory (docs/contract.md section 2)"
     )
     build.add_argument("--json", action="store_true", help="print the report as JSON")
-    build.add_argument(
-        "--allow-shrink",
-        action="store_true",
-        help="publish even if the pool drops more than pool.max_shrink of its tracks",
-    )
+    add_allow_shrink_argument(build)
     build.set_defaults(handler=run_build)
     show = verbs.add_parser("show", help="print the report of the current pool")
     show.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -59,7 +55,7 @@ def run_build(args: argparse.Namespace, ctx: CommandContext) -> int:
             args.data,
             ctx.settings.ai,
             ctx.now,
-            max_shrink=None if args.allow_shrink else ctx.settings.pool_max_shrink,
+            max_shrink=ctx.settings.max_shrink(allow_shrink=args.allow_shrink),
         )
     finally:
         conn.close()

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from recsys.cli.command_context import CommandContext
+from recsys.cli.command_context import CommandContext, add_allow_shrink_argument
 from recsys.errors import RecsysError
 from recsys.jobs.rebuild import run_rebuild
 from recsys.store.base import StoreUnavailableError
@@ -37,11 +37,7 @@ def add_parsers(commands: Any) -> None:
     rebuild.add_argument("--data", type=Path, required=True)
     rebuild.add_argument("--workers", type=int, help="generation processes (default: config)")
     rebuild.add_argument("--json", action="store_true", help="print the summary as JSON")
-    rebuild.add_argument(
-        "--allow-shrink",
-        action="store_true",
-        help="publish even if the pool drops more than pool.max_shrink of its tracks",
-    )
+    add_allow_shrink_argument(rebuild)
     rebuild.set_defaults(handler=run_rebuild_command)
 
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from recsys.cli.command_context import CommandContext
+from recsys.cli.command_context import CommandContext, add_allow_shrink_argument
 from recsys.jobs.rebuild import rebuild_lock
 from recsys.training.run import run_training
 
@@ -17,11 +17,7 @@ def add_parsers(commands: Any) -> None:
     )
     train.add_argument("--data", type=Path, required=True)
     train.add_argument("--json", action="store_true", help="print the summary as JSON")
-    train.add_argument(
-        "--allow-shrink",
-        action="store_true",
-        help="publish even if the pool drops more than pool.max_shrink of its tracks",
-    )
+    add_allow_shrink_argument(train)
     train.set_defaults(handler=run_train)
 
 
@@ -36,7 +32,7 @@ def run_train(args: argparse.Namespace, ctx: CommandContext) -> int:
                 args.data,
                 ctx.settings,
                 ctx.now,
-                max_shrink=None if args.allow_shrink else ctx.settings.pool_max_shrink,
+                max_shrink=ctx.settings.max_shrink(allow_shrink=args.allow_shrink),
             )
         finally:
             conn.close()

@@ -39,6 +39,7 @@ from recsys.jobs.publish import (
     MODEL_POINTER,
     MODELS_DIR,
     MixesRelease,
+    Release,
     discard_release,
     prune_models,
     publish_release,
@@ -331,6 +332,30 @@ def store_version(model_version: str, now: datetime) -> str:
     return f"{now:%Y%m%dT%H%M%S}-{model_version.removeprefix('als-')[:12]}"
 
 
+# The stages a rebuild times and names to its ``stage_hook``, in order (generation itself
+# reports through ``progress``, after each chunk).
+STAGES = (
+    "pool",
+    "links",
+    "listens",
+    "fraud",
+    "als",
+    "history",
+    "save",
+    "load",
+    "prepare",
+    "switch",
+)
+
+
+@dataclass(frozen=True)
+class _Published:
+    version: str
+    users: list[str]
+    outcome: UserOutcome
+    switch: dict[str, int]
+
+
 def run_rebuild(
     settings: Settings,
     data_dir: Path,
@@ -345,11 +370,9 @@ def run_rebuild(
 ) -> dict[str, Any]:
     """The whole cron job; returns its summary. Raises (nothing switched) on failure.
 
-    ``announce`` is told, before the ``prepare`` stage, when that stage is about to compile
-    the generators (the first run after an install), so the operator knows why it is slow.
-
-    ``stage_hook`` is called with each stage's name before it starts (``pool``, ``links``,
-    ``listens``, ``fraud``, ``als``, ``history``, ``save``, ``load``, ``prepare``, ``switch``).
+    ``stage_hook`` is called with each of ``STAGES`` just before it starts. ``announce`` is
+    told, before the ``prepare`` stage, when that stage is about to compile the generators
+    (the first run after an install), so the operator knows why it is slow.
     """
     timer = StageTimer(hook=stage_hook)
     state_dir = settings.state_dir
@@ -366,57 +389,18 @@ def run_rebuild(
                 now,
                 timer=timer,
                 publish=False,
-                max_shrink=None if allow_shrink else settings.pool_max_shrink,
+                max_shrink=settings.max_shrink(allow_shrink=allow_shrink),
             )
-            release = run.release
             try:
-                engine = timer.run(
-                    "load",
-                    lambda: load_engine(
-                        conn,
-                        state_dir,
-                        settings,
-                        now,
-                        pool_version=release.pool_version,
-                        model_version=release.model_version,
-                    ),
+                published = _generate_and_switch(
+                    conn, settings, run.release, store, now, timer, workers, progress, announce
                 )
-                users = engine.known_users()
-                version = store_version(engine.context.model_version, now)
-                writer = store.begin(version)
-                try:
-                    if not compiled_code_cached():
-                        announce(
-                            "compiling the generators and the payload assembly (once after an"
-                            " install or upgrade: a minute or two here; later runs load them"
-                            " from numba's cache)"
-                        )
-                    generation = timer.run("prepare", lambda: prepare_generation(engine))
-                    started = time.perf_counter()
-                    outcome = generate_all(generation, users, writer, workers, progress)
-                    seconds = time.perf_counter() - started
-                    timer.seconds["generate"] = round(seconds, 3)
-                    mixes = MixesRelease(store, writer, users)
-                    switched = timer.run(
-                        "switch",
-                        lambda: publish_release(
-                            conn,
-                            state_dir,
-                            release,
-                            settings.ai,
-                            now,
-                            pool_tracks=engine.context.catalog.tracks,
-                            mixes=mixes,
-                        ),
-                    )
-                except BaseException:
-                    writer.abort()
-                    raise
             except BaseException:
-                discard_release(conn, state_dir, release)
+                discard_release(conn, state_dir, run.release)
                 raise
         finally:
             conn.close()
+    version, users, outcome = published.version, published.users, published.outcome
     log.info("rebuild %s published: %d users", version, len(users))
     summary = run.summary()
     summary["store"] = {"name": store.name, "version": version}
@@ -429,7 +413,63 @@ def run_rebuild(
         "tracks_excluded_by_final_filter": dict(sorted(outcome.dropped.items())),
         "users_per_second": round(len(users) / max(timer.seconds["generate"], 1e-9), 1),
         "workers": workers,
-        "users_erased_during_run": switched["users_erased_during_run"],
+        "users_erased_during_run": published.switch["users_erased_during_run"],
     }
     summary["seconds"] = timer.seconds
     return summary
+
+
+def _generate_and_switch(  # noqa: PLR0917 - the run's parts, passed once
+    conn: sqlite3.Connection,
+    settings: Settings,
+    release: Release,
+    store: MixStore,
+    now: datetime,
+    timer: StageTimer,
+    workers: int,
+    progress: Progress,
+    announce: Callable[[str], None],
+) -> _Published:
+    """Load the run's release, generate every user into a new store version, then switch;
+    the unfinished version is dropped if anything fails."""
+    engine = timer.run(
+        "load",
+        lambda: load_engine(
+            conn,
+            settings.state_dir,
+            settings,
+            now,
+            pool_version=release.pool_version,
+            model_version=release.model_version,
+        ),
+    )
+    users = engine.known_users()
+    version = store_version(engine.context.model_version, now)
+    writer = store.begin(version)
+    try:
+        if not compiled_code_cached():
+            announce(
+                "compiling the generators and the payload assembly (once after an install or"
+                " upgrade: a minute or two here; later runs load them from numba's cache)"
+            )
+        generation = timer.run("prepare", lambda: prepare_generation(engine))
+        started = time.perf_counter()
+        outcome = generate_all(generation, users, writer, workers, progress)
+        timer.seconds["generate"] = round(time.perf_counter() - started, 3)
+        mixes = MixesRelease(store, writer, users)
+        switch = timer.run(
+            "switch",
+            lambda: publish_release(
+                conn,
+                settings.state_dir,
+                release,
+                settings.ai,
+                now,
+                pool_tracks=engine.context.catalog.tracks,
+                mixes=mixes,
+            ),
+        )
+    except BaseException:
+        writer.abort()
+        raise
+    return _Published(version, users, outcome, switch)

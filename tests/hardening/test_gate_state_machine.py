@@ -80,25 +80,12 @@ from recsys.store.factory import open_store
 from recsys.training.run import MODEL_POINTER, MODELS_DIR, load_current_model
 from recsys.world import WorldConfig, generate_world
 from tests.hardening.gate_record import GateRecord, Subject, pair
+from tests.staff import INJECTION_POINTS
 
 START = datetime(2026, 11, 26, 12, tzinfo=UTC)
 # More than MIN_CHUNK_USERS known users, so a rebuild generates in two chunks.
 WORLD = WorldConfig(
     users=280, artists=25, seed=13, today=date(2026, 11, 26), median_listen_rows=15.0
-)
-# Every stage a rebuild names to its hook, in order; "generate" is between two chunks.
-STAGES = (
-    "pool",
-    "links",
-    "listens",
-    "fraud",
-    "als",
-    "history",
-    "save",
-    "load",
-    "prepare",
-    "generate",
-    "switch",
 )
 CURATORS = ("carol", "cleo")
 NEW_USER = "u-never-seen"
@@ -458,17 +445,17 @@ class GateMachine(RuleBasedStateMachine):
     def rebuild(self, allow_shrink: bool) -> None:
         self._rebuild(allow_shrink=allow_shrink)
 
-    @rule(stage=st.sampled_from(STAGES), user=_from("listeners"))
+    @rule(stage=st.sampled_from(INJECTION_POINTS), user=_from("listeners"))
     def rebuild_with_an_erasure(self, stage: str, user: str) -> None:
         self._rebuild(stage=stage, actor=lambda conn: self._erase(conn, user), kind="erasure")
 
-    @rule(stage=st.sampled_from(STAGES), subject=_from("serving_subjects"))
+    @rule(stage=st.sampled_from(INJECTION_POINTS), subject=_from("serving_subjects"))
     def rebuild_with_a_revocation(self, stage: str, subject: Subject) -> None:
         self._rebuild(
             stage=stage, actor=lambda conn: self._set_trust(conn, subject, False), kind="revocation"
         )
 
-    @rule(stage=st.sampled_from(STAGES), track=_from("tracks"), flag=WITHHOLDING_FLAGS)
+    @rule(stage=st.sampled_from(INJECTION_POINTS), track=_from("tracks"), flag=WITHHOLDING_FLAGS)
     def rebuild_with_a_flag(self, stage: str, track: str, flag: tuple[str, float]) -> None:
         self._rebuild(stage=stage, actor=lambda conn: self._flag(conn, track, *flag), kind="flag")
 

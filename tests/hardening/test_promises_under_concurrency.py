@@ -12,7 +12,6 @@ import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,22 +38,7 @@ from tests.conftest import REDIS_URL, empty_redis_db
 from tests.factories import grant_trust
 from tests.recsys.api.world import NOW, TODAY, settings_for
 from tests.recsys.cli_runner import run_cli
-
-LATER = NOW + timedelta(days=1)
-# Every stage a rebuild names to its hook, in order; "generate" is between two chunks.
-STAGES = (
-    "pool",
-    "links",
-    "listens",
-    "fraud",
-    "als",
-    "history",
-    "save",
-    "load",
-    "prepare",
-    "generate",
-    "switch",
-)
+from tests.staff import INJECTION_POINTS
 
 
 @dataclass(frozen=True)
@@ -148,7 +132,7 @@ def _erasure_at(stage: str, settings: Settings, user: str) -> dict[str, Any]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("stage", INJECTION_POINTS)
 def test_an_erasure_at_any_stage_of_a_rebuild_is_never_undone(
     world: World, tmp_path: Path, stage: str
 ) -> None:

@@ -20,6 +20,7 @@ from recsys.serving.final_filter import (
     filter_changes,
     final_filter,
 )
+from tests.recsys.generators.chunk_exclusions import told_to_exclude
 from tests.recsys.trained_world import train_world
 
 AT = datetime(2026, 11, 26, tzinfo=UTC)
@@ -107,19 +108,7 @@ def test_the_chunk_form_of_the_filter_question_answers_as_the_one_output_form(
         if len(users) == 1 and not users & {track_user, artist_user}
     )
     withheld_id = str(arrays.track_ids[withheld])
-    xa_ptr = np.zeros(n + 1, np.int64)
-    xa_ptr[artist_user + 1 :] = 1
-    xt_ptr = np.zeros(n + 1, np.int64)
-    xt_ptr[track_user + 1 :] = 1
-    told = replace(
-        chunk,
-        exclusions=(
-            xa_ptr,
-            np.array([given_artist], np.int64),
-            xt_ptr,
-            np.array([given_track], np.int64),
-        ),
-    )
+    told = told_to_exclude(chunk, track_user, given_track, artist_user, given_artist)
     exclusions = {
         track_user: UserExclusions(frozenset(), frozenset({str(arrays.track_ids[given_track])})),
         artist_user: UserExclusions(frozenset({str(arrays.artist_ids[given_artist])}), frozenset()),

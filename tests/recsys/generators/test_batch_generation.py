@@ -9,7 +9,6 @@ If they drift apart, a rebuild would store mixes that the service's own on-reque
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from recsys.generators import personal_mixes, release_radar
 from recsys.generators.batch import BatchGenerator, UserOutput
 from recsys.generators.batch_arrays import build_generation_arrays
 from recsys.generators.context import GenerationContext, UserProfile
+from tests.recsys.generators.chunk_exclusions import told_to_exclude
 from tests.recsys.trained_world import TrainedWorld, train_world
 
 
@@ -109,23 +109,10 @@ def test_a_chunk_names_the_users_whose_output_holds_what_they_excluded(tmp_path:
         [p for p in map(engine.profile, engine.known_users()) if generator.compiles(p)]
     )
     assert not chunk.excluding().any()
-    n = len(chunk.users)
     track_user, artist_user = 3, 5
     given_track = chunk.members_of(track_user, 0)[0]
     given_artist = chunk.members_of(artist_user, 3)[-1]
-    xa_ptr = np.zeros(n + 1, np.int64)
-    xa_ptr[artist_user + 1 :] = 1
-    xt_ptr = np.zeros(n + 1, np.int64)
-    xt_ptr[track_user + 1 :] = 1
-    told = replace(
-        chunk,
-        exclusions=(
-            xa_ptr,
-            np.array([given_artist], np.int64),
-            xt_ptr,
-            np.array([given_track], np.int64),
-        ),
-    )
+    told = told_to_exclude(chunk, track_user, given_track, artist_user, given_artist)
     assert np.flatnonzero(told.excluding()).tolist() == sorted({track_user, artist_user})
 
 
