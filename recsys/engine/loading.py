@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import bisect
 import sqlite3
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import networkx as nx
@@ -20,6 +22,8 @@ from pool.snapshot import read_snapshot
 from pool.state import get_pointer, load_serving_exclusions
 from recsys.curation.store import load_links
 from recsys.embeddings.artist_model import ArtistModel, load_model
+from recsys.generators.batch import BatchGenerator, ChunkUser, UserOutput
+from recsys.generators.batch_arrays import build_generation_arrays
 from recsys.generators.catalog_index import CatalogIndex, build_catalog_index
 from recsys.generators.context import GenerationContext, Listener, UserProfile, anonymous
 from recsys.generators.neighbourhood import blocked_partners, graph_weights
@@ -32,6 +36,27 @@ from recsys.settings import Settings
 from recsys.state.privacy import Tombstones, load_tombstones
 from recsys.state.users import load_exclusions, load_follows, load_optouts
 from recsys.training.run import MODEL_POINTER, MODELS_DIR
+
+
+class _Generators:
+    """An engine's ``BatchGenerator`` for the current day (its arrays hold that day's Release
+    Radar window and "played recently" cutoff), made on the first request that needs it and
+    shared by every copy of the engine (``Engine.at``). One lock: the generator's scratch
+    arrays serve one call at a time, and a call takes well under a millisecond."""
+
+    def __init__(self) -> None:
+        self._day: date | None = None
+        self._generator: BatchGenerator | None = None
+        self._lock = threading.Lock()
+
+    def generate(self, engine: Engine, users: Sequence[ChunkUser]) -> list[UserOutput]:
+        ctx = engine.context
+        with self._lock:
+            if self._generator is None or self._day != ctx.today:
+                arrays = build_generation_arrays(ctx, engine.history)
+                self._generator = BatchGenerator(ctx, arrays, engine.history)
+                self._day = ctx.today
+            return self._generator.at(ctx).generate(users)
 
 
 @dataclass(frozen=True)
@@ -47,6 +72,12 @@ class Engine:
     # Curators' blocks with the moment each was made, oldest first: a stored mix generated
     # before a block may hold a reason across it, which the read path then removes.
     block_times: tuple[tuple[datetime, str, str], ...] = ()
+    _generators: _Generators = field(default_factory=_Generators, repr=False, compare=False)
+
+    def generate(self, users: Sequence[ChunkUser]) -> list[UserOutput]:
+        """Personal mixes and Release Radar of ``users`` (profiles or ``listener``s), made
+        on request by the same compiled generators as a rebuild's, before the final filter."""
+        return self._generators.generate(self, users)
 
     def blocks_after(self, moment: datetime) -> dict[str, frozenset[str]]:
         """Artist -> the artists a curator blocked it with at or after ``moment`` (both ways;
@@ -89,19 +120,21 @@ class Engine:
             factors=factors,
         )
 
-    def listener(self, user_id: str) -> Listener | None:
-        """What the compiled generators read of a personalised listener with a history (the
-        users ``BatchGenerator.compiles`` takes the profile of); None for anyone else."""
-        if user_id in self.optouts:
-            return None
+    def listener(self, user_id: str) -> Listener:
+        """What the generators read of a listener besides their history (which they read
+        from ``history`` by id): not personalised, as in ``profile``, when erased, opted out
+        or without a history."""
+        if self.tombstones.erased(user_id):
+            return Listener(user_id, frozenset(), NO_EXCLUSIONS, personalised=False)
+        exclusions = self.exclusions.get(user_id, NO_EXCLUSIONS)
         row = self.history.users.index_of(user_id)
-        if row is None or self.history.indptr[row] == self.history.indptr[row + 1]:
-            return None
-        return Listener(
-            user_id,
-            self.follows.get(user_id, frozenset()),
-            self.exclusions.get(user_id, NO_EXCLUSIONS),
-        )
+        if (
+            user_id in self.optouts
+            or row is None
+            or self.history.indptr[row] == self.history.indptr[row + 1]
+        ):
+            return Listener(user_id, frozenset(), exclusions, personalised=False)
+        return Listener(user_id, self.follows.get(user_id, frozenset()), exclusions)
 
     def known_users(self) -> list[str]:
         """Everyone the engine has data for: listeners, followers, excluders, opt-outs."""

@@ -1,10 +1,11 @@
-"""Personal mixes and Release Radar for many listeners at once: the rebuild's generator.
+"""Personal mixes and Release Radar for a batch of listeners: the one implementation.
 
-Personalised listeners with a history (nearly all) go through the compiled generators
-(``batch_kernel``) a chunk at a time; everyone else through the Python generators, whose
-output for them is the same for all and made once. Both give the same mixes: the compiled
-ones are the Python ones on integer arrays, and a test holds them to it. Results are plain
-``Mix`` values, so the final filter and the store's encoding are the same code either way.
+The compiled generators (``batch_kernel``) make them for a chunk of listeners at a time in
+a rebuild, and for a batch of one on request (as ``implicit``'s ``recommend`` treats one user
+as a batch of one). Listeners without personalisation (strangers, opt-outs, the erased) go
+through the same code with the pool's popular artists as anchors. Results come back as rows
+(``CompiledChunk``), which the payload encoder writes straight into stored payloads, or as
+plain ``Mix`` values (``output``), which pass the final filter like any other.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ import numpy as np
 import numpy.typing as npt
 
 from recsys.domain.mix import Mix, MixTrack, Reason
-from recsys.generators import personal_mixes, release_radar
 from recsys.generators.batch_arrays import GenerationArrays, csr
 from recsys.generators.batch_kernel import (
     MIX_ANCHOR1,
     MIX_ANCHOR2,
     MIX_ANCHORS,
+    MIX_POPULAR,
     MIX_START,
     MIX_STOP,
     MIX_USER,
@@ -37,7 +38,10 @@ from recsys.generators.batch_kernel import (
     SLOT,
     TRACK,
     VIA,
+    Listeners,
+    Mixing,
     generate_chunk,
+    mix_workspace,
     part_members,
     reason_ids,
     users_excluding,
@@ -50,6 +54,19 @@ _EPOCH = date(1970, 1, 1)
 Ints = npt.NDArray[np.int64]
 # What ``run`` takes of a listener: a ``Listener``, or their whole ``UserProfile``.
 ChunkUser = Listener | UserProfile
+RADAR_TITLE = "Release Radar"
+
+
+def popular_reason(artist_id: str) -> Reason:
+    """Why a track of a popular artist is in a non-personalised mix or radar."""
+    return Reason("seed", {"artist_id": artist_id, "basis": "popular in the pool"})
+
+
+def mix_title(index: int, names: Sequence[str]) -> str:
+    """The title of mix number ``index`` around one or two anchors (by ``names``)."""
+    if len(names) == 1:
+        return f"Mix {index}: {names[0]} and more"
+    return f"Mix {index}: {names[0]}, {names[1]} and more"
 
 
 class Scratch(NamedTuple):
@@ -78,7 +95,8 @@ class Scratch(NamedTuple):
 @dataclass(frozen=True, slots=True)
 class UserOutput:
     """One listener's mixes and Release Radar (before the final filter), and how many notes
-    the generators made (shortfalls, as ``GenerationResult.notes``)."""
+    the generators made (shortfalls: a mix too short to keep, a history too thin, an empty
+    radar)."""
 
     mixes: tuple[Mix, ...]
     release_radar: Mix
@@ -91,6 +109,7 @@ class CompiledChunk:
     radar tracks (columns named in ``batch_kernel``), and each user's count of notes."""
 
     users: Sequence[ChunkUser]
+    listeners: Listeners
     mixes: Ints
     tracks: Ints
     notes: Ints
@@ -101,13 +120,11 @@ class CompiledChunk:
     # Per user, the distinct tracks and artists of their mixes and of their radar
     # (``part_members``): (indptr, numbers) each.
     members: tuple[tuple[Ints, Ints], ...]
-    # Each user's "don't play this" as numbers: (indptr, artists, indptr, tracks).
-    exclusions: tuple[Ints, Ints, Ints, Ints]
 
     def excluding(self) -> npt.NDArray[np.bool_]:
         """Per user, whether their output holds something they excluded (the generators
         leave it out; the final filter would remove it)."""
-        return users_excluding(self.members, self.exclusions)  # type: ignore[no-any-return]
+        return users_excluding(self.members, self.listeners)  # type: ignore[no-any-return]
 
     def members_of(self, position: int, part: int) -> list[int]:
         """Part 0: mix tracks, 1: mix artists, 2: radar tracks, 3: radar artists."""
@@ -152,8 +169,10 @@ class CompiledChunk:
 
 
 class BatchGenerator:
-    """Generates listeners a chunk at a time. Its scratch arrays (a few per track and per
-    artist) are made on first use; forked workers each write their own copy of them."""
+    """Generates listeners a chunk at a time (or one at a time, on request). Its scratch and
+    work arrays (a few per track and per artist) are made on first use and reused by every
+    call: forked workers each write their own copy, and callers on threads must not share
+    one generator without a lock (``Engine`` holds one)."""
 
     def __init__(
         self, ctx: GenerationContext, arrays: GenerationArrays, history: ListeningHistory
@@ -161,36 +180,24 @@ class BatchGenerator:
         self._ctx = ctx
         self._arrays = arrays
         self._history = history
-        self._scratch: Scratch | None = None
+        self._mixing: Mixing | None = None
         self._state = np.zeros(2, np.int64)
         settings = ctx.settings
-        familiar = round(settings.mix_target_tracks * settings.familiar_share)
+        recent_from = ctx.today - timedelta(days=settings.recent_days)
+        self._cutoff = (recent_from - _EPOCH).days
         cap = settings.max_tracks_per_artist
-        self._sizes = (
-            settings.mix_target_tracks,
-            familiar,
-            cap,
-            settings.max_discovery_tracks_per_artist,
-            settings.mix_max_tracks,
-        )
-        self._limits = (
-            settings.top_artists,
-            -(-familiar // cap),
-            settings.max_mixes,
-            settings.mix_min_tracks,
-        )
         self._radar_sizes = (
             cap,
             settings.release_radar_tracks_per_release,
             settings.release_radar_max_tracks,
         )
-        recent_from = ctx.today - timedelta(days=settings.recent_days)
-        self._cutoff = (recent_from - _EPOCH).days
 
-    def _scratch_arrays(self) -> Scratch:
-        if self._scratch is None:
-            tracks = len(self._arrays.track_ids)
-            artists = len(self._arrays.artist_ids)
+    def _mixing_arrays(self) -> Mixing:
+        if self._mixing is None:
+            arrays, settings = self._arrays, self._ctx.settings
+            familiar = round(settings.mix_target_tracks * settings.familiar_share)
+            cap = settings.max_tracks_per_artist
+            tracks, artists = len(arrays.track_ids), len(arrays.artist_ids)
 
             def per_track() -> Ints:
                 return np.zeros(tracks, np.int64)
@@ -198,9 +205,9 @@ class BatchGenerator:
             def per_artist(dtype: type = np.int64) -> npt.NDArray[np.generic]:
                 return np.zeros(artists, dtype)
 
-            self._scratch = Scratch(
+            scratch = Scratch(
                 seen_track=per_track(),
-                seen_recording=np.zeros(max(self._arrays.recordings, 1), np.int64),
+                seen_recording=np.zeros(max(arrays.recordings, 1), np.int64),
                 recent_track=per_track(),
                 played_track=per_track(),
                 played_artist=per_artist(),
@@ -215,65 +222,85 @@ class BatchGenerator:
                 excluded_track=per_track(),
                 excluded_artist=per_artist(),
             )
-        return self._scratch
+            self._mixing = Mixing(
+                catalog=arrays.catalog,
+                g=arrays.graph,
+                scenes=arrays.scenes,
+                blocked=arrays.blocked,
+                sizes=(
+                    settings.mix_target_tracks,
+                    familiar,
+                    cap,
+                    settings.max_discovery_tracks_per_artist,
+                    settings.mix_max_tracks,
+                ),
+                min_share=settings.min_familiar_share,
+                limits=(
+                    settings.top_artists,
+                    -(-familiar // cap),
+                    settings.max_mixes,
+                    settings.mix_min_tracks,
+                ),
+                scratch=scratch,
+                work=mix_workspace(settings.top_artists, settings.mix_target_tracks, artists),
+            )
+        return self._mixing
 
     @property
     def context(self) -> GenerationContext:
         return self._ctx
 
+    def at(self, ctx: GenerationContext) -> BatchGenerator:
+        """This generator for ``ctx``, the same context at another moment of the same day
+        (what an on-request answer is generated at): the arrays, scratch and stamps shared."""
+        if ctx is self._ctx:
+            return self
+        if ctx.today != self._ctx.today:
+            raise ValueError("a generator's arrays hold one day's release window")
+        self._mixing_arrays()  # made once, here, for every copy to share
+        copy = object.__new__(BatchGenerator)
+        copy.__dict__.update(self.__dict__)
+        copy._ctx = ctx
+        return copy
+
     @property
     def arrays(self) -> GenerationArrays:
         return self._arrays
 
-    def compiles(self, user: UserProfile) -> bool:
-        """Whether ``run`` takes this user: personalised, with a history."""
-        return bool(
-            user.personalised
-            and user.history.track_ids
-            and self._history.users.index_of(user.user_id) is not None
-        )
+    def generate(self, users: Sequence[ChunkUser]) -> list[UserOutput]:
+        """Each user's output as ``Mix`` values, in the order given."""
+        chunk = self.run(users)
+        return [self.output(chunk, position) for position in range(len(users))]
 
-    def generate(self, users: Sequence[UserProfile]) -> list[UserOutput]:
-        """Each user's output, in the order given."""
-        compiled = [i for i, user in enumerate(users) if self.compiles(user)]
-        chunk = self.run([users[i] for i in compiled])
-        outputs: list[UserOutput | None] = [None] * len(users)
-        for position, i in enumerate(compiled):
-            outputs[i] = self.output(chunk, position)
-        return [
-            output if output is not None else self.python_output(user)
-            for output, user in zip(outputs, users, strict=True)
-        ]
-
-    def python_output(self, user: UserProfile) -> UserOutput:
-        """A user ``run`` does not take, through the Python generators."""
-        mixes = personal_mixes.generate(self._ctx, user)
-        radar = release_radar.generate(self._ctx, user)
-        return UserOutput(mixes.mixes, radar.mixes[0], len(mixes.notes) + len(radar.notes))
-
-    def _chunk_inputs(
-        self, users: Sequence[ChunkUser]
-    ) -> tuple[
-        tuple[Ints, Ints, Ints, npt.NDArray[np.float32], npt.NDArray[np.int32]],
-        tuple[Ints, Ints],
-        tuple[Ints, Ints, Ints, Ints],
-    ]:
-        history = self._history
-        rows = np.array([history.users.index_of(u.user_id) for u in users], np.int64)
-        starts, stops = history.indptr[rows], history.indptr[rows + 1]
-        lengths = stops - starts
+    def _listeners(self, users: Sequence[ChunkUser]) -> Listeners:
+        """The chunk's listeners as ``Listeners``: the history rows of the personalised (a
+        personalised listener the history does not know has none), nothing personal of the
+        others but their exclusions."""
+        history, arrays = self._history, self._arrays
+        personalised = np.fromiter((u.personalised for u in users), np.bool_, len(users))
+        found = [history.users.index_of(u.user_id) if u.personalised else None for u in users]
+        known = np.fromiter((row is not None for row in found), np.bool_, len(users))
+        index_rows = np.fromiter((row or 0 for row in found), np.int64, len(users))
+        starts, stops = history.indptr[index_rows], history.indptr[index_rows + 1]
+        lengths = np.where(known, stops - starts, 0)
         h_ptr = np.zeros(len(users) + 1, np.int64)
         np.cumsum(lengths, out=h_ptr[1:])
         index = np.repeat(starts - h_ptr[:-1], lengths) + np.arange(int(h_ptr[-1]))
-        h_trk = self._arrays.history_tracks[history.track[index]]
-        arrays, none = self._arrays, ()  # most listeners exclude nothing
+        none = ()  # most listeners exclude nothing
         tracks = [
             arrays.tracks_of(u.exclusions.tracks) if u.exclusions.tracks else none for u in users
         ]
-        return (
-            (h_ptr, h_trk, history.plays[index], history.heard[index], history.last_day[index]),
-            arrays.artists_csr([u.follows for u in users]),
-            (*arrays.artists_csr([u.exclusions.artists for u in users]), *csr(tracks)),
+        follows = [u.follows if p else none for u, p in zip(users, personalised, strict=True)]
+        return Listeners(
+            h_ptr,
+            arrays.history_tracks[history.track[index]],
+            history.plays[index],
+            history.heard[index],
+            history.last_day[index],
+            *arrays.artists_csr(follows),
+            *arrays.artists_csr([u.exclusions.artists for u in users]),
+            *csr(tracks),
+            personalised,
         )
 
     def warm_up(self) -> CompiledChunk:
@@ -282,48 +309,33 @@ class BatchGenerator:
         return self.run([])
 
     def run(self, users: Sequence[ChunkUser]) -> CompiledChunk:
-        """The compiled generators over ``users`` (each one that ``compiles``)."""
+        """The compiled generators over ``users``."""
         arrays = self._arrays
-        history, follows, exclusions = self._chunk_inputs(users)
+        listeners = self._listeners(users)
         mixes, tracks, notes, radar = generate_chunk(
-            history,
-            follows,
-            exclusions,
+            listeners,
             self._cutoff,
-            arrays.catalog,
-            arrays.graph,
-            arrays.scenes,
+            self._mixing_arrays(),
+            arrays.popular,
             arrays.releases,
-            arrays.blocked,
-            self._sizes,
-            self._ctx.settings.min_familiar_share,
-            self._limits,
             self._radar_sizes,
-            self._scratch_arrays(),
             self._state,
         )
         g_ptr, g_nbr, _ = arrays.graph
-        track_reasons, radar_reasons = reason_ids(
-            mixes, tracks, radar, follows[0], follows[1], g_ptr, g_nbr
-        )
+        track_reasons, radar_reasons = reason_ids(mixes, tracks, radar, listeners, g_ptr, g_nbr)
         t_ptr, t_art = arrays.catalog[0], arrays.catalog[1]
         members = part_members(mixes, tracks, radar, len(users), t_ptr, t_art)
         return CompiledChunk(
-            users, mixes, tracks, notes, radar, track_reasons, radar_reasons, members, exclusions
+            users, listeners, mixes, tracks, notes, radar, track_reasons, radar_reasons, members
         )
 
     def output(self, chunk: CompiledChunk, position: int) -> UserOutput:
         """The chunk's ``position``-th user as ``Mix`` values."""
         user = chunk.users[position]
-        found = int(chunk.notes[position])
         mix_rows, radar_rows = chunk.rows_of(position)
-        built = [self._mix(user, i, row, chunk.tracks) for i, row in enumerate(mix_rows, 1)]
-        if not built:
-            # As ``personal_mixes.generate``: a history too thin for a mix.
-            fallback = personal_mixes.generate_non_personalised(self._ctx, user)
-            built, found = list(fallback.mixes), found + 1
+        built = tuple(self._mix(user, i, row, chunk.tracks) for i, row in enumerate(mix_rows, 1))
         radar_mix = self._radar(user, radar_rows)
-        return UserOutput(tuple(built), radar_mix, found + int(not radar_mix.tracks))
+        return UserOutput(built, radar_mix, int(chunk.notes[position]) + int(not radar_mix.tracks))
 
     def _mix(self, user: ChunkUser, index: int, row: Ints, tracks: Ints) -> Mix:
         ctx, arrays = self._ctx, self._arrays
@@ -331,6 +343,7 @@ class BatchGenerator:
         anchors = [artist_ids[int(row[MIX_ANCHOR1])]]
         if int(row[MIX_ANCHORS]) > 1:
             anchors.append(artist_ids[int(row[MIX_ANCHOR2])])
+        popular = bool(row[MIX_POPULAR])
         reasons: dict[int, Reason] = {}
         picked = []
         for track_row in tracks[int(row[MIX_START]) : int(row[MIX_STOP])]:
@@ -345,12 +358,15 @@ class BatchGenerator:
             reason = reasons.get(via)
             if reason is None:
                 anchor = artist_ids[via]
-                basis = "followed_artist" if anchor in user.follows else "history"
-                reason = reasons[via] = Reason(basis, {"artist_id": anchor})
+                if popular:
+                    reason = popular_reason(anchor)
+                else:
+                    basis = "followed_artist" if anchor in user.follows else "history"
+                    reason = Reason(basis, {"artist_id": anchor})
+                reasons[via] = reason
             picked.append(MixTrack(track.track_id, track.artist_ids, track.title, reason))
-        return make_mix(
-            ctx, "mix", f"{user.user_id}:{index}", personal_mixes.title(index, anchors, ctx), picked
-        )
+        title = mix_title(index, [ctx.catalog.name(a) for a in anchors])
+        return make_mix(ctx, "mix", f"{user.user_id}:{index}", title, picked)
 
     def _radar(self, user: ChunkUser, rows: Ints) -> Mix:
         ctx, arrays = self._ctx, self._arrays
@@ -363,9 +379,13 @@ class BatchGenerator:
             if closeness == 0:
                 reason = Reason("followed_artist", {"artist_id": artist})
             elif closeness == 1:
-                reason = Reason("history", {"artist_id": artist})
+                reason = (
+                    Reason("history", {"artist_id": artist})
+                    if user.personalised
+                    else popular_reason(artist)
+                )
             else:
                 via = int(row[RADAR_VIA])
                 reason = ctx.edge_reason(artist_ids[via] if via >= 0 else "", artist)
             picked.append(MixTrack(track.track_id, track.artist_ids, track.title, reason))
-        return make_mix(ctx, "release_radar", user.user_id, release_radar.TITLE, picked)
+        return make_mix(ctx, "release_radar", user.user_id, RADAR_TITLE, picked)

@@ -57,6 +57,10 @@ class GenerationArrays:
     blocked: tuple[Ints, Ints]  # artist -> artists a curator blocked it with, sorted
     history_tracks: Ints  # the history's track numbering -> pool track (-1: not in the pool)
     recordings: int  # number of distinct ISRCs
+    # The pool's most listened artists (``cold_start_artists`` of them), most listened first,
+    # and their weights as anchors (distinct listeners + 1): what anyone without
+    # personalisation gets their mixes and Release Radar around.
+    popular: tuple[Ints, Floats]
 
     def artists_csr(self, rows: Sequence[Collection[str]]) -> tuple[Ints, Ints]:
         """Each row's known artists as numbers, each row sorted (by number, so by id), as
@@ -128,6 +132,7 @@ def build_generation_arrays(ctx: GenerationContext, history: ListeningHistory) -
     history_tracks = np.fromiter(
         (track_number.get(t, -1) for t in history.tracks.ids), np.int64, len(history.tracks)
     )
+    popular = catalog.popular_artists(ctx.settings.cold_start_artists)
     return GenerationArrays(
         artist_ids=artist_ids,
         artist_number=number,
@@ -139,4 +144,8 @@ def build_generation_arrays(ctx: GenerationContext, history: ListeningHistory) -
         blocked=(bl_ptr, bl_art),
         history_tracks=history_tracks,
         recordings=len(isrcs),
+        popular=(
+            np.array([number[a] for a in popular], np.int64),
+            np.array([catalog.artist_listeners.get(a, 0) + 1.0 for a in popular], np.float64),
+        ),
     )

@@ -29,7 +29,9 @@ from numba import njit
 # Output columns of a mix track (``tracks`` array).
 TRACK, VIA, NEIGHBOUR, SLOT = 0, 1, 2, 3
 # Output columns of a mix (``mixes`` array).
-MIX_USER, MIX_START, MIX_STOP, MIX_ANCHOR1, MIX_ANCHOR2, MIX_ANCHORS = 0, 1, 2, 3, 4, 5
+# MIX_POPULAR: 1 for a mix around the pool's popular artists (no personalisation, or a
+# history too thin for a mix of its own), whose familiar tracks' reasons say so.
+MIX_USER, MIX_START, MIX_STOP, MIX_ANCHOR1, MIX_ANCHOR2, MIX_ANCHORS, MIX_POPULAR = range(7)
 # Output columns of a radar track (``radar`` array).
 RADAR_USER, RADAR_TRACK, RADAR_ARTIST, RADAR_CLOSENESS, RADAR_VIA = 0, 1, 2, 3, 4
 _NONE_ABOVE = 2**62  # above every artist number
@@ -112,25 +114,34 @@ def _sort(values):  # type: ignore[no-untyped-def]
         values[j] = value
 
 
+# A reason's kind, for an artist the listener knows or a popular one (``reason_ids``).
+HISTORY, FOLLOWED, SEED = 0, 1, 2
+
+
 @njit(cache=True)
-def reason_ids(mixes, tracks, radar, f_ptr, f_art, g_ptr, g_nbr):  # type: ignore[no-untyped-def]
+def reason_ids(mixes, tracks, radar, listeners, g_ptr, g_nbr):  # type: ignore[no-untyped-def]
     """A number for each track's reason, the same number for the same reason JSON:
-    2 * artist + followed for "history" / "followed_artist" of an artist (mix anchors and the
-    radar's own circles alike), 2 * artists + edge position for an edge's reason (named by the
-    edge's first artist), and 2 * artists + edges for a radar neighbour no anchor links."""
+    3 * artist + kind for an artist's own reason (``HISTORY``, ``FOLLOWED`` or ``SEED``, for
+    mix anchors and the radar's own circles alike), 3 * artists + edge position for an edge's
+    reason (named by the edge's first artist), and 3 * artists + edges for a radar neighbour
+    no anchor links."""
     artists, edges = len(g_ptr) - 1, len(g_nbr)
+    f_ptr, f_art = listeners.f_ptr, listeners.f_art
     track_reasons = np.empty(len(tracks), np.int64)
     for m in range(len(mixes)):
         u = mixes[m, MIX_USER]
         for r in range(mixes[m, MIX_START], mixes[m, MIX_STOP]):
             via = tracks[r, VIA]
             if tracks[r, SLOT]:
-                track_reasons[r] = 2 * artists + _edge_index(
+                track_reasons[r] = 3 * artists + _edge_index(
                     g_ptr, g_nbr, via, tracks[r, NEIGHBOUR]
                 )
+            elif mixes[m, MIX_POPULAR]:
+                track_reasons[r] = 3 * via + SEED
+            elif _in_sorted(f_art, f_ptr[u], f_ptr[u + 1], via):
+                track_reasons[r] = 3 * via + FOLLOWED
             else:
-                followed = _in_sorted(f_art, f_ptr[u], f_ptr[u + 1], via)
-                track_reasons[r] = 2 * via + (1 if followed else 0)
+                track_reasons[r] = 3 * via + HISTORY
     radar_reasons = np.empty(len(radar), np.int64)
     for r in range(len(radar)):
         closeness, artist, via = (
@@ -138,12 +149,15 @@ def reason_ids(mixes, tracks, radar, f_ptr, f_art, g_ptr, g_nbr):  # type: ignor
             radar[r, RADAR_ARTIST],
             radar[r, RADAR_VIA],
         )
-        if closeness < 2:
-            radar_reasons[r] = 2 * artist + (1 if closeness == 0 else 0)
+        if closeness == 0:
+            radar_reasons[r] = 3 * artist + FOLLOWED
+        elif closeness == 1:
+            popular = not listeners.personalised[radar[r, RADAR_USER]]
+            radar_reasons[r] = 3 * artist + (SEED if popular else HISTORY)
         elif via >= 0:
-            radar_reasons[r] = 2 * artists + _edge_index(g_ptr, g_nbr, via, artist)
+            radar_reasons[r] = 3 * artists + _edge_index(g_ptr, g_nbr, via, artist)
         else:
-            radar_reasons[r] = 2 * artists + edges
+            radar_reasons[r] = 3 * artists + edges
     return track_reasons, radar_reasons
 
 
@@ -1058,173 +1072,236 @@ def _radar_rows(out, kept, placed, n_placed, g, anchors):  # type: ignore[no-unt
             )
 
 
-@njit(cache=True)
-def generate_chunk(  # type: ignore[no-untyped-def]
-    history,
-    follows,
-    exclusions,
-    cutoff,
-    catalog,
-    g,
-    scenes,
-    releases,
-    blocked,
-    sizes,
-    min_share,
-    mix_limits,
-    radar_sizes,
-    scratch,
-    state,
-):
-    """Personal mixes and Release Radar of each listener of a chunk.
+class Listeners(NamedTuple):
+    """A chunk's listeners as ``generate_chunk`` reads them, one row each (CSR arrays:
+    ``x_ptr[u]:x_ptr[u + 1]`` is listener u's slice of ``x``)."""
 
-    ``history`` is the chunk's (indptr, track, plays, heard, last day) with tracks as pool
-    numbers (-1: not in the pool); ``follows`` (indptr, artists sorted); ``exclusions``
-    (indptr, artists, indptr, tracks): each listener's "don't play this". ``state`` holds the
-    stamps between calls. Returns (mixes, mix tracks, notes per user, radar rows)."""
-    h_ptr, h_trk, h_plays, h_heard, h_last = history
-    f_ptr, f_art = follows
-    xa_ptr, xa_art, xt_ptr, xt_trk = exclusions
-    t_ptr, t_art, t_isrc, a_ptr, a_trk = catalog
-    scene_of, sl_ptr, sl_nbr, sl_w = scenes
-    bl_ptr, bl_art = blocked
-    top_n, min_size, max_mixes, min_tracks = mix_limits
-    target, familiar_target, cap, _discovery_cap, max_tracks = sizes
-    played_track, played_artist, recent = (
-        scratch.played_track,
-        scratch.played_artist,
-        scratch.recent_track,
-    )
-    affinity = scratch.artist_value
-    excluded_track, excluded_artist = scratch.excluded_track, scratch.excluded_artist
-    n_users = len(h_ptr) - 1
-    mixes = np.empty((n_users * max_mixes, 6), np.int64)
+    h_ptr: Any  # history: per listener, where their plays start
+    h_trk: Any  # per play row: the pool track (-1: not in the pool)
+    h_plays: Any  # per play row: the play count
+    h_heard: Any  # per play row: the share of the track heard, 0-1
+    h_last: Any  # per play row: the day (since 1970) last played
+    f_ptr: Any  # follows: per listener, where their followed artists start
+    f_art: Any  # followed artists, each row sorted
+    xa_ptr: Any  # "don't play this" artists: per listener, where they start
+    xa_art: Any  # excluded artists, each row sorted
+    xt_ptr: Any  # "don't play this" tracks: per listener, where they start
+    xt_trk: Any  # excluded tracks, each row sorted
+    personalised: Any  # per listener: False for opt-outs, strangers and the erased
+
+
+class Mixing(NamedTuple):
+    """What every listener's mixes read besides the listener: the catalogue, graph, scenes,
+    blocks, sizes and limits, and the scratch and work arrays (see ``generate_chunk``)."""
+
+    catalog: Any  # (t_ptr, t_art, t_isrc, a_ptr, a_trk)
+    g: Any  # the graph: (g_ptr, g_nbr, g_w)
+    scenes: Any  # (scene_of, sl_ptr, sl_nbr, sl_w)
+    blocked: Any  # (bl_ptr, bl_art)
+    sizes: Any  # (target, familiar target, cap, discovery cap, max tracks)
+    min_share: float  # the least share of familiar tracks in a topped-up mix
+    limits: Any  # (top artists, least cluster size, max mixes, min tracks)
+    scratch: Any  # ``batch.Scratch``
+    work: Any  # ``mix_workspace``
+
+
+@njit(cache=True)
+def _popular_top(popular, popular_w, excluded_artist, user_stamp, top_n):  # type: ignore[no-untyped-def]
+    """The anchors of non-personalised mixes: the pool's most listened artists the listener
+    has not excluded, at most ``top_n``, with their weights (listeners + 1)."""
+    allowed = np.empty(len(popular), np.bool_)
+    for k in range(len(popular)):
+        allowed[k] = excluded_artist[popular[k]] != user_stamp
+    mine = np.nonzero(allowed)[0][:top_n]
+    return popular[mine], popular_w[mine]
+
+
+@njit(cache=True)
+def _user_mixes(u, top, top_w, own, popular, user_stamp, m, state, notes, out):  # type: ignore[no-untyped-def]
+    """``personal_mixes._generate`` for listener ``u`` around ``top`` (by (-weight, id)),
+    their own tracks ``own`` (artists, tracks): one mix per cluster of ``top`` while fewer
+    than ``max_mixes``, or one around all of ``top`` when no cluster made one. Appends rows
+    to ``out`` (mixes, tracks, and their counts); ``popular`` marks the mixes as built
+    around the pool's popular artists. Returns the count of mixes made."""
+    mixes, tracks, counts = out
+    t_ptr, t_art, t_isrc, a_ptr, a_trk = m.catalog
+    scene_of, sl_ptr, sl_nbr, sl_w = m.scenes
+    _, min_size, max_mixes, min_tracks = m.limits
+    target, familiar_target, cap, _, _ = m.sizes
+    cluster_of, n_clusters = _clusters(top, top_w, scene_of, sl_ptr, sl_nbr, sl_w, min_size)
+    user_mixes = 0
+    for c in range(n_clusters + 1):
+        fallback = c == n_clusters
+        if fallback:
+            if user_mixes > 0 or n_clusters <= 1:
+                break
+            members = np.arange(len(top))
+            anchors = top.copy()
+            weights = top_w.copy()
+        else:
+            if user_mixes >= max_mixes:
+                break
+            members = np.nonzero(cluster_of == c)[0]  # (-affinity, id) order
+            by_id = members[_argsort(top[members])]
+            anchors = top[by_id]
+            weights = top_w[by_id]
+            every = 0
+            for k in members:
+                a = top[k]
+                every += min(cap, a_ptr[a + 1] - a_ptr[a])
+            discoveries = 0
+            for f in range(min(every, familiar_target) + 1):
+                discoveries = max(
+                    discoveries, _discovery_count(target, familiar_target, m.min_share, f)
+                )
+            if min(target, every + discoveries) < min_tracks:
+                notes[u] += 1
+                continue
+        familiar_order = top[members]
+        state[1] += 1
+        # Written where the mix goes; a failed one is overwritten by the next (never past
+        # the end: a listener tries a mix only while they have fewer than ``max_mixes``).
+        n_tracks = counts[1]
+        count = _fill_mix(
+            anchors,
+            weights,
+            familiar_order,
+            own[0],
+            own[1],
+            m.g,
+            t_ptr,
+            t_art,
+            t_isrc,
+            a_ptr,
+            a_trk,
+            m.blocked[0],
+            m.blocked[1],
+            m.sizes,
+            m.min_share,
+            m.scratch,
+            (user_stamp, state[1]),
+            m.work,
+            tracks,
+            n_tracks,
+        )
+        if count < min_tracks:
+            notes[u] += int(not fallback)  # a failed fallback makes no note of its own
+            continue
+        if fallback:
+            notes[u] += 1
+        row = mixes[counts[0]]
+        row[MIX_USER] = u
+        row[MIX_START] = n_tracks
+        row[MIX_STOP] = n_tracks + count
+        row[MIX_ANCHOR1] = familiar_order[0]
+        row[MIX_ANCHOR2] = familiar_order[1] if len(familiar_order) > 1 else -1
+        row[MIX_ANCHORS] = len(familiar_order)
+        row[MIX_POPULAR] = popular
+        counts[0] += 1
+        counts[1] += count
+        user_mixes += 1
+    if user_mixes == 0 and notes[u] == 0:
+        notes[u] += 1  # "no artists to build a mix around"
+    return user_mixes
+
+
+@njit(cache=True)
+def _mark_listener(listeners, u, stamp, personalised, cutoff, scratch):  # type: ignore[no-untyped-def]
+    """Mark listener ``u``'s exclusions under ``stamp``, and (when ``personalised``) their
+    played and recently played tracks."""
+    ls = listeners
+    if personalised:
+        for i in range(ls.h_ptr[u], ls.h_ptr[u + 1]):
+            track = ls.h_trk[i]
+            if track >= 0:
+                scratch.played_track[track] = stamp
+                if ls.h_last[i] >= cutoff:
+                    scratch.recent_track[track] = stamp
+    for i in range(ls.xa_ptr[u], ls.xa_ptr[u + 1]):
+        scratch.excluded_artist[ls.xa_art[i]] = stamp
+    for i in range(ls.xt_ptr[u], ls.xt_ptr[u + 1]):
+        scratch.excluded_track[ls.xt_trk[i]] = stamp
+
+
+@njit(cache=True)
+def generate_chunk(listeners, cutoff, m, popular, releases, radar_sizes, state):  # type: ignore[no-untyped-def]
+    """Personal mixes and Release Radar of each listener of a chunk (``Listeners``).
+
+    ``m`` is the ``Mixing`` (with the scratch arrays, stamped: see the module docstring);
+    ``popular`` the pool's most listened artists and their weights, the anchors of anyone
+    without personalisation and of a history too thin for a mix of its own; ``cutoff`` the
+    first day of "played recently"; ``state`` the stamps between calls. Returns (mixes, mix
+    tracks, notes per user, radar rows)."""
+    ls, scratch = listeners, m.scratch
+    t_ptr, t_art, t_isrc, _, _ = m.catalog
+    top_n, _, max_mixes, _ = m.limits
+    max_tracks = m.sizes[4]
+    n_users = len(ls.h_ptr) - 1
+    mixes = np.empty((n_users * max_mixes, 7), np.int64)
     tracks = np.empty((n_users * max_mixes * max_tracks, 4), np.int64)
     radar = np.empty((n_users * radar_sizes[2], 5), np.int64)
     notes = np.zeros(n_users, np.int64)
-    # Work arrays, made once per chunk rather than per listener or mix.
-    mix_work = mix_workspace(top_n, target, len(affinity))
-    touched = np.empty(len(affinity), np.int64)  # a listener's played artists
-    radar_work = radar_workspace(len(affinity), releases, radar_sizes[1], radar_sizes[2])
-    n_mixes, n_tracks, n_radar = _int(0), _int(0), _int(0)
+    counts = np.zeros(2, np.int64)  # mixes and mix tracks written
+    touched = np.empty(len(scratch.artist_value), np.int64)  # a listener's played artists
+    radar_work = radar_workspace(
+        len(scratch.artist_value), releases, radar_sizes[1], radar_sizes[2]
+    )
+    ones = np.ones(len(popular[0]), np.float64)
+    no_own = np.zeros(0, np.int64)
+    n_radar = _int(0)
     for u in range(n_users):
+        personalised = ls.personalised[u]
         state[0] += 1
-        user_stamp = state[0]
-        for i in range(h_ptr[u], h_ptr[u + 1]):
-            track = h_trk[i]
-            if track >= 0:
-                played_track[track] = user_stamp
-                if h_last[i] >= cutoff:
-                    recent[track] = user_stamp
-        for i in range(xa_ptr[u], xa_ptr[u + 1]):
-            excluded_artist[xa_art[i]] = user_stamp
-        for i in range(xt_ptr[u], xt_ptr[u + 1]):
-            excluded_track[xt_trk[i]] = user_stamp
-        # affinity shares the score array; its own stamp keeps the user's played artists.
-        state[1] += 1
-        top, top_w, radar_top, radar_top_w = _top_artists(
-            h_ptr[u],
-            h_ptr[u + 1],
-            h_trk,
-            h_plays,
-            h_heard,
-            t_ptr,
-            t_art,
-            affinity,
-            played_artist,
-            user_stamp,
-            top_n,
-            excluded_artist,
-            touched,
-        )
-        cluster_of, n_clusters = _clusters(top, top_w, scene_of, sl_ptr, sl_nbr, sl_w, min_size)
-        own_art, own_trk = _own_tracks(h_ptr[u], h_ptr[u + 1], h_trk, h_plays, t_ptr, t_art)
-        user_mixes = 0
-        for c in range(n_clusters + 1):
-            fallback = c == n_clusters
-            if fallback:
-                if user_mixes > 0 or n_clusters <= 1:
-                    break
-                members = np.arange(len(top))
-                anchors = top.copy()
-                weights = top_w.copy()
-            else:
-                if user_mixes >= max_mixes:
-                    break
-                members = np.nonzero(cluster_of == c)[0]  # (-affinity, id) order
-                by_id = members[_argsort(top[members])]
-                anchors = top[by_id]
-                weights = top_w[by_id]
-                every = 0
-                for k in members:
-                    a = top[k]
-                    every += min(cap, a_ptr[a + 1] - a_ptr[a])
-                discoveries = 0
-                for f in range(min(every, familiar_target) + 1):
-                    discoveries = max(
-                        discoveries, _discovery_count(target, familiar_target, min_share, f)
-                    )
-                most = min(target, every + discoveries)
-                if most < min_tracks:
-                    notes[u] += 1
-                    continue
-            familiar_order = top[members]
+        stamp = state[0]
+        _mark_listener(ls, u, stamp, personalised, cutoff, scratch)
+        if personalised:
+            # affinity shares the score array; its own stamp keeps the user's played artists.
             state[1] += 1
-            # Written where the mix goes; a failed one is overwritten by the next (never past
-            # the end: a listener tries a mix only while they have fewer than ``max_mixes``).
-            count = _fill_mix(
-                anchors,
-                weights,
-                familiar_order,
-                own_art,
-                own_trk,
-                g,
+            top, top_w, radar_top, radar_top_w = _top_artists(
+                ls.h_ptr[u],
+                ls.h_ptr[u + 1],
+                ls.h_trk,
+                ls.h_plays,
+                ls.h_heard,
                 t_ptr,
                 t_art,
-                t_isrc,
-                a_ptr,
-                a_trk,
-                bl_ptr,
-                bl_art,
-                sizes,
-                min_share,
-                scratch,
-                (user_stamp, state[1]),
-                mix_work,
-                tracks,
-                n_tracks,
+                scratch.artist_value,
+                scratch.played_artist,
+                stamp,
+                top_n,
+                scratch.excluded_artist,
+                touched,
             )
-            if count < min_tracks:
-                notes[u] += int(not fallback)  # a failed fallback makes no note of its own
-                continue
-            if fallback:
-                notes[u] += 1
-            mixes[n_mixes, MIX_USER] = u
-            mixes[n_mixes, MIX_START] = n_tracks
-            mixes[n_mixes, MIX_STOP] = n_tracks + count
-            mixes[n_mixes, MIX_ANCHOR1] = familiar_order[0]
-            mixes[n_mixes, MIX_ANCHOR2] = familiar_order[1] if len(familiar_order) > 1 else -1
-            mixes[n_mixes, MIX_ANCHORS] = len(familiar_order)
-            n_tracks += count
-            n_mixes += 1
-            user_mixes += 1
-        if user_mixes == 0 and notes[u] == 0:
+            own = _own_tracks(ls.h_ptr[u], ls.h_ptr[u + 1], ls.h_trk, ls.h_plays, t_ptr, t_art)
+        else:
+            top, top_w = _popular_top(popular[0], popular[1], scratch.excluded_artist, stamp, top_n)
+            radar_top, radar_top_w = popular[0], ones
+            own = (no_own, no_own)
+        out = (mixes, tracks, counts)
+        made = _user_mixes(u, top, top_w, own, _int(not personalised), stamp, m, state, notes, out)
+        if made == 0 and personalised:
+            # A history too thin for a mix: what a stranger gets, under their exclusions.
             notes[u] += 1
+            state[0] += 1
+            stamp = state[0]
+            _mark_listener(ls, u, stamp, False, cutoff, scratch)
+            top, top_w = _popular_top(popular[0], popular[1], scratch.excluded_artist, stamp, top_n)
+            _user_mixes(u, top, top_w, (no_own, no_own), _int(1), stamp, m, state, notes, out)
         state[1] += 1
         count = _fill_radar(
             radar_top,
             radar_top_w,
-            f_art[f_ptr[u] : f_ptr[u + 1]],
-            g,
+            ls.f_art[ls.f_ptr[u] : ls.f_ptr[u + 1]] if personalised else no_own,
+            m.g,
             t_ptr,
             t_art,
             t_isrc,
             releases,
-            bl_ptr,
-            bl_art,
+            m.blocked[0],
+            m.blocked[1],
             radar_sizes,
             scratch,
-            (user_stamp, state[1]),
+            (stamp, state[1]),
             radar_work,
         )
         rows = radar_work[-1]
@@ -1235,7 +1312,7 @@ def generate_chunk(  # type: ignore[no-untyped-def]
             radar[n_radar, RADAR_CLOSENESS] = rows[i, 2]
             radar[n_radar, RADAR_VIA] = rows[i, 3]
             n_radar += 1
-    return mixes[:n_mixes], tracks[:n_tracks], notes, radar[:n_radar]
+    return mixes[: counts[0]], tracks[: counts[1]], notes, radar[:n_radar]
 
 
 @njit(cache=True, inline="always")
@@ -1302,11 +1379,11 @@ def part_members(mixes, tracks, radar, n_users, t_ptr, t_art):  # type: ignore[n
 
 
 @njit(cache=True)
-def users_excluding(members, exclusions):  # type: ignore[no-untyped-def]
+def users_excluding(members, listeners):  # type: ignore[no-untyped-def]
     """Per user, whether their mixes or radar hold a track they excluded or credit an artist
-    they excluded (``members``: ``part_members``'; ``exclusions``: (indptr, artists,
-    indptr, tracks), each row sorted)."""
-    xa_ptr, xa_art, xt_ptr, xt_trk = exclusions
+    they excluded (``members``: ``part_members``'; ``listeners``: the chunk's ``Listeners``)."""
+    xa_ptr, xa_art = listeners.xa_ptr, listeners.xa_art
+    xt_ptr, xt_trk = listeners.xt_ptr, listeners.xt_trk
     n_users = len(xa_ptr) - 1
     found = np.zeros(n_users, np.bool_)
     for part in range(4):

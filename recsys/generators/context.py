@@ -155,14 +155,15 @@ class GenerationContext:
 
 
 class Listener(NamedTuple):
-    """What the compiled generators (``batch``) read of a personalised listener with a
-    history, besides the history itself: a rebuild makes one per listener, and a whole
+    """What the generators (``batch``) read of a listener besides their history (read from
+    the engine's ``ListeningHistory`` by id): a rebuild makes one per listener, and a whole
     ``UserProfile`` copies their history into Python objects (a named tuple: a frozen
-    dataclass takes several times as long to make)."""
+    dataclass takes several times as long to make). ``personalised`` as ``UserProfile``'s."""
 
     user_id: str
     follows: frozenset[str]
     exclusions: UserExclusions
+    personalised: bool = True
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """The generator registry and runner: generators found by name, the final filter applied.
 
-A generator is a pure function ``(context, request) -> GenerationResult``. The runner, not the
-generator, applies the final filter, so no generator can forget it (STYLE.md, point 4).
+A generator is a function ``(engine, request) -> GenerationResult``: personal mixes and
+Release Radar come from the engine's compiled generators (``Engine.generate``, the same code
+as a rebuild's), radios from ``radio``. The runner, not the generator, applies the final
+filter, so no generator can forget it (STYLE.md, point 4).
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from recsys.generators import personal_mixes, radio, release_radar
-from recsys.generators.context import GenerationContext, UserProfile
+from recsys.engine.loading import Engine
+from recsys.generators import radio
+from recsys.generators.context import UserProfile
 from recsys.generators.result import GenerationResult
 from recsys.generators.steps import NO_EXCLUSIONS
-from recsys.serving.final_filter import ServingGate, final_filter
+from recsys.serving.final_filter import final_filter
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +27,7 @@ class GenerationRequest:
     seed_track: str | None = None
 
 
-Generator = Callable[[GenerationContext, GenerationRequest], GenerationResult]
+Generator = Callable[[Engine, GenerationRequest], GenerationResult]
 
 
 def _needs_user(request: GenerationRequest) -> UserProfile:
@@ -33,24 +36,26 @@ def _needs_user(request: GenerationRequest) -> UserProfile:
     return request.user
 
 
-def _personal_mixes(ctx: GenerationContext, request: GenerationRequest) -> GenerationResult:
-    return personal_mixes.generate(ctx, _needs_user(request))
+def _personal_mixes(engine: Engine, request: GenerationRequest) -> GenerationResult:
+    (output,) = engine.generate([_needs_user(request)])
+    return GenerationResult(output.mixes)
 
 
-def _release_radar(ctx: GenerationContext, request: GenerationRequest) -> GenerationResult:
-    return release_radar.generate(ctx, _needs_user(request))
+def _release_radar(engine: Engine, request: GenerationRequest) -> GenerationResult:
+    (output,) = engine.generate([_needs_user(request)])
+    return GenerationResult((output.release_radar,))
 
 
-def _artist_radio(ctx: GenerationContext, request: GenerationRequest) -> GenerationResult:
+def _artist_radio(engine: Engine, request: GenerationRequest) -> GenerationResult:
     if request.seed_artist is None:
         raise ValueError("an artist radio needs a seed artist")
-    return radio.artist_radio(ctx, request.seed_artist, request.user)
+    return radio.artist_radio(engine.context, request.seed_artist, request.user)
 
 
-def _track_radio(ctx: GenerationContext, request: GenerationRequest) -> GenerationResult:
+def _track_radio(engine: Engine, request: GenerationRequest) -> GenerationResult:
     if request.seed_track is None:
         raise ValueError("a track radio needs a seed track")
-    return radio.track_radio(ctx, request.seed_track, request.user)
+    return radio.track_radio(engine.context, request.seed_track, request.user)
 
 
 GENERATORS: dict[str, Generator] = {
@@ -62,10 +67,11 @@ GENERATORS: dict[str, Generator] = {
 
 
 def run_generator(
-    name: str, ctx: GenerationContext, request: GenerationRequest, gate: ServingGate
+    name: str, engine: Engine, request: GenerationRequest
 ) -> tuple[GenerationResult, Counter[str]]:
     """Generate, then pass every mix through the final filter; counts of what it removed."""
-    result = GENERATORS[name](ctx, request)
+    result = GENERATORS[name](engine, request)
+    gate = engine.gate
     exclusions = request.user.exclusions if request.user is not None else NO_EXCLUSIONS
     dropped: Counter[str] = Counter()
     mixes = []

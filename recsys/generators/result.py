@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from recsys.domain.mix import Mix, MixKind, MixTrack
 from recsys.generators.context import GenerationContext
@@ -46,9 +46,3 @@ def make_mix(
         model_version=ctx.model_version,
         tracks=tuple(tracks),
     )
-
-
-def for_listener(ctx: GenerationContext, mix: Mix, key: str) -> Mix:
-    """A shared mix (built once for every listener without personalisation) as this
-    listener's own: their mix id, generated now."""
-    return replace(mix, mix_id=mix_id(ctx, mix.kind, key), generated_at=ctx.now)

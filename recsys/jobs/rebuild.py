@@ -34,7 +34,6 @@ from recsys.engine.loading import Engine, load_engine
 from recsys.errors import RecsysError
 from recsys.generators.batch import BatchGenerator, ChunkUser, UserOutput
 from recsys.generators.batch_arrays import build_generation_arrays
-from recsys.generators.registry import GenerationRequest, run_generator
 from recsys.jobs.publish import (
     MODEL_POINTER,
     MODELS_DIR,
@@ -45,7 +44,7 @@ from recsys.jobs.publish import (
     publish_release,
 )
 from recsys.payload.codec import encode_user
-from recsys.payload.encoder import Encoded, PayloadEncoder
+from recsys.payload.encoder import PayloadEncoder
 from recsys.serving.final_filter import final_filter
 from recsys.settings import Settings
 from recsys.state.schema import open_engine_state
@@ -132,17 +131,9 @@ _WRITER: VersionWriter | None = None
 
 def generate_user(engine: Engine, user_id: str) -> tuple[bytes, UserOutcome]:
     """A user's mixes and Release Radar, through the final filter, encoded for the store
-    (the Python generators: what a rebuild stores for this user, one user at a time)."""
-    outcome = UserOutcome()
-    request = GenerationRequest(user=engine.profile(user_id))
-    mixes, dropped = run_generator("personal_mixes", engine.context, request, engine.gate)
-    radar, radar_dropped = run_generator("release_radar", engine.context, request, engine.gate)
-    outcome.mixes = len(mixes.mixes)
-    outcome.tracks = sum(len(m.tracks) for m in (*mixes.mixes, *radar.mixes))
-    outcome.empty_radars = int(not radar.mixes[0].tracks)
-    outcome.dropped = dropped + radar_dropped
-    outcome.notes = len(mixes.notes) + len(radar.notes)
-    return encode_user(mixes.mixes, radar.mixes[0]), outcome
+    (what a rebuild stores for this user, made the ``Mix`` way)."""
+    (output,) = engine.generate([engine.listener(user_id)])
+    return _finish(engine, engine.listener(user_id), output)
 
 
 def _finish(engine: Engine, user: ChunkUser, output: UserOutput) -> tuple[bytes, UserOutcome]:
@@ -161,18 +152,6 @@ def _finish(engine: Engine, user: ChunkUser, output: UserOutput) -> tuple[bytes,
     return encode_user(mixes, radar), outcome
 
 
-def _encoded(encoded: Encoded | None) -> tuple[bytes, UserOutcome] | None:
-    if encoded is None:
-        return None
-    outcome = UserOutcome(
-        mixes=encoded.mixes,
-        tracks=encoded.tracks,
-        empty_radars=int(encoded.empty_radar),
-        notes=encoded.notes,
-    )
-    return encoded.payload, outcome
-
-
 def _generate_chunk(users: Sequence[str]) -> tuple[int, UserOutcome]:
     """Generate and store a chunk of users (how many were stored, and what they hold)."""
     if _WRITER is None:
@@ -183,37 +162,20 @@ def _generate_chunk(users: Sequence[str]) -> tuple[int, UserOutcome]:
 
 
 def _chunk_payloads(users: Sequence[str]) -> tuple[list[tuple[str, bytes]], UserOutcome]:
-    """Payloads of a chunk of users: compiled and encoded from rows (or from the shared
-    non-personalised mixes) where nothing needs the final filter, through ``Mix`` values and
-    the filter otherwise."""
+    """Payloads of a chunk of users: encoded from the compiled rows where the final filter
+    changes nothing, through ``Mix`` values and the filter otherwise."""
     if _ENGINE is None or _GENERATOR is None or _ENCODER is None:
         raise RuntimeError("generate_all sets the engine before any chunk is generated")
-    listeners = [_ENGINE.listener(user_id) for user_id in users]
-    compiled = [i for i, listener in enumerate(listeners) if listener is not None]
-    chunk = _GENERATOR.run([listener for listener in listeners if listener is not None])
+    chunk = _GENERATOR.run([_ENGINE.listener(user_id) for user_id in users])
     encoded = _ENCODER.encode(chunk)
     mixes, tracks, empty_radars, notes = encoded.totals()
     total = UserOutcome(mixes=mixes, tracks=tracks, empty_radars=empty_radars, notes=notes)
-    payloads: list[bytes | None] = [None] * len(users)
-    for position, i in enumerate(compiled):
-        payload = encoded.payloads[position]
+    payloads = encoded.payloads
+    for position, payload in enumerate(payloads):
         if payload is None:
             output = _GENERATOR.output(chunk, position)
-            payload, outcome = _finish(_ENGINE, chunk.users[position], output)
+            payloads[position], outcome = _finish(_ENGINE, chunk.users[position], output)
             _add(total, outcome)
-        payloads[i] = payload
-    for i, user_id in enumerate(users):
-        if payloads[i] is not None:
-            continue
-        profile = _ENGINE.profile(user_id)
-        exclusions = profile.exclusions
-        found = None
-        if not (profile.personalised or exclusions.artists or exclusions.tracks):
-            found = _encoded(_ENCODER.encode_anonymous(profile.user_id))
-        if found is None:
-            found = _finish(_ENGINE, profile, _GENERATOR.python_output(profile))
-        payloads[i] = found[0]
-        _add(total, found[1])
     return [
         (user, payload) for user, payload in zip(users, payloads, strict=True) if payload
     ], total

@@ -198,12 +198,11 @@ def _title_size(text, index, first, second):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, _nrt=False)
-def _measure(users, rows, text, members, shared, sizes):  # type: ignore[no-untyped-def]
+def _measure(users, rows, text, members, sizes):  # type: ignore[no-untyped-def]
     """Per listener of ``users``, the bytes of their header, mixes and radar into ``sizes``."""
     mix_ptr, radar_ptr, mixes, tracks, radar, track_reasons, radar_reasons = rows
     pieces, track_ids, artist_ids = text[5], text[2], text[3]
     (mt_ptr, mt), (ma_ptr, ma), (rt_ptr, rt), (ra_ptr, ra) = members
-    is_shared, template, header_start = shared[0], shared[1], shared[3]
     for k in range(len(users)):
         u = users[k]
         mixes_size = 2 + max(mix_ptr[u + 1] - mix_ptr[u] - 1, 0)
@@ -222,15 +221,11 @@ def _measure(users, rows, text, members, shared, sizes):  # type: ignore[no-unty
         header_size = _digits(radar_size)
         for piece in range(HEADER_0 + 4, HEADER_0 + 7):
             header_size += _len(pieces, piece)
-        if is_shared[u]:
-            mixes_size = len(template)
-            header_size += len(header_start)
-        else:
-            header_size += _digits(mixes_size)
-            for piece in range(HEADER_0, HEADER_0 + 4):
-                header_size += _len(pieces, piece)
-            header_size += _list_size(track_ids, mt, mt_ptr[u], mt_ptr[u + 1])
-            header_size += _list_size(artist_ids, ma, ma_ptr[u], ma_ptr[u + 1])
+        header_size += _digits(mixes_size)
+        for piece in range(HEADER_0, HEADER_0 + 4):
+            header_size += _len(pieces, piece)
+        header_size += _list_size(track_ids, mt, mt_ptr[u], mt_ptr[u + 1])
+        header_size += _list_size(artist_ids, ma, ma_ptr[u], ma_ptr[u + 1])
         header_size += _list_size(track_ids, rt, rt_ptr[u], rt_ptr[u + 1])
         header_size += _list_size(artist_ids, ra, ra_ptr[u], ra_ptr[u + 1])
         sizes[k, 0] = header_size
@@ -272,13 +267,12 @@ def _put_mixes(buf, n, u, rows, text, mix_digests):  # type: ignore[no-untyped-d
 
 
 @njit(cache=True, _nrt=False)
-def _write(buf, offsets, users, rows, text, members, shared, digests, sizes):  # type: ignore[no-untyped-def]
+def _write(buf, offsets, users, rows, text, members, digests, sizes):  # type: ignore[no-untyped-def]
     """The payloads of ``users`` end to end into ``buf`` (measured by ``_measure``); where
     each starts into ``offsets``. Returns the first miscounted listener's place, or -1."""
     radar_ptr, radar, radar_reasons = rows[1], rows[4], rows[6]
     pieces, track_ids, artist_ids = text[5], text[2], text[3]
     (mt_ptr, mt), (ma_ptr, ma), (rt_ptr, rt), (ra_ptr, ra) = members
-    is_shared, template, digest_at, header_start, shared_digests = shared
     mix_digests, radar_digests = digests
     n = 0
     for k in range(len(users)):
@@ -290,31 +284,20 @@ def _write(buf, offsets, users, rows, text, members, shared, digests, sizes):  #
         for shift in range(4):
             buf[n + shift] = (header_size >> (8 * (3 - shift))) & 255
         n += 4
-        if is_shared[u]:
-            _copy_bytes(buf, n, header_start, 0, len(header_start))
-            n += len(header_start)
-        else:
-            n = _put(buf, n, pieces, HEADER_0)
-            n = _put_int(buf, n, mixes_size)
-            n = _put(buf, n, pieces, HEADER_0 + 1)
-            n = _put_list(buf, n, track_ids, mt, mt_ptr[u], mt_ptr[u + 1])
-            n = _put(buf, n, pieces, HEADER_0 + 2)
-            n = _put_list(buf, n, artist_ids, ma, ma_ptr[u], ma_ptr[u + 1])
-            n = _put(buf, n, pieces, HEADER_0 + 3)
+        n = _put(buf, n, pieces, HEADER_0)
+        n = _put_int(buf, n, mixes_size)
+        n = _put(buf, n, pieces, HEADER_0 + 1)
+        n = _put_list(buf, n, track_ids, mt, mt_ptr[u], mt_ptr[u + 1])
+        n = _put(buf, n, pieces, HEADER_0 + 2)
+        n = _put_list(buf, n, artist_ids, ma, ma_ptr[u], ma_ptr[u + 1])
+        n = _put(buf, n, pieces, HEADER_0 + 3)
         n = _put_int(buf, n, radar_size)
         n = _put(buf, n, pieces, HEADER_0 + 4)
         n = _put_list(buf, n, track_ids, rt, rt_ptr[u], rt_ptr[u + 1])
         n = _put(buf, n, pieces, HEADER_0 + 5)
         n = _put_list(buf, n, artist_ids, ra, ra_ptr[u], ra_ptr[u + 1])
         n = _put(buf, n, pieces, HEADER_0 + 6)
-        # The mixes: a list of mix objects (the shared ones: a copy under this listener's ids).
-        if is_shared[u]:
-            _copy_bytes(buf, n, template, 0, len(template))
-            for i in range(len(digest_at)):
-                _copy_bytes(buf, n + digest_at[i], shared_digests[u], i * DIGEST, DIGEST)
-            n += len(template)
-        else:
-            n = _put_mixes(buf, n, u, rows, text, mix_digests)
+        n = _put_mixes(buf, n, u, rows, text, mix_digests)  # the mixes: a list of mix objects
         # The Release Radar: one mix object.
         n = _put(buf, n, pieces, RADAR_OPEN)
         for i in range(DIGEST):
@@ -343,7 +326,6 @@ def assemble_payloads(  # type: ignore[no-untyped-def]
     text,
     mix_digests,
     radar_digests,
-    shared,
 ):
     """The uncompressed payloads of the chunk's listeners at positions ``users`` (sorted),
     end to end in ``buf`` (a larger copy when it is too small; the caller keeps it for the
@@ -354,21 +336,19 @@ def assemble_payloads(  # type: ignore[no-untyped-def]
     tables (text, start, stop) of track heads (``track_heads``), reasons, track ids, artist
     ids and artist names (JSON; names without their quotes), then the constant pieces;
     ``mix_digests`` the id digits of each mix row, and ``radar_digests`` of each listener's
-    radar. ``shared`` is (per listener whether they get the shared non-personalised mixes,
-    those mixes rendered, where each one's id digits go in them, the header up to the
-    radar's size, and per listener the digits of the ids under which they get them)."""
+    radar."""
     every = np.arange(len(radar_digests) + 1)
     mix_ptr = np.searchsorted(mixes[:, MIX_USER], every)
     radar_ptr = np.searchsorted(radar[:, RADAR_USER], every)
     rows = (mix_ptr, radar_ptr, mixes, tracks, radar, track_reasons, radar_reasons)
     sizes = np.empty((len(users), 3), np.int64)
-    _measure(users, rows, text, members, shared, sizes)
+    _measure(users, rows, text, members, sizes)
     total = 4 * len(users) + sizes.sum()
     if total > len(buf):
         buf = np.empty(max(2 * len(buf), total), np.uint8)
     offsets = np.empty(len(users) + 1, np.int64)
     digests = (mix_digests, radar_digests)
-    miscounted = _write(buf, offsets, users, rows, text, members, shared, digests, sizes)
+    miscounted = _write(buf, offsets, users, rows, text, members, digests, sizes)
     if miscounted >= 0:
         raise AssertionError("a payload's size was miscounted")
     return buf, offsets

@@ -5,40 +5,45 @@ an object per track, a filter pass, a render. For a listener whose output holds 
 track (nearly all: the generators draw from the pool, and the final filter would remove
 nothing), this writes the same bytes from the rows, with each track's and each reason's JSON
 made once per process (``TextTable``) and the payloads assembled by compiled code
-(``payload.assembly``); listeners given the shared non-personalised mixes get them rendered
-once, under their own mix ids. A listener with a withheld track, or with exclusions of their
-own, goes the ``Mix`` way and its final filter. Tests hold both ways to the same payloads,
-byte for byte.
+(``payload.assembly``). A listener for whom the final filter would change something goes
+the ``Mix`` way and its final filter. Tests hold both ways to the same payloads, byte for
+byte.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import orjson
 
-from recsys.domain.mix import Mix, MixKind
-from recsys.generators import personal_mixes, release_radar
-from recsys.generators.batch import BatchGenerator, CompiledChunk
+from recsys.domain.mix import MixKind
+from recsys.generators.batch import (
+    RADAR_TITLE,
+    BatchGenerator,
+    CompiledChunk,
+    mix_title,
+    popular_reason,
+)
 from recsys.generators.batch_kernel import (
+    HISTORY,
     MIX_ANCHOR1,
     MIX_ANCHOR2,
     MIX_START,
     MIX_STOP,
     MIX_USER,
     RADAR_TRACK,
+    SEED,
     TRACK,
 )
-from recsys.generators.context import anonymous
 from recsys.generators.neighbourhood import als_reason, als_score
-from recsys.generators.result import format_mix_id, mix_digest, mix_id
+from recsys.generators.result import format_mix_id, mix_digest
 from recsys.payload.assembly import DIGEST, PIECES, assemble_payloads, json_items, track_heads
-from recsys.payload.codec import PAYLOAD_VERSION, compress_payload, pack_payload, part_header
-from recsys.payload.render import MixRenderer, mix_head, track_head
-from recsys.serving.final_filter import ServingGate, chunk_filter_changes, filter_changes
+from recsys.payload.codec import PAYLOAD_VERSION, compress_payload
+from recsys.payload.render import mix_head, track_head
+from recsys.serving.final_filter import ServingGate, chunk_filter_changes
 
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
@@ -131,12 +136,12 @@ def payload_pieces(
 
     mix = _split(head("mix", title_marker), [marker.encode(), title_marker.encode()])
     # A title's pieces, JSON-escaped as the head escapes the whole title.
-    escaped = orjson.dumps(personal_mixes.title_of(index, ["@1@", "@2@"]))[1:-1]
+    escaped = orjson.dumps(mix_title(index, ["@1@", "@2@"]))[1:-1]
     title = _split(escaped, [index.encode(), b"@1@", b"@2@"])
-    one = orjson.dumps(personal_mixes.title_of(index, ["@1@"]))[1:-1]
+    one = orjson.dumps(mix_title(index, ["@1@"]))[1:-1]
     if one != b"".join((title[0], index.encode(), title[1], b"@1@", title[3])):
         raise ValueError("mix titles are no longer 'prefix index: names suffix'")
-    radar = _split(head("release_radar", release_radar.TITLE), [marker.encode()])
+    radar = _split(head("release_radar", RADAR_TITLE), [marker.encode()])
     # The sizes' places are marked with strings too: a number could occur in the pool's name.
     part = {"bytes": "@B@", "tracks": ["@T@"], "artists": ["@A@"], "pools": [pool_version]}
     header = orjson.dumps({"v": PAYLOAD_VERSION, "mixes": part, "release_radar": part})
@@ -174,38 +179,6 @@ class EncodedChunk:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class _Shared:
-    """Mixes shared by every listener without personalisation, rendered once: each listener
-    gets them under their own mix ids (``result.for_listener``)."""
-
-    mixes: tuple[tuple[str, int, bytes], ...]  # per mix: title, tracks, JSON after the head
-    tracks: list[str]
-    artists: list[str]
-    notes: int
-
-
-@dataclass(frozen=True, slots=True)
-class _SharedLayout:
-    """The shared mixes as the compiled assembly copies them (``PayloadEncoder._shared_layout``)."""
-
-    template: npt.NDArray[np.uint8]
-    digest_at: Ints
-    header_start: npt.NDArray[np.uint8]
-    track_count: int
-
-
-@dataclass(frozen=True, slots=True)
-class Encoded:
-    """A listener's stored payload and what the rebuild's summary counts of it."""
-
-    payload: bytes
-    mixes: int
-    tracks: int
-    empty_radar: bool
-    notes: int
-
-
 class PayloadEncoder:
     """Encodes the users of compiled chunks; its caches fill as it goes, so each forked
     worker makes its own."""
@@ -233,7 +206,7 @@ class PayloadEncoder:
         self._titles = TextTable(tracks)
         self._heads = TextTable(tracks)
         self._track_json = TextTable(tracks)
-        self._reasons = TextTable(2 * artists + len(self._g_nbr) + 1)
+        self._reasons = TextTable(3 * artists + len(self._g_nbr) + 1)
         self._artist_json = TextTable(artists)
         self._names = TextTable(artists)
         self._generated_at = ctx.now.isoformat()
@@ -243,15 +216,10 @@ class PayloadEncoder:
         self._buffer = np.empty(1 << 22, np.uint8)  # a chunk's payloads, before compression
         self._versions = (pool, model)
         self._gate = gate
-        # The shared non-personalised mixes and radar (False: not rendered yet).
-        self._mixes_shared: _Shared | Literal[False] | None = False
-        self._radar_shared: _Shared | Literal[False] | None = False
-        self._layout: _SharedLayout | Literal[False] | None = False
 
     def warm_up(self, empty: CompiledChunk) -> None:
-        """Compile the assembly (or load it from numba's cache) and render the shared
-        non-personalised mixes now, on a chunk of no listener: a rebuild does it once before
-        its workers fork, not once in every worker."""
+        """Compile the assembly (or load it from numba's cache) now, on a chunk of no
+        listener: a rebuild does it once before its workers fork, not once in every worker."""
         if empty.users:
             raise ValueError("warm_up takes a chunk of no listener")
         self.encode(empty)
@@ -261,33 +229,19 @@ class PayloadEncoder:
         self._fill(chunk)
         n = len(chunk.users)
         mix_ptr, radar_ptr = chunk.bounds
-        has_mix = np.diff(mix_ptr) > 0
         # Where the final filter would remove something: a withheld track, or one the
-        # listener excluded. The generators leave out what a listener excluded, so their own
-        # mixes pass; the shared ones made for a history too thin are not theirs, and for an
-        # excluding listener they go the Mix way.
-        excluding = np.fromiter(
-            (bool(u.exclusions.artists or u.exclusions.tracks) for u in chunk.users), np.bool_, n
-        )
-        filtered = chunk_filter_changes(chunk, self._withheld) | (excluding & ~has_mix)
-        # Listeners whose history made no mix of their own get the shared ones.
-        shared = self._shared_layout()
-        gets_shared = ~has_mix if shared is not None else np.zeros(n, np.bool_)
-        assembled = np.flatnonzero(~filtered & (has_mix | gets_shared))
+        # listener excluded (the generators leave those out: a safeguard).
+        assembled = np.flatnonzero(~chunk_filter_changes(chunk, self._withheld))
         payloads: list[bytes | None] = [None] * n
         mix_lengths = chunk.mixes[:, MIX_STOP] - chunk.mixes[:, MIX_START]
         radar_lengths = np.diff(radar_ptr)
-        own_tracks = np.bincount(chunk.mixes[:, MIX_USER], mix_lengths, n).astype(np.int64)
-        shared_mixes, shared_tracks = (
-            (len(shared.digest_at), shared.track_count) if shared else (0, 0)
-        )
         counts = EncodedChunk(
             payloads,
-            mixes=np.where(gets_shared, shared_mixes, np.diff(mix_ptr)),
-            tracks=np.where(gets_shared, shared_tracks, own_tracks) + radar_lengths,
+            mixes=np.diff(mix_ptr),
+            tracks=np.bincount(chunk.mixes[:, MIX_USER], mix_lengths, n).astype(np.int64)
+            + radar_lengths,
             empty_radars=radar_lengths == 0,
-            # The shared mixes come with a note: "personal history too thin for a mix".
-            notes=chunk.notes + gets_shared + (radar_lengths == 0),
+            notes=chunk.notes + (radar_lengths == 0),
         )
         # Assembled even for no listener: that is how ``warm_up`` compiles it.
         self._buffer, offsets = assemble_payloads(
@@ -308,65 +262,11 @@ class PayloadEncoder:
                 self._pieces,
             ),
             *self._digests(chunk, assembled),
-            self._shared_arrays(chunk, assembled, gets_shared, shared),
         )
         view = memoryview(self._buffer)
         for k, position in enumerate(assembled.tolist()):
             payloads[position] = compress_payload(view[offsets[k] : offsets[k + 1]])
         return counts
-
-    def _shared_layout(self) -> _SharedLayout | None:
-        """The shared non-personalised mixes as the assembly copies them (None when the
-        ``Mix`` way must make them): rendered under placeholder ids, where each id's digits
-        go, and the payload header up to the radar's size."""
-        if self._layout is False:
-            self._layout = None
-            shared = self._shared_mixes()
-            if shared is not None:
-                placeholder = "0" * DIGEST
-                ids = [format_mix_id("mix", placeholder)] * len(shared.mixes)
-                heads = self._copy_under(shared, "mix", ids)
-                template = b"[" + b",".join(heads) + b"]"
-                digest_at, start = [], 1
-                for mix in heads:
-                    digest_at.append(start + mix.index(placeholder.encode()))
-                    start += len(mix) + 1
-                pool = self._ctx.catalog.pool_version
-                header = orjson.dumps(
-                    {
-                        "v": PAYLOAD_VERSION,
-                        "mixes": part_header(template, shared.tracks, shared.artists, [pool]),
-                        "release_radar": {"bytes": "@B@"},
-                    }
-                )
-                self._layout = _SharedLayout(
-                    np.frombuffer(template, np.uint8).copy(),
-                    np.array(digest_at, np.int64),
-                    np.frombuffer(_split(header, [b'"@B@"'])[0], np.uint8).copy(),
-                    sum(length for _, length, _ in shared.mixes),
-                )
-        return self._layout
-
-    def _shared_arrays(
-        self, chunk: CompiledChunk, users: Ints, gets_shared: Bools, layout: _SharedLayout | None
-    ) -> tuple[Bools, npt.NDArray[np.uint8], Ints, npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
-        """``assemble_payloads``' ``shared``: the layout, and the id digits of each listener
-        of ``users`` who gets the shared mixes."""
-        if layout is None:
-            none = np.zeros(0, np.uint8)
-            return gets_shared, none, np.zeros(0, np.int64), none, np.zeros((0, 0), np.uint8)
-        pool, model = self._versions
-        count = len(layout.digest_at)
-        digits = ["0" * DIGEST * count] * len(chunk.users)
-        for position in users[gets_shared[users]].tolist():
-            user_id = chunk.users[position].user_id
-            digits[position] = "".join(
-                mix_digest("mix", f"{user_id}:{index}", pool, model)
-                for index in range(1, count + 1)
-            )
-        text = "".join(digits).encode()
-        ids = np.frombuffer(text, np.uint8).reshape(len(digits), DIGEST * count)
-        return gets_shared, layout.template, layout.digest_at, layout.header_start, ids
 
     def _digests(
         self, chunk: CompiledChunk, users: Ints
@@ -442,15 +342,19 @@ class PayloadEncoder:
         ``numbers``, as ``Reason.as_dict``. A rebuild meets a good part of the graph's edges,
         so an ALS edge's reason is put together from its anchor and score."""
         ids, artists = self._artist_ids, len(self._artist_ids)
-        edges = np.asarray(numbers, np.int64) - 2 * artists
+        edges = np.asarray(numbers, np.int64) - 3 * artists
         owners = (np.searchsorted(self._g_ptr, edges, side="right") - 1).tolist()
         before, between, after = self._als_pieces
         dumps, weights, g_nbr = orjson.dumps, self._g_w, self._g_nbr
         rendered = []
         for number, edge, owner in zip(numbers, edges.tolist(), owners, strict=True):
-            if number < 2 * artists:
-                basis = "followed_artist" if number % 2 else "history"
-                reason = {"type": basis, "via": {"artist_id": ids[number // 2]}}
+            if number < 3 * artists:
+                artist, kind = ids[number // 3], number % 3
+                if kind == SEED:
+                    reason = popular_reason(artist).as_dict()
+                else:
+                    basis = "history" if kind == HISTORY else "followed_artist"
+                    reason = {"type": basis, "via": {"artist_id": artist}}
             elif edge == len(self._g_nbr):
                 reason = self._ctx.edge_reason("", "").as_dict()  # no anchor linked
             else:
@@ -463,82 +367,3 @@ class PayloadEncoder:
                     continue
             rendered.append(orjson.dumps(reason) + b"}")
         return rendered
-
-    def _shared_mixes(self) -> _Shared | None:
-        """The non-personalised mixes (``personal_mixes.generate_non_personalised``): what a
-        listener without personalisation gets, and one whose history makes no mix of their
-        own. None when the final filter would change them (the ``Mix`` way makes those)."""
-        if self._mixes_shared is False:
-            result = personal_mixes.generate_non_personalised(self._ctx, anonymous(""))
-            self._mixes_shared = self._render_shared(result.mixes, len(result.notes))
-        return self._mixes_shared
-
-    def _shared_radar(self) -> _Shared | None:
-        """The non-personalised Release Radar (``release_radar.generate``), as above."""
-        if self._radar_shared is False:
-            result = release_radar.generate(self._ctx, anonymous(""))
-            self._radar_shared = self._render_shared(result.mixes, len(result.notes))
-        return self._radar_shared
-
-    def _render_shared(self, mixes: tuple[Mix, ...], notes: int) -> _Shared | None:
-        held = {t.track_id for m in mixes for t in m.tracks}
-        if not mixes or filter_changes(self._gate, held, ()):
-            return None
-        renderer, tails = MixRenderer(), []
-        for mix in mixes:
-            head = mix_head(
-                mix.mix_id,
-                mix.kind,
-                mix.title,
-                generated_at=self._generated_at,
-                pool_version=mix.pool_version,
-                model_version=mix.model_version,
-            )
-            tails.append((mix.title, len(mix.tracks), renderer.mix(mix)[len(head) :]))
-        artists = sorted({a for m in mixes for t in m.tracks for a in t.artist_ids})
-        return _Shared(tuple(tails), sorted(held), artists, notes)
-
-    def _listeners_copy(self, shared: _Shared, kind: MixKind, keys: list[str]) -> list[bytes]:
-        """The shared mixes rendered under this listener's mix ids (one key per mix)."""
-        return self._copy_under(shared, kind, [mix_id(self._ctx, kind, key) for key in keys])
-
-    def _copy_under(self, shared: _Shared, kind: MixKind, ids: list[str]) -> list[bytes]:
-        """The shared mixes rendered under these mix ids (one per mix)."""
-        ctx = self._ctx
-        return [
-            mix_head(
-                identifier,
-                kind,
-                title,
-                generated_at=self._generated_at,
-                pool_version=ctx.catalog.pool_version,
-                model_version=ctx.model_version,
-            )
-            + tail
-            for identifier, (title, _length, tail) in zip(ids, shared.mixes, strict=True)
-        ]
-
-    def encode_anonymous(self, user_id: str) -> Encoded | None:
-        """A listener without personalisation and without exclusions: the shared mixes and
-        Release Radar under their ids. None when the ``Mix`` way must make them."""
-        mixes, radar = self._shared_mixes(), self._shared_radar()
-        if mixes is None or radar is None:
-            return None
-        keys = [f"{user_id}:{index}" for index in range(1, len(mixes.mixes) + 1)]
-        mixes_raw = b"[" + b",".join(self._listeners_copy(mixes, "mix", keys)) + b"]"
-        (radar_raw,) = self._listeners_copy(radar, "release_radar", [user_id])
-        pool = [self._ctx.catalog.pool_version]
-        payload = pack_payload(
-            mixes_raw,
-            part_header(mixes_raw, mixes.tracks, mixes.artists, pool),
-            radar_raw,
-            part_header(radar_raw, radar.tracks, radar.artists, pool),
-        )
-        radar_tracks = radar.mixes[0][1]
-        return Encoded(
-            payload,
-            mixes=len(mixes.mixes),
-            tracks=sum(m[1] for m in mixes.mixes) + radar_tracks,
-            empty_radar=not radar_tracks,
-            notes=mixes.notes + radar.notes,
-        )

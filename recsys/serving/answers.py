@@ -34,13 +34,13 @@ def _only(mixes: tuple[Mix, ...]) -> Mix:
 
 def user_mixes(engine: Engine, user_id: str) -> dict[str, Any]:
     request = GenerationRequest(user=engine.profile(user_id))
-    result, _ = run_generator("personal_mixes", engine.context, request, engine.gate)
+    result, _ = run_generator("personal_mixes", engine, request)
     return {"user_id": user_id, "mixes": [m.as_dict() for m in result.mixes]}
 
 
 def release_radar(engine: Engine, user_id: str) -> dict[str, Any]:
     request = GenerationRequest(user=engine.profile(user_id))
-    result, _ = run_generator("release_radar", engine.context, request, engine.gate)
+    result, _ = run_generator("release_radar", engine, request)
     return _only(result.mixes).as_dict()
 
 
@@ -63,7 +63,7 @@ def artist_radio(
         raise NotFoundError(f"unknown artist: {artist_id} is not a verified artist of the pool")
     user = engine.profile(user_id) if user_id is not None else None
     request = GenerationRequest(user=user, seed_artist=artist_id)
-    result, _ = run_generator("artist_radio", engine.context, request, engine.gate)
+    result, _ = run_generator("artist_radio", engine, request)
     return _limited(_only(result.mixes), limit)
 
 
@@ -74,7 +74,7 @@ def track_radio(
         raise NotFoundError(f"unknown track: {track_id} is not a playable track of the pool")
     user = engine.profile(user_id) if user_id is not None else None
     request = GenerationRequest(user=user, seed_track=track_id)
-    result, _ = run_generator("track_radio", engine.context, request, engine.gate)
+    result, _ = run_generator("track_radio", engine, request)
     return _limited(_only(result.mixes), limit)
 
 
@@ -238,7 +238,7 @@ def _fallback(
     engine: Engine, user_id: str, exclusions: UserExclusions, name: str
 ) -> dict[str, Any]:
     request = GenerationRequest(user=anonymous(user_id, exclusions))
-    result, _ = run_generator(name, engine.context, request, engine.gate)
+    result, _ = run_generator(name, engine, request)
     if name == "personal_mixes":
         return {"user_id": user_id, "mixes": [m.as_dict() for m in result.mixes]}
     return _only(result.mixes).as_dict()

@@ -1,8 +1,8 @@
 """Payloads encoded straight from compiled rows are, byte for byte, what the ``Mix`` way
-(final filter, then ``encode_user``) stores, for listeners with mixes of their own (those with
-exclusions too) and for those given the shared non-personalised ones; a listener whose output
-holds a withheld track, or an excluding one given the shared mixes, is left to the ``Mix`` way
-and its final filter."""
+(final filter, then ``encode_user``) stores, for every listener: with mixes of their own
+(with exclusions too), with a history too thin for one, and without personalisation (the
+popular anchors' mixes under their own ids); a listener whose output holds a withheld track
+is left to the ``Mix`` way and its final filter."""
 
 from __future__ import annotations
 
@@ -27,16 +27,16 @@ def _generator(engine: Engine) -> BatchGenerator:
     return BatchGenerator(engine.context, arrays, engine.history)
 
 
-def _compiled_profiles(engine: Engine, generator: BatchGenerator) -> list[UserProfile]:
-    """The profiles of the listeners the compiled generators take."""
-    return [p for p in map(engine.profile, engine.known_users()) if generator.compiles(p)]
+def _profiles(engine: Engine) -> list[UserProfile]:
+    """Every listener's profile, and two strangers'."""
+    return [engine.profile(u) for u in [*engine.known_users(), "never-seen-1", "never-seen-2"]]
 
 
 def test_encoded_payloads_are_those_of_the_mix_way(tmp_path: Path) -> None:
     world = train_world(tmp_path, users=500, artists=60, seed=17)
     engine = world.engine
     generator = _generator(engine)
-    profiles = _compiled_profiles(engine, generator)
+    profiles = _profiles(engine)
     chunk = generator.run(profiles)
     # Withhold a track that a few listeners were given: a flag that came after the pool.
     given, times = np.unique(chunk.tracks[:, 0], return_counts=True)
@@ -48,7 +48,7 @@ def test_encoded_payloads_are_those_of_the_mix_way(tmp_path: Path) -> None:
         replace(exclusions, taken_down=exclusions.taken_down | {flagged}),
     )
     encoded = PayloadEncoder(generator, gate).encode(chunk)
-    flagged_users, compared, without_personal_mix, excluding_encoded = 0, 0, 0, 0
+    flagged_users, compared, anonymous_encoded, excluding_encoded = 0, 0, 0, 0
     for position, (user, found) in enumerate(zip(profiles, encoded.payloads, strict=True)):
         output = generator.output(chunk, position)
         mixes = [final_filter(m, gate, user.exclusions)[0] for m in output.mixes]
@@ -57,10 +57,8 @@ def test_encoded_payloads_are_those_of_the_mix_way(tmp_path: Path) -> None:
         given = [t for m in (*output.mixes, output.release_radar) for t in m.tracks]
         held = {t.track_id for t in given}
         excluding = bool(user.exclusions.artists or user.exclusions.tracks)
-        own_mixes = chunk.rows_of(position)[0].size > 0
-        # Left to the Mix way exactly when the final filter could remove something: a withheld
-        # track, or (the shared mixes given to an excluding listener) one they excluded.
-        assert (found is None) == (flagged in held or (excluding and not own_mixes)), user.user_id
+        # Left to the Mix way exactly when the final filter would remove something.
+        assert (found is None) == (flagged in held), user.user_id
         # The generators left out what the listener excluded.
         assert all(user.exclusions.allows(t.track_id, t.artist_ids) for t in given)
         if found is None:
@@ -68,7 +66,7 @@ def test_encoded_payloads_are_those_of_the_mix_way(tmp_path: Path) -> None:
             continue
         compared += 1
         excluding_encoded += excluding
-        without_personal_mix += chunk.rows_of(position)[0].size == 0
+        anonymous_encoded += not user.personalised
         assert decompress_payload(found) == expected, user.user_id
         stored = read_payload(found)
         assert encoded.mixes[position] == len(mixes)
@@ -78,36 +76,33 @@ def test_encoded_payloads_are_those_of_the_mix_way(tmp_path: Path) -> None:
         assert stored.mixes.track_ids  # the header names the tracks a read checks
     assert flagged_users >= 1
     assert compared > 0.9 * len(profiles)
-    assert without_personal_mix >= 1  # the shared non-personalised mixes, encoded too
+    assert anonymous_encoded >= 3  # opt-outs and strangers: the popular anchors' mixes
     assert excluding_encoded >= 1  # listeners with exclusions, their own mixes encoded
 
 
-def test_listeners_without_personalisation_get_the_shared_payload_under_their_ids(
-    tmp_path: Path,
-) -> None:
+def test_listeners_without_personalisation_get_their_own_mix_ids(tmp_path: Path) -> None:
+    """The same mixes around the pool's popular artists for every listener without
+    personalisation and without exclusions, each under their own mix ids."""
     world = train_world(tmp_path, users=300, artists=40, seed=9)
     engine = world.engine
     generator = _generator(engine)
-    encoder = PayloadEncoder(generator, engine.gate)
     anonymous = [
         p
-        for p in map(engine.profile, [*engine.known_users(), "never-seen-1", "never-seen-2"])
+        for p in _profiles(engine)
         if not p.personalised and not (p.exclusions.artists or p.exclusions.tracks)
     ]
     assert len(anonymous) >= 3  # opt-outs of the world, and listeners never seen
-    payloads = set()
-    for user in anonymous:
-        found = encoder.encode_anonymous(user.user_id)
-        assert found is not None
-        output = generator.python_output(user)
-        mixes = [final_filter(m, engine.gate, user.exclusions)[0] for m in output.mixes]
-        radar = final_filter(output.release_radar, engine.gate, user.exclusions)[0]
-        expected = decompress_payload(encode_user(mixes, radar))
-        assert decompress_payload(found.payload) == expected, user.user_id
-        assert found.notes == output.notes
-        assert found.mixes == len(mixes) > 0
-        payloads.add(found.payload)
-    assert len(payloads) == len(anonymous)  # each under their own mix ids
+    chunk = generator.run(anonymous)
+    found = PayloadEncoder(generator, engine.gate).encode(chunk).payloads
+    assert all(payload is not None for payload in found)
+    assert len(set(found)) == len(anonymous)  # each under their own mix ids
+    outputs = [generator.output(chunk, i) for i in range(len(anonymous))]
+    tracks = {tuple(t.track_id for m in o.mixes for t in m.tracks) for o in outputs}
+    assert len(tracks) == 1 and next(iter(tracks))  # the same, non-empty mixes
+    reasons = {
+        t.reason.type for o in outputs for m in o.mixes for t in m.tracks if t.slot == "familiar"
+    }
+    assert reasons == {"seed"}
 
 
 def test_an_encoder_warmed_up_before_the_fork_encodes_as_a_fresh_one(tmp_path: Path) -> None:
@@ -116,7 +111,7 @@ def test_an_encoder_warmed_up_before_the_fork_encodes_as_a_fresh_one(tmp_path: P
     world = train_world(tmp_path, users=300, artists=40, seed=5)
     engine = world.engine
     generator = _generator(engine)
-    profiles = _compiled_profiles(engine, generator)
+    profiles = _profiles(engine)
     chunk = generator.run(profiles)
     warmed = PayloadEncoder(generator, engine.gate)
     warmed.warm_up(generator.warm_up())

@@ -20,5 +20,10 @@ def told_to_exclude(
     xa_ptr[artist_user + 1 :] = 1
     xt_ptr = np.zeros(n + 1, np.int64)
     xt_ptr[track_user + 1 :] = 1
-    exclusions = (xa_ptr, np.array([artist], np.int64), xt_ptr, np.array([track], np.int64))
-    return replace(chunk, exclusions=exclusions)
+    listeners = chunk.listeners._replace(
+        xa_ptr=xa_ptr,
+        xa_art=np.array([artist], np.int64),
+        xt_ptr=xt_ptr,
+        xt_trk=np.array([track], np.int64),
+    )
+    return replace(chunk, listeners=listeners)

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recsys.generators import personal_mixes, release_radar
 from recsys.generators.batch import BatchGenerator, UserOutput
 from recsys.generators.batch_arrays import build_generation_arrays
 from recsys.generators.context import GenerationContext, UserProfile
+from tests.oracle import personal_mixes, release_radar
 from tests.recsys.generators.chunk_exclusions import told_to_exclude
 from tests.recsys.trained_world import TrainedWorld, train_world
 
@@ -28,7 +28,7 @@ def _generator(world: TrainedWorld) -> BatchGenerator:
     return BatchGenerator(engine.context, arrays, engine.history)
 
 
-def _compiled(user: UserProfile) -> bool:
+def _personal(user: UserProfile) -> bool:
     return bool(user.personalised and user.history.track_ids)
 
 
@@ -52,12 +52,13 @@ def test_every_listener_gets_what_the_python_generators_make(
     engine = world.engine
     assert engine.context.blocked, "the world must plant curator blocks to test them"
     profiles = [engine.profile(u) for u in engine.known_users()]
-    compiled = [p for p in profiles if _compiled(p)]
-    assert len(compiled) > 0.8 * len(profiles)
-    assert any(p.follows for p in compiled)
-    assert any(p.exclusions.artists for p in compiled)
-    assert any(p.exclusions.tracks for p in compiled)
-    assert any(not _compiled(p) for p in profiles)  # opt-outs: Python's path
+    personal = [p for p in profiles if _personal(p)]
+    assert len(personal) > 0.8 * len(profiles)
+    assert any(p.follows for p in personal)
+    assert any(p.exclusions.artists for p in personal)
+    assert any(p.exclusions.tracks for p in personal)
+    assert any(not p.personalised for p in profiles)  # opt-outs: the popular anchors
+    profiles.append(engine.profile("never-seen"))
     generator = _generator(world)
     # Chunks of uneven size: what a chunk leaves in the scratch arrays never leaks into the next.
     outputs = []
@@ -83,19 +84,17 @@ def test_a_listener_is_what_the_compiled_generators_read_of_a_profile(tmp_path: 
     listeners = [engine.listener(u) for u in users]
     profiles = [engine.profile(u) for u in users]
     for listener, profile in zip(listeners, profiles, strict=True):
-        # The rebuild compiles exactly the users whose profile ``compiles`` takes.
-        assert (listener is not None) == generator.compiles(profile), profile.user_id
-        if listener is not None:
-            assert listener.user_id == profile.user_id
+        assert listener.user_id == profile.user_id
+        assert listener.personalised == profile.personalised
+        assert listener.exclusions == profile.exclusions
+        if profile.personalised:
             assert listener.follows == profile.follows
-            assert listener.exclusions == profile.exclusions
-    taken = [listener for listener in listeners if listener is not None]
-    assert 0 < len(taken) < len(users)
+    assert 0 < sum(not p.personalised for p in profiles) < len(users)
     # Run on listeners or on their profiles, the compiled generators give the same.
-    by_listener = generator.run(taken)
-    by_profile = generator.run([p for p in profiles if generator.compiles(p)])
-    assert [generator.output(by_listener, i) for i in range(len(taken))] == [
-        generator.output(by_profile, i) for i in range(len(taken))
+    by_listener = generator.run(listeners)
+    by_profile = generator.run(profiles)
+    assert [generator.output(by_listener, i) for i in range(len(users))] == [
+        generator.output(by_profile, i) for i in range(len(users))
     ]
 
 
@@ -105,9 +104,7 @@ def test_a_chunk_names_the_users_whose_output_holds_what_they_excluded(tmp_path:
     world = train_world(tmp_path, users=120, artists=30, seed=7)
     engine = world.engine
     generator = _generator(world)
-    chunk = generator.run(
-        [p for p in map(engine.profile, engine.known_users()) if generator.compiles(p)]
-    )
+    chunk = generator.run([engine.profile(u) for u in engine.known_users()])
     assert not chunk.excluding().any()
     track_user, artist_user = 3, 5
     given_track = chunk.members_of(track_user, 0)[0]

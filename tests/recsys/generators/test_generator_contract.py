@@ -46,7 +46,7 @@ def test_every_output_meets_the_invariants(world: TrainedWorld, name: str) -> No
     for user_id in _users(world):
         user = world.engine.profile(user_id)
         for request in _requests(world, name, user):
-            result, _ = run_generator(name, world.engine.context, request, world.engine.gate)
+            result, _ = run_generator(name, world.engine, request)
             for mix in result.mixes:
                 produced += len(mix.tracks)
                 check_mix(
@@ -69,8 +69,8 @@ def test_every_output_meets_the_invariants(world: TrainedWorld, name: str) -> No
 def test_same_seed_same_output(world: TrainedWorld, name: str) -> None:
     user = world.engine.profile(next(iter(world.engine.history.users.ids)))
     for request in _requests(world, name, user):
-        first, _ = run_generator(name, world.engine.context, request, world.engine.gate)
-        again, _ = run_generator(name, world.engine.context, request, world.engine.gate)
+        first, _ = run_generator(name, world.engine, request)
+        again, _ = run_generator(name, world.engine, request)
         assert first == again
 
 
@@ -80,15 +80,13 @@ def test_opted_out_users_get_the_same_as_a_stranger(world: TrainedWorld) -> None
     assert engine.history.of(optout).track_ids == ()  # their listens never reached the engine
     mine, _ = run_generator(
         "personal_mixes",
-        engine.context,
+        engine,
         GenerationRequest(user=engine.profile(optout)),
-        engine.gate,
     )
     stranger, _ = run_generator(
         "personal_mixes",
-        engine.context,
+        engine,
         GenerationRequest(user=engine.profile("stranger")),
-        engine.gate,
     )
     assert [[t.track_id for t in m.tracks] for m in mine.mixes] == [
         [t.track_id for t in m.tracks] for m in stranger.mixes
@@ -102,9 +100,8 @@ def test_personalised_listeners_get_several_mixes_with_discoveries(world: Traine
     for user_id in list(engine.history.users.ids)[:40]:
         result, _ = run_generator(
             "personal_mixes",
-            engine.context,
+            engine,
             GenerationRequest(user=engine.profile(user_id)),
-            engine.gate,
         )
         counts.append(len(result.mixes))
         for mix in result.mixes:

@@ -24,15 +24,13 @@ def _outputs(world: TrainedWorld, users: list[str], radios: int):  # type: ignor
     for user_id in users:
         user = engine.profile(user_id)
         for name in ("personal_mixes", "release_radar"):
-            result, _ = run_generator(
-                name, engine.context, GenerationRequest(user=user), engine.gate
-            )
+            result, _ = run_generator(name, engine, GenerationRequest(user=user))
             for mix in result.mixes:
                 yield name, user, None, mix
     graph = engine.context.graph
     for artist in sorted(graph.nodes)[:radios]:
         request = GenerationRequest(seed_artist=artist)
-        result, _ = run_generator("artist_radio", engine.context, request, engine.gate)
+        result, _ = run_generator("artist_radio", engine, request)
         yield "artist_radio", None, artist, result.mixes[0]
 
 

@@ -6,15 +6,14 @@ import itertools
 
 from recsys.domain.mix import MixTrack, Reason
 from recsys.generators.steps import (
-    TrackRules,
     UserExclusions,
     cap_per_artist,
     drop_back_to_back,
     drop_duplicates,
     drop_excluded,
-    interleave,
     spread_artists,
 )
+from tests.oracle.track_rules import TrackRules, interleave
 
 WHY = Reason("history", {"artist_id": "a"})
 

@@ -1,4 +1,4 @@
-"""Personal mixes ("Your Mixes"): one mix per coherent region of a listener's taste.
+"""The oracle's personal mixes ("Your Mixes"): one mix per coherent region of a listener's taste.
 
 The listener's top artists are clustered on the similar-artist graph (Louvain communities);
 each cluster anchors a mix of mostly familiar tracks (the listener's own favourites by those
@@ -21,9 +21,10 @@ from recsys.generators.context import (
     anonymous,
 )
 from recsys.generators.neighbourhood import artist_affinity, neighbours_of
-from recsys.generators.result import GenerationResult, for_listener, make_mix
-from recsys.generators.steps import TrackRules, UserExclusions, interleave, spread_artists
+from recsys.generators.result import GenerationResult, make_mix
+from recsys.generators.steps import spread_artists
 from recsys.generators.taste_clusters import cluster_artists
+from tests.oracle.track_rules import TrackRules, interleave
 
 NAME = "personal_mixes"
 
@@ -203,35 +204,9 @@ def generate(ctx: GenerationContext, user: UserProfile) -> GenerationResult:
 
 
 def generate_non_personalised(ctx: GenerationContext, user: UserProfile) -> GenerationResult:
-    """What a stranger gets, built once per context for everyone whose exclusions change
-    nothing in it (most: ``_untouched``)."""
-    shared = ctx.shared((NAME, "non-personalised"), lambda: _generate(ctx, anonymous("")))
-    if not _untouched(ctx, shared, user.exclusions):
-        return _generate(ctx, anonymous(user.user_id, user.exclusions))
-    mixes = tuple(
-        for_listener(ctx, mix, f"{user.user_id}:{index}")
-        for index, mix in enumerate(shared.mixes, start=1)
-    )
-    return GenerationResult(mixes, shared.notes)
-
-
-def _untouched(
-    ctx: GenerationContext, shared: GenerationResult, exclusions: UserExclusions
-) -> bool:
-    """Whether ``exclusions`` leave the non-personalised mixes as they are: no excluded
-    artist is a popular one (the anchors come from those) and no excluded track or artist is
-    in the mixes. A candidate they exclude was then passed over anyway, and passing over
-    changes nothing for the next: the mixes are built as without them."""
-    if not (exclusions.artists or exclusions.tracks):
-        return True
-    popular = ctx.catalog.popular_artists(ctx.settings.cold_start_artists)
-    if not exclusions.artists.isdisjoint(popular):
-        return False
-    return all(
-        exclusions.allows(track.track_id, track.artist_ids)
-        for mix in shared.mixes
-        for track in mix.tracks
-    )
+    """What a stranger gets: mixes around the pool's popular artists, under the listener's
+    own exclusions."""
+    return _generate(ctx, anonymous(user.user_id, user.exclusions))
 
 
 def _generate(ctx: GenerationContext, user: UserProfile) -> GenerationResult:

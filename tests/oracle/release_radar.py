@@ -1,4 +1,4 @@
-"""Release Radar: new releases from the artists a listener follows and plays, then from
+"""The oracle's Release Radar: new releases from the artists a listener follows and plays, then from
 their curated and ALS neighbours; newest first within each circle, one or two tracks per
 release. Empty but valid when nothing was released lately.
 """
@@ -12,11 +12,11 @@ from recsys.generators.context import (
     GenerationContext,
     RecentReleases,
     UserProfile,
-    anonymous,
 )
 from recsys.generators.neighbourhood import artist_affinity, strongest_anchor
-from recsys.generators.result import GenerationResult, for_listener, make_mix
-from recsys.generators.steps import TrackRules, spread_artists
+from recsys.generators.result import GenerationResult, make_mix
+from recsys.generators.steps import spread_artists
+from tests.oracle.track_rules import TrackRules
 
 NAME = "release_radar"
 TITLE = "Release Radar"
@@ -90,15 +90,8 @@ def _reason(
 
 
 def generate(ctx: GenerationContext, user: UserProfile) -> GenerationResult:
-    """The listener's Release Radar; built once per day for everyone without personalisation
-    or exclusions (they all get the same one)."""
-    if user.personalised or user.exclusions.artists or user.exclusions.tracks:
-        return _generate(ctx, user)
-    key = (NAME, "non-personalised", ctx.today.isoformat())
-    shared = ctx.shared(key, lambda: _generate(ctx, anonymous("")))
-    return GenerationResult(
-        tuple(for_listener(ctx, mix, user.user_id) for mix in shared.mixes), shared.notes
-    )
+    """The listener's Release Radar."""
+    return _generate(ctx, user)
 
 
 class _Candidate(NamedTuple):
