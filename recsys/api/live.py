@@ -153,7 +153,7 @@ class LiveEngine:
         self.generation = 0
         conn = state.current()
         self._marks = read_marks(conn, self._store_version(None))
-        self._engine = load_engine(conn, settings.state_dir, settings, clock())
+        self._engine = load_engine(conn, settings.state_dir, settings, clock()).warm_up()
         _freeze_for_gc()
         try:
             self._sync_store(self._engine)
@@ -236,7 +236,9 @@ class LiveEngine:
         )
         engine = self._engine
         if reload:
-            engine = load_engine(conn, self._settings.state_dir, self._settings, self._clock())
+            engine = load_engine(
+                conn, self._settings.state_dir, self._settings, self._clock()
+            ).warm_up()
             log.info(
                 "engine reloaded: pool %s, model %s",
                 engine.gate.pool_version,

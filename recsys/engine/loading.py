@@ -10,7 +10,8 @@ from __future__ import annotations
 import bisect
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from pool.importer import SNAPSHOT_DIR, load_current_pool
 from pool.snapshot import read_snapshot
 from pool.state import get_pointer, load_serving_exclusions
 from recsys.curation.store import load_links
+from recsys.domain.mix import MixTrack
 from recsys.embeddings.artist_model import ArtistModel, load_model
 from recsys.generators.batch import BatchGenerator, ChunkUser, UserOutput
 from recsys.generators.batch_arrays import build_generation_arrays
@@ -49,14 +51,16 @@ class _Generators:
         self._generator: BatchGenerator | None = None
         self._lock = threading.Lock()
 
-    def generate(self, engine: Engine, users: Sequence[ChunkUser]) -> list[UserOutput]:
+    @contextmanager
+    def current(self, engine: Engine) -> Iterator[BatchGenerator]:
+        """The generator for ``engine``'s context, held alone while the block runs."""
         ctx = engine.context
         with self._lock:
             if self._generator is None or self._day != ctx.today:
                 arrays = build_generation_arrays(ctx, engine.history)
                 self._generator = BatchGenerator(ctx, arrays, engine.history)
                 self._day = ctx.today
-            return self._generator.at(ctx).generate(users)
+            yield self._generator.at(ctx)
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,23 @@ class Engine:
     def generate(self, users: Sequence[ChunkUser]) -> list[UserOutput]:
         """Personal mixes and Release Radar of ``users`` (profiles or ``listener``s), made
         on request by the same compiled generators as a rebuild's, before the final filter."""
-        return self._generators.generate(self, users)
+        with self._generators.current(self) as generator:
+            return generator.generate(users)
+
+    def warm_up(self) -> Engine:
+        """Make the day's generator now (its arrays, the compiled code loaded or compiled),
+        so that a server's first request for mixes does not pay for it. Returns itself."""
+        with self._generators.current(self) as generator:
+            generator.warm_up()
+        return self
+
+    def admit_in_order(
+        self, user: ChunkUser | None, tracks: Sequence[MixTrack], seed: str, cap: int, limit: int
+    ) -> list[MixTrack]:
+        """A radio's drawn ``tracks`` held to the mixes' repetition rules
+        (``BatchGenerator.admit_in_order``)."""
+        with self._generators.current(self) as generator:
+            return generator.admit_in_order(user, tracks, seed, cap, limit)
 
     def blocks_after(self, moment: datetime) -> dict[str, frozenset[str]]:
         """Artist -> the artists a curator blocked it with at or after ``moment`` (both ways;

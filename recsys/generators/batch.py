@@ -40,13 +40,14 @@ from recsys.generators.batch_kernel import (
     VIA,
     Listeners,
     Mixing,
+    admit_in_order,
     generate_chunk,
     mix_workspace,
     part_members,
     reason_ids,
     users_excluding,
 )
-from recsys.generators.context import GenerationContext, Listener, UserProfile
+from recsys.generators.context import GenerationContext, Listener, UserProfile, anonymous
 from recsys.generators.result import make_mix
 from recsys.listening.history import ListeningHistory
 
@@ -303,9 +304,40 @@ class BatchGenerator:
             personalised,
         )
 
+    def admit_in_order(
+        self, user: ChunkUser | None, tracks: Sequence[MixTrack], seed: str, cap: int, limit: int
+    ) -> list[MixTrack]:
+        """``tracks`` (drawn elsewhere: a radio's walk) held to the mixes' repetition rules,
+        stated once in ``batch_kernel._admit``: in order, without a duplicate or a second
+        version of a recording, at most ``cap`` per artist, nothing ``user`` excluded, no
+        artist blocked with the one a track's reason names or with ``seed``; then spread so
+        that no artist plays twice in a row, the first ``limit``."""
+        arrays = self._arrays
+        numbers = np.fromiter(
+            (arrays.track_number(t.track_id) for t in tracks), np.int64, len(tracks)
+        )
+        vias = np.fromiter(
+            (arrays.artist_number.get(t.reason.via.get("artist_id", ""), -1) for t in tracks),
+            np.int64,
+            len(tracks),
+        )
+        listeners = self._listeners([user if user is not None else anonymous("")])
+        kept = admit_in_order(
+            listeners,
+            numbers,
+            vias,
+            arrays.artist_number.get(seed, -1),
+            cap,
+            limit,
+            self._mixing_arrays(),
+            self._state,
+        )
+        return [tracks[i] for i in kept.tolist()]
+
     def warm_up(self) -> CompiledChunk:
         """Compile the generators now (or load them from numba's cache): a rebuild does it
         once before forking, not once in every worker. Returns their chunk of no listener."""
+        self.admit_in_order(None, [], "", 1, 1)
         return self.run([])
 
     def run(self, users: Sequence[ChunkUser]) -> CompiledChunk:

@@ -76,6 +76,13 @@ class GenerationArrays:
         np.cumsum(np.bincount(row_of, minlength=len(rows)), out=indptr[1:])
         return indptr, found[np.lexsort((found, row_of))]
 
+    def track_number(self, track_id: str) -> int:
+        """The number of a pool track (a binary search: track ids are kept sorted)."""
+        index = bisect.bisect_left(self.track_ids, track_id)
+        if index == len(self.track_ids) or self.track_ids[index] != track_id:
+            raise KeyError(f"{track_id} is not a track of the pool")
+        return index
+
     def tracks_of(self, ids: Iterable[str]) -> Ints:
         """Numbers of the pool's tracks among ``ids``, sorted (track ids are kept sorted, so
         a number is a binary search away; a map of every track would cost memory)."""

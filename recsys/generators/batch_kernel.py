@@ -1315,6 +1315,36 @@ def generate_chunk(listeners, cutoff, m, popular, releases, radar_sizes, state):
     return mixes[: counts[0]], tracks[: counts[1]], notes, radar[:n_radar]
 
 
+@njit(cache=True)
+def admit_in_order(listeners, tracks, vias, seed, cap, limit, m, state):  # type: ignore[no-untyped-def]
+    """The repetition rules (``_admit``, the one statement of them) over ``tracks`` in
+    order, as one mix of the one listener of ``listeners`` (their exclusions), each track's
+    reason naming artist ``vias[i]`` (-1: none) and no track crediting an artist blocked with
+    ``seed`` (-1: none); then spread so that no artist plays twice in a row, the first
+    ``limit``. Returns the positions in ``tracks`` kept, in play order: how a radio, drawn in
+    Python, is held to the same rules as the mixes."""
+    scratch = m.scratch
+    t_ptr, t_art, t_isrc, _, _ = m.catalog
+    bl_ptr, bl_art = m.blocked
+    state[0] += 1
+    user_stamp = state[0]
+    _mark_listener(listeners, 0, user_stamp, False, 0, scratch)
+    state[1] += 1
+    rules = _rules(t_ptr, t_art, t_isrc, bl_ptr, bl_art, cap, cap, state[1], user_stamp, scratch)
+    kept = np.empty(len(tracks), np.int64)
+    n = 0
+    for i in range(len(tracks)):
+        if _blocked_with(bl_ptr, bl_art, t_ptr, t_art, seed, tracks[i]):
+            continue
+        if _admit(tracks[i], vias[i], False, rules):
+            kept[n] = i
+            n += 1
+    used = np.zeros(n, np.bool_)
+    placed = np.empty(max(limit, 1), np.int64)
+    n_placed, _ = _spread_into(t_ptr, t_art, tracks[kept[:n]], n, limit, used, placed)
+    return kept[placed[:n_placed]]
+
+
 @njit(cache=True, inline="always")
 def _distinct(values, start, stop):  # type: ignore[no-untyped-def]
     """Sort values[start:stop] in place and keep each value once; returns the new stop."""

@@ -3,7 +3,9 @@
 The seed's neighbourhood (one and two edges away) is weighted by edge strength, so the radio
 stays close to the seed's style; random draws over those weights give variety. With a user,
 artists they play are boosted and tracks they usually skip are played less. An artist a
-curator blocked with the seed never plays on its radio.
+curator blocked with the seed never plays on its radio. The drawn tracks are then held to
+the mixes' repetition rules, stated once in the compiled generators (an ``Admission``:
+``Engine.admit_in_order``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import threading
 from bisect import bisect_right
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 
@@ -20,14 +23,10 @@ from recsys.domain.mix import Mix, MixTrack, Reason
 from recsys.generators.context import GenerationContext, UserProfile
 from recsys.generators.neighbourhood import artist_affinity, edge_reason
 from recsys.generators.result import GenerationResult, make_mix
-from recsys.generators.steps import (
-    apply_steps,
-    cap_per_artist,
-    drop_blocked,
-    drop_duplicates,
-    drop_excluded,
-    spread_artists,
-)
+
+# (listener or None, drawn tracks, seed artist, per-artist cap, length) -> the tracks kept, in
+# play order: the repetition rules (``BatchGenerator.admit_in_order``).
+Admission = Callable[[UserProfile | None, Sequence[MixTrack], str, int, int], list[MixTrack]]
 
 NAME = "radio"
 SECOND_HOP_DAMPING = 0.5
@@ -194,27 +193,24 @@ def _walk(
 
 
 def _finish(
-    ctx: GenerationContext, user: UserProfile | None, tracks: list[MixTrack], seed_artist: str
+    ctx: GenerationContext,
+    admit: Admission,
+    user: UserProfile | None,
+    tracks: list[MixTrack],
+    seed_artist: str,
 ) -> list[MixTrack]:
     cap = ctx.settings.radio_max_tracks_per_artist
-    steps = [
-        drop_blocked(ctx.blocked, seed_artist),
-        drop_duplicates(ctx.catalog.isrc_of),
-        cap_per_artist(cap, cap),
-    ]
-    if user is not None:
-        steps.insert(0, drop_excluded(user.exclusions))
-    return spread_artists(apply_steps(tracks, steps), ctx.settings.radio_tracks)
+    return admit(user, tracks, seed_artist, cap, ctx.settings.radio_tracks)
 
 
 def artist_radio(
-    ctx: GenerationContext, seed_artist: str, user: UserProfile | None
+    ctx: GenerationContext, seed_artist: str, user: UserProfile | None, admit: Admission
 ) -> GenerationResult:
     """A radio around ``seed_artist`` (a pool artist: callers check it is in the graph)."""
     rng = ctx.rng_for("artist_radio", seed_artist, user.user_id if user else "")
     plan = _plan(ctx, seed_artist)
     opener = _opener(ctx, seed_artist, user)
-    tracks = _finish(ctx, user, _walk(ctx, plan, user, opener, rng), seed_artist)
+    tracks = _finish(ctx, admit, user, _walk(ctx, plan, user, opener, rng), seed_artist)
     title = f"{ctx.catalog.name(seed_artist)} Radio"
     key = f"{seed_artist}:{user.user_id if user else ''}"
     return _result(make_mix(ctx, "artist_radio", key, title, tracks))
@@ -233,7 +229,7 @@ def _opener(ctx: GenerationContext, seed_artist: str, user: UserProfile | None) 
 
 
 def track_radio(
-    ctx: GenerationContext, seed_track: str, user: UserProfile | None
+    ctx: GenerationContext, seed_track: str, user: UserProfile | None, admit: Admission
 ) -> GenerationResult:
     """A radio that opens with ``seed_track`` (a pool track) and follows its primary artist."""
     track = ctx.catalog.tracks[seed_track]
@@ -244,7 +240,7 @@ def track_radio(
     walked = _walk(ctx, _plan(ctx, track.primary_artist_id), user, first, rng)
     title = f"{track.title} Radio"
     key = f"{seed_track}:{user.user_id if user else ''}"
-    tracks = _finish(ctx, user, walked, track.primary_artist_id)
+    tracks = _finish(ctx, admit, user, walked, track.primary_artist_id)
     return _result(make_mix(ctx, "track_radio", key, title, tracks))
 
 

@@ -49,13 +49,17 @@ def _release_radar(engine: Engine, request: GenerationRequest) -> GenerationResu
 def _artist_radio(engine: Engine, request: GenerationRequest) -> GenerationResult:
     if request.seed_artist is None:
         raise ValueError("an artist radio needs a seed artist")
-    return radio.artist_radio(engine.context, request.seed_artist, request.user)
+    return radio.artist_radio(
+        engine.context, request.seed_artist, request.user, engine.admit_in_order
+    )
 
 
 def _track_radio(engine: Engine, request: GenerationRequest) -> GenerationResult:
     if request.seed_track is None:
         raise ValueError("a track radio needs a seed track")
-    return radio.track_radio(engine.context, request.seed_track, request.user)
+    return radio.track_radio(
+        engine.context, request.seed_track, request.user, engine.admit_in_order
+    )
 
 
 GENERATORS: dict[str, Generator] = {

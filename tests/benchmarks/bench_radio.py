@@ -49,7 +49,7 @@ def main() -> None:
         conn = open_engine_state(settings.state_dir)
         import_trust_files(conn, world, by="bench", why="benchmark setup", now=now)
         run_training(conn, settings.state_dir, world, settings, now)
-        engine = load_engine(conn, settings.state_dir, settings, now)
+        engine = load_engine(conn, settings.state_dir, settings, now).warm_up()  # as the API does
         conn.close()
         rng = random.Random(1)
         artists = sorted(engine.context.graph.nodes)
