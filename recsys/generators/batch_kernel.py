@@ -190,6 +190,7 @@ class Rules(NamedTuple):
     seen_isrc: Any  # per recording: the stamp of the mix holding it
     recent: Any  # per track: the user stamp if played recently
     recent_stamp: int  # the listener's stamp
+    played_artist: Any  # per artist: the user stamp if the listener ever played them
     count_stamp: Any  # per artist: the stamp its counts belong to
     total: Any  # per artist: tracks in the mix
     new: Any  # per artist: discovery tracks in the mix
@@ -213,6 +214,7 @@ def _rules(t_ptr, t_art, t_isrc, bl_ptr, bl_art, cap, discovery_cap, stamp, user
         scratch.seen_recording,
         scratch.recent_track,
         user_stamp,
+        scratch.played_artist,
         scratch.counted_artist,
         scratch.tracks_per_artist,
         scratch.discoveries_per_artist,
@@ -601,6 +603,18 @@ def _sort_best_first(values, score, start, stop):  # type: ignore[no-untyped-def
         _sift(values, score, start, start, end)
 
 
+@njit(cache=True, inline="always")
+def _credits_known(track, rules, anchor_mark, mix_stamp):  # type: ignore[no-untyped-def]
+    """Whether ``track`` credits an artist the listener plays or an anchor of the mix: a
+    featured appearance of a known artist is no discovery."""
+    known = False
+    for j in range(rules.t_ptr[track], rules.t_ptr[track + 1]):
+        a = rules.t_art[j]
+        if rules.played_artist[a] == rules.recent_stamp or anchor_mark[a] == mix_stamp:
+            known = True
+    return known
+
+
 @njit(cache=True, _nrt=False)
 def _take_discoveries(  # type: ignore[no-untyped-def]
     kept, n_kept, wanted, discovery, score, g_ptr, g_nbr, g_w, a_ptr, a_trk, anchors, rules
@@ -632,7 +646,7 @@ def _take_discoveries(  # type: ignore[no-untyped-def]
             if fresh >= discovery_cap or n_discovery >= wanted:
                 break
             track = a_trk[p]
-            if recent[track] == user_stamp:
+            if recent[track] == user_stamp or _credits_known(track, rules, anchor_mark, mix_stamp):
                 continue
             fresh += 1
             if _admit(track, via, True, rules):
@@ -1280,13 +1294,11 @@ def generate_chunk(listeners, cutoff, m, popular, releases, radar_sizes, state):
         out = (mixes, tracks, counts)
         made = _user_mixes(u, top, top_w, own, _int(not personalised), stamp, m, state, notes, out)
         if made == 0 and personalised:
-            # A history too thin for a mix: what a stranger gets, under their exclusions.
+            # A history too thin for a mix: mixes around the pool's popular artists, with
+            # what the listener plays still kept out of their discovery slots.
             notes[u] += 1
-            state[0] += 1
-            stamp = state[0]
-            _mark_listener(ls, u, stamp, False, cutoff, scratch)
             top, top_w = _popular_top(popular[0], popular[1], scratch.excluded_artist, stamp, top_n)
-            _user_mixes(u, top, top_w, (no_own, no_own), _int(1), stamp, m, state, notes, out)
+            _user_mixes(u, top, top_w, own, _int(1), stamp, m, state, notes, out)
         state[1] += 1
         count = _fill_radar(
             radar_top,

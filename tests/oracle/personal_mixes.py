@@ -36,9 +36,12 @@ class _Taste:
     own_tracks: dict[str, list[str]]  # artist -> the listener's tracks by them, most played first
     played_artists: frozenset[str]
     recent: frozenset[str]
+    popular: bool  # mixes around the pool's popular artists: their reasons say so
 
 
-def _taste(ctx: GenerationContext, user: UserProfile, played: frozenset[str]) -> _Taste:
+def _taste(
+    ctx: GenerationContext, user: UserProfile, played: frozenset[str], popular: bool
+) -> _Taste:
     own: dict[str, list[tuple[int, str]]] = {}
     tracks = ctx.catalog.tracks
     for track_id, plays in zip(user.history.track_ids, user.history.plays.tolist(), strict=True):
@@ -50,6 +53,7 @@ def _taste(ctx: GenerationContext, user: UserProfile, played: frozenset[str]) ->
         own_tracks={a: [t for _, t in sorted(ts)] for a, ts in own.items()},
         played_artists=played,
         recent=user.recent_tracks(ctx.today, ctx.settings.recent_days),
+        popular=popular,
     )
 
 
@@ -76,7 +80,7 @@ def _familiar_candidates(
         # ``filterfalse`` binds this anchor's own tracks now: a generator expression would
         # read the loop's last ``mine`` when it runs, and offer other anchors' tracks again.
         popular = filterfalse(set(mine).__contains__, ctx.catalog.artist_tracks.get(artist, ()))
-        if user.personalised:
+        if not taste.popular:
             basis = "followed_artist" if artist in user.follows else "history"
             reason = Reason(basis, {"artist_id": artist})
         else:
@@ -96,14 +100,17 @@ def _discovery_candidates(
     ctx: GenerationContext, user: UserProfile, anchors: dict[str, float], taste: _Taste
 ) -> Iterator[tuple[str, str, Reason]]:
     """Tracks of graph neighbours the listener has not played, best neighbour first, at most
-    ``max_discovery_tracks_per_artist`` fresh tracks each."""
+    ``max_discovery_tracks_per_artist`` fresh tracks each: not played recently, and crediting
+    no artist the listener plays and no anchor (a featured appearance is not new)."""
     settings = ctx.settings
     excluded = taste.played_artists | user.exclusions.artists
+    known = taste.played_artists | anchors.keys()
+    tracks = ctx.catalog.tracks
     for neighbour in neighbours_of(ctx.weights, anchors, exclude=excluded, blocked=ctx.blocked):
         fresh = [
             t
             for t in ctx.catalog.artist_tracks.get(neighbour.artist_id, ())
-            if t not in taste.recent
+            if t not in taste.recent and known.isdisjoint(tracks[t].artist_ids)
         ][: settings.max_discovery_tracks_per_artist]
         if fresh:
             reason = ctx.edge_reason(neighbour.anchor, neighbour.artist_id)
@@ -199,8 +206,8 @@ def generate(ctx: GenerationContext, user: UserProfile) -> GenerationResult:
     result = _generate(ctx, user)
     if result.mixes:
         return result
-    notes = (*result.notes, "personal history too thin for a mix: non-personalised mixes instead")
-    return GenerationResult(generate_non_personalised(ctx, user).mixes, notes)
+    notes = (*result.notes, "personal history too thin for a mix: mixes around popular artists")
+    return GenerationResult(_generate(ctx, user, popular=True).mixes, notes)
 
 
 def generate_non_personalised(ctx: GenerationContext, user: UserProfile) -> GenerationResult:
@@ -209,21 +216,27 @@ def generate_non_personalised(ctx: GenerationContext, user: UserProfile) -> Gene
     return _generate(ctx, anonymous(user.user_id, user.exclusions))
 
 
-def _generate(ctx: GenerationContext, user: UserProfile) -> GenerationResult:
+def _generate(
+    ctx: GenerationContext, user: UserProfile, *, popular: bool = False
+) -> GenerationResult:
+    """Mixes around the listener's top artists, or (not personalised, or ``popular``: a
+    history too thin for a mix of its own) around the pool's popular ones; a personalised
+    listener's history keeps what they play out of the discovery slots either way."""
     settings = ctx.settings
-    if user.personalised:
+    played = (
+        frozenset(artist_affinity(user.history, ctx.catalog)) if user.personalised else frozenset()
+    )
+    if user.personalised and not popular:
         affinity = artist_affinity(user.history, ctx.catalog)
-        played = frozenset(affinity)
     else:
-        popular = ctx.catalog.popular_artists(settings.cold_start_artists)
-        affinity = {a: float(ctx.catalog.artist_listeners.get(a, 0)) + 1.0 for a in popular}
-        played = frozenset()
+        listened = ctx.catalog.popular_artists(settings.cold_start_artists)
+        affinity = {a: float(ctx.catalog.artist_listeners.get(a, 0)) + 1.0 for a in listened}
     affinity = {a: w for a, w in affinity.items() if a not in user.exclusions.artists}
     top = dict(sorted(affinity.items(), key=lambda kv: (-kv[1], kv[0]))[: settings.top_artists])
     familiar = round(settings.mix_target_tracks * settings.familiar_share)
     min_size = -(-familiar // settings.max_tracks_per_artist)
     clusters = cluster_artists(ctx.scenes, top, min_size)
-    taste = _taste(ctx, user, played)
+    taste = _taste(ctx, user, played, popular or not user.personalised)
     mixes: list[Mix] = []
     notes: list[str] = []
     for cluster in clusters:

@@ -49,9 +49,11 @@ PROPERTY = settings(max_examples=8, deadline=None, suppress_health_check=[Health
 # Small worlds (the generator's minimum is 50 users and 20 artists): big enough for curator
 # blocks, featured artists, ISRC versions and recent releases, quick to build.
 world_keys = st.tuples(st.integers(0, 10_000), st.integers(50, 220), st.integers(20, 50))
-# Worlds where a property is known to fail with the engine's settings (see the xfails).
-FEATURED_PLAYED_WORLD = (0, 60, 20)  # u0000054: a discovery track credits its own anchor
-THIN_HISTORY_WORLD = (4, 220, 50)  # u0000166: a discovery track by an artist they play
+# Worlds where a property once failed with the engine's settings, kept as examples: a
+# discovery track crediting its own anchor (u0000054), and a thin history's popular mixes
+# holding, in a discovery slot, a track the listener played lately (u0000166).
+FEATURED_PLAYED_WORLD = (0, 60, 20)
+THIN_HISTORY_WORLD = (4, 220, 50)
 
 
 @st.composite
@@ -407,20 +409,11 @@ def test_discovery_slots_hold_new_music(
 ) -> None:
     """Section 2: tracks played in the last ``recent_days`` stay out of discovery slots, and
     a discovery brings an artist new to the listener: the track it was taken for. Checked for
-    everyone but the listeners of the thin-history fallback; the two xfails below pin where
-    the rule holds only in part (featured played artists, and that fallback)."""
+    everyone but the listeners of the thin-history fallback (the test after next)."""
     case = _case(worlds, key, tweaked, varied)
     _check_all(case, _check_new_music, which=_not_thin_history)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a discovery track is taken for its graph neighbour, and its other credited "
-    "artists are never checked against the listener's history: it may feature an artist "
-    "they play, even the anchor its reason names ('similar to X' with X on the track); "
-    "e.g. world (0, 60, 20), u0000054: tr0000061 (ar000012, ar000018, ar000017), "
-    "als_neighbour via ar000017",
-)
 @PROPERTY
 @example(key=FEATURED_PLAYED_WORLD, tweaked=None, varied=[])
 @example(key=(3, 150, 25), tweaked=None, varied=[])
@@ -434,14 +427,6 @@ def test_discovery_tracks_credit_only_artists_new_to_the_listener(
     _check_all(case, _check_only_new_artists, which=_personal_mixes)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a personalised listener whose history is too thin for a mix of their own "
-    "gets the popular mixes built as for a stranger (generate_chunk re-marks them with "
-    "personalised=False), so their history is not marked: discovery slots may hold a track "
-    "they played within recent_days, by an artist they play; e.g. world (4, 220, 50), "
-    "u0000036 and u0000166: tr0000393 by ar000041 (u0000166 last played it 2026-09-27)",
-)
 @PROPERTY
 @example(key=THIN_HISTORY_WORLD, tweaked=None, varied=[])
 @given(key=world_keys, tweaked=generator_settings(), varied=variations)

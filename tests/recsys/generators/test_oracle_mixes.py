@@ -22,7 +22,7 @@ def test_each_anchor_offers_each_of_its_tracks_once(tmp_path: Path) -> None:
         user = world.engine.profile(user_id)
         affinity = artist_affinity(user.history, ctx.catalog)
         anchors = dict(sorted(affinity.items(), key=lambda kv: (-kv[1], kv[0]))[:8])
-        taste = personal_mixes._taste(ctx, user, frozenset(affinity))
+        taste = personal_mixes._taste(ctx, user, frozenset(affinity), False)
         offered: dict[str, list[str]] = defaultdict(list)
         for track_id, anchor, _reason in personal_mixes._familiar_candidates(
             ctx, user, anchors, taste
