@@ -14,8 +14,8 @@ from fastapi import Request
 
 from pool.fields import is_utf8_encodable
 from recsys.api.live import Clock, LiveEngine, StateConnections
+from recsys.domain.exclusions import NO_EXCLUSIONS, UserExclusions
 from recsys.engine.loading import Engine
-from recsys.generators.steps import NO_EXCLUSIONS, UserExclusions
 from recsys.settings import Settings
 from recsys.state.privacy import hash_user
 from recsys.state.users import load_exclusions

@@ -10,8 +10,8 @@ import argparse
 from typing import Any
 
 from recsys.cli.command_context import CommandContext, valid_id
+from recsys.domain.exclusions import NO_EXCLUSIONS
 from recsys.engine.loading import Engine, load_engine
-from recsys.generators.steps import NO_EXCLUSIONS
 from recsys.serving import answers
 from recsys.store.factory import open_store
 

@@ -22,6 +22,7 @@ from pool.importer import SNAPSHOT_DIR, load_current_pool
 from pool.snapshot import read_snapshot
 from pool.state import get_pointer, load_serving_exclusions
 from recsys.curation.store import load_links
+from recsys.domain.exclusions import NO_EXCLUSIONS, UserExclusions
 from recsys.domain.mix import MixTrack
 from recsys.embeddings.artist_model import ArtistModel, load_model
 from recsys.generators.batch import BatchGenerator, ChunkUser, UserOutput
@@ -29,7 +30,6 @@ from recsys.generators.batch_arrays import build_generation_arrays
 from recsys.generators.catalog_index import CatalogIndex, build_catalog_index
 from recsys.generators.context import GenerationContext, Listener, UserProfile, anonymous
 from recsys.generators.neighbourhood import blocked_partners, graph_weights
-from recsys.generators.steps import NO_EXCLUSIONS, UserExclusions
 from recsys.generators.taste_clusters import find_scenes
 from recsys.graph.similar_artists import build_similar_artist_graph
 from recsys.listening.history import ListeningHistory, load_history

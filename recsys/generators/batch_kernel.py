@@ -1,15 +1,17 @@
 # Compiled functions take their arrays positionally (numba has no keyword-only arguments).
 # ruff: noqa: PLR0917
-"""Compiled (numba) personal mixes and Release Radar for a chunk of listeners at once.
+"""Compiled (numba) personal mixes and Release Radar for a chunk of listeners at once: the
+one implementation, for a rebuild's chunks and for one listener on request alike.
 
-The same algorithms as ``personal_mixes`` and ``release_radar``, step for step, on integer
-arrays instead of dicts of strings: a rebuild runs them for every listener, and in Python they
-cost milliseconds each. ``tests/recsys/generators/test_batch_generation.py`` checks that both
-give the same mixes, tracks and reasons. Artists and tracks are numbered in the order of their
+They work on integer arrays instead of dicts of strings (in Python they cost milliseconds a
+listener). Listeners without personalisation go through the same code, with the pool's
+popular artists as anchors. The repetition rules are stated once, in ``_admit``, and used by
+the mixes, the Release Radar and (through ``admit_in_order``) the radios. A Python statement
+of the same algorithms is kept as a test oracle (``tests/oracle``), and
+``tests/recsys/generators/test_batch_generation.py`` holds the two to the same mixes, tracks
+and reasons; Hypothesis properties over small worlds hold them to the rules
+(``test_generator_properties.py``). Artists and tracks are numbered in the order of their
 ids, so "ties broken by id" is "ties broken by number".
-
-Only personalised listeners with a history come here; the others (opted out, never seen) get
-the Python generators, whose output is the same for all of them and made once.
 
 Scratch arrays are "stamped": ``mark[x] == stamp`` means x is in the set, and a new stamp
 empties every set at once. The small helpers of the inner loops are inlined: a call there
@@ -225,7 +227,7 @@ def _rules(t_ptr, t_art, t_isrc, bl_ptr, bl_art, cap, discovery_cap, stamp, user
 
 @njit(cache=True, inline="always")
 def _admit(track, via, discovery, rules):  # type: ignore[no-untyped-def]
-    """``steps.TrackRules.admit``: the repetition rules against what the mix holds, and the
+    """The repetition rules, stated once: ``track`` against what the mix holds, and the
     listener's exclusions (marked with ``recent_stamp``, the user's stamp). One exit: an
     inlined function that returns early keeps a reference count per array per exit."""
     t_ptr, t_art, t_isrc, stamp = rules.t_ptr, rules.t_art, rules.t_isrc, rules.stamp
@@ -281,7 +283,7 @@ def _shares(t_ptr, t_art, x, y):  # type: ignore[no-untyped-def]
 
 @njit(cache=True, _nrt=False)
 def _spread_into(t_ptr, t_art, tracks, n, limit, used, placed):  # type: ignore[no-untyped-def]
-    """``steps.spread_artists`` over ``tracks[:n]``, its first ``limit`` placed into
+    """No artist back-to-back, over ``tracks[:n]``, its first ``limit`` placed into
     ``placed`` as positions in ``tracks``, in play order (``used``: n falses); returns the
     count placed and the count dropped. The earliest remaining track that shares no artist
     with the last one placed goes next; when none can, the earliest is dropped."""
@@ -423,7 +425,8 @@ def _own_tracks(h_start, h_stop, h_trk, h_plays, t_ptr, t_art):  # type: ignore[
 
 @njit(cache=True)
 def _clusters(top, top_w, scene_of, sl_ptr, sl_nbr, sl_w, min_size):  # type: ignore[no-untyped-def]
-    """``taste_clusters.cluster_artists``: per top artist (by position) its cluster number,
+    """A listener's top artists grouped by the graph's scenes (small groups merged into the
+    best-linked): per top artist (by position) its cluster number,
     clusters numbered strongest first; returns (cluster of each, number of clusters)."""
     n = len(top)
     # One group per scene of the listener (groups numbered in scene order).
@@ -537,7 +540,7 @@ def _strongest(g_ptr, g_nbr, g_w, artist, anchor_mark, stamp, anchor_weight, anc
 
 @njit(cache=True, _nrt=False)
 def _take_familiar(goal, familiar, n_familiar, draw, rules):  # type: ignore[no-untyped-def]
-    """``personal_mixes._take`` over ``_familiar_candidates``: draws from the anchors' queues in
+    """A mix's familiar tracks: draws from the anchors' queues in
     turn (a queue with nothing left drops out) until ``goal`` tracks are admitted; ``draw``
     keeps where it stopped, so a second call goes on from there. Returns the new count."""
     familiar_order, queues, alive, turn, own_trk, a_ptr, a_trk, played_track, user_stamp = draw
@@ -619,7 +622,7 @@ def _credits_known(track, rules, anchor_mark, mix_stamp):  # type: ignore[no-unt
 def _take_discoveries(  # type: ignore[no-untyped-def]
     kept, n_kept, wanted, discovery, score, g_ptr, g_nbr, g_w, a_ptr, a_trk, anchors, rules
 ):
-    """``personal_mixes``' discovery pass over the scored neighbours ``kept[:n_kept]``, best
+    """A mix's discovery pass over the scored neighbours ``kept[:n_kept]``, best
     first: each neighbour's first unheard tracks (at most the discovery cap of them) until
     ``wanted`` are admitted into ``discovery`` as (track, anchor, neighbour). Returns the
     count. A mix takes a handful of hundreds of neighbours, so the first ``_SELECTED`` are
@@ -715,7 +718,7 @@ def _fill_mix(  # type: ignore[no-untyped-def]
     out,
     out_start,
 ):
-    """``personal_mixes._build_mix`` around ``anchors`` (iteration order, with ``weights``);
+    """One mix around ``anchors`` (iteration order, with ``weights``);
     ``familiar_order`` is the anchors by (-affinity, id). Writes the mix's rows (track, via,
     neighbour, slot) in play order into ``out`` from ``out_start``; returns their count.
 
@@ -872,7 +875,7 @@ def _fill_radar(  # type: ignore[no-untyped-def]
     stamps,
     work,
 ):
-    """``release_radar._generate`` for a personalised listener. Writes rows (track, closest
+    """One listener's Release Radar. Writes rows (track, closest
     artist, closeness, via) in play order into ``work``'s last array and returns their
     count; via names the anchor of a neighbour's reason (-1 for the listener's own artists).
     Like ``_fill_mix``: no reference counting, nothing allocated (``radar_workspace``)."""
@@ -1132,7 +1135,7 @@ def _popular_top(popular, popular_w, excluded_artist, user_stamp, top_n):  # typ
 
 @njit(cache=True)
 def _user_mixes(u, top, top_w, own, popular, user_stamp, m, state, notes, out):  # type: ignore[no-untyped-def]
-    """``personal_mixes._generate`` for listener ``u`` around ``top`` (by (-weight, id)),
+    """The mixes of listener ``u`` around ``top`` (by (-weight, id)),
     their own tracks ``own`` (artists, tracks): one mix per cluster of ``top`` while fewer
     than ``max_mixes``, or one around all of ``top`` when no cluster made one. Appends rows
     to ``out`` (mixes, tracks, and their counts); ``popular`` marks the mixes as built

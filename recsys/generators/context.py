@@ -17,11 +17,11 @@ import networkx as nx
 import numpy as np
 import numpy.typing as npt
 
+from recsys.domain.exclusions import NO_EXCLUSIONS, UserExclusions
 from recsys.domain.mix import Reason
 from recsys.embeddings.artist_model import ArtistModel
 from recsys.generators.catalog_index import CatalogIndex
 from recsys.generators.neighbourhood import edge_reason
-from recsys.generators.steps import NO_EXCLUSIONS, UserExclusions
 from recsys.generators.taste_clusters import ArtistScenes, GraphWeights
 from recsys.listening.history import EMPTY_HISTORY, TrackHistory
 

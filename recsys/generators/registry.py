@@ -12,11 +12,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from recsys.domain.exclusions import NO_EXCLUSIONS
 from recsys.engine.loading import Engine
 from recsys.generators import radio
 from recsys.generators.context import UserProfile
 from recsys.generators.result import GenerationResult
-from recsys.generators.steps import NO_EXCLUSIONS
 from recsys.serving.final_filter import final_filter
 
 

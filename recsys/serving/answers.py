@@ -14,12 +14,12 @@ from typing import Any, Literal
 
 import orjson
 
+from recsys.domain.exclusions import UserExclusions
 from recsys.domain.mix import Mix, mix_from_dict
 from recsys.engine.loading import Engine
 from recsys.errors import NotFoundError
 from recsys.generators.context import anonymous
 from recsys.generators.registry import GenerationRequest, run_generator
-from recsys.generators.steps import UserExclusions
 from recsys.graph.similar_artists import similar_artists
 from recsys.payload.codec import PAYLOAD_VERSION, StoredPart, read_payload
 from recsys.serving.final_filter import StoredReadGate, filter_changes, final_filter

@@ -15,7 +15,7 @@ before assembling their payloads from compiled rows), held to the first by a tes
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Container, Mapping
+from collections.abc import Collection, Container, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -24,8 +24,8 @@ import numpy as np
 import numpy.typing as npt
 
 from pool.gate import ServingExclusions, is_servable
+from recsys.domain.exclusions import NO_EXCLUSIONS, UserExclusions
 from recsys.domain.mix import Mix, MixTrack
-from recsys.generators.steps import NO_EXCLUSIONS, UserExclusions, drop_back_to_back
 
 if TYPE_CHECKING:  # the compiled generators import this module's neighbours, not this one
     from recsys.generators.batch import CompiledChunk
@@ -165,3 +165,13 @@ def final_filter(
     if len(repaired) < len(kept):
         dropped[BACK_TO_BACK] += len(kept) - len(repaired)
     return mix.with_tracks(tuple(repaired)), dropped
+
+
+def drop_back_to_back(tracks: Sequence[MixTrack]) -> list[MixTrack]:
+    """Without reordering: drop a track that would follow its own artist (the read-time
+    repair of a stored mix the filter removed a track from)."""
+    kept: list[MixTrack] = []
+    for track in tracks:
+        if not kept or set(kept[-1].artist_ids).isdisjoint(track.artist_ids):
+            kept.append(track)
+    return kept

@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from recsys.generators.steps import UserExclusions
+from recsys.domain.exclusions import UserExclusions
 from recsys.state.privacy import current_tombstones, refuse_if_erased
 from recsys.state.user_feeds import UserExclusion
 

@@ -32,9 +32,9 @@ import redis
 
 from pool.state import STATE_FILE
 from recsys.api.reads import STORE_COOLDOWN_S
+from recsys.domain.exclusions import NO_EXCLUSIONS
 from recsys.domain.mix import mix_from_dict
 from recsys.engine.loading import load_engine
-from recsys.generators.steps import NO_EXCLUSIONS
 from recsys.jobs.rebuild import rebuild_lock
 from recsys.payload.codec import decode_user
 from recsys.serving import answers

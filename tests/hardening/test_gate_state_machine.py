@@ -56,9 +56,9 @@ from pool.state import add_flag, get_pointer, set_trust
 from pool.trust_import import import_trust_files
 from recsys.curation.links import make_link
 from recsys.curation.store import put_link
+from recsys.domain.exclusions import NO_EXCLUSIONS
 from recsys.engine.loading import Engine, load_engine
 from recsys.errors import NotFoundError, RecsysError
-from recsys.generators.steps import NO_EXCLUSIONS
 from recsys.jobs.exclusion_sync import publish_exclusions
 from recsys.jobs.rebuild import MIN_CHUNK_USERS, run_rebuild
 from recsys.listening.history import load_history

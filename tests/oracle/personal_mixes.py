@@ -22,9 +22,8 @@ from recsys.generators.context import (
 )
 from recsys.generators.neighbourhood import artist_affinity, neighbours_of
 from recsys.generators.result import GenerationResult, make_mix
-from recsys.generators.steps import spread_artists
 from recsys.generators.taste_clusters import cluster_artists
-from tests.oracle.track_rules import TrackRules, interleave
+from tests.oracle.track_rules import TrackRules, interleave, spread_artists
 
 NAME = "personal_mixes"
 

@@ -15,8 +15,7 @@ from recsys.generators.context import (
 )
 from recsys.generators.neighbourhood import artist_affinity, strongest_anchor
 from recsys.generators.result import GenerationResult, make_mix
-from recsys.generators.steps import spread_artists
-from tests.oracle.track_rules import TrackRules
+from tests.oracle.track_rules import TrackRules, spread_artists
 
 NAME = "release_radar"
 TITLE = "Release Radar"

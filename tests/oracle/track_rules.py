@@ -1,15 +1,17 @@
 """The repetition rules as the Python oracle states them: one stateful pass that admits a
 mix's candidates one at a time (``TrackRules``), and the even spread of discoveries among
-familiar tracks (``interleave``). The compiled generators state the same rules once, in
+familiar tracks (``interleave``), and the order without an artist back-to-back
+(``spread_artists``). The compiled generators state the same rules once, in
 ``recsys.generators.batch_kernel._admit``; the oracle is held to them output for output.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Protocol, TypeVar
 
+from recsys.domain.exclusions import NO_EXCLUSIONS, UserExclusions
 from recsys.domain.mix import MixTrack
-from recsys.generators.steps import NO_EXCLUSIONS, UserExclusions
 
 
 class TrackRules:
@@ -90,3 +92,40 @@ def interleave(familiar: Sequence[MixTrack], discovery: Sequence[MixTrack]) -> l
     slots = {int((i + 0.5) * total / len(discovery)) for i in range(len(discovery))}
     new, known = iter(discovery), iter(familiar)
     return [next(new) if position in slots else next(known) for position in range(total)]
+
+
+class Credited(Protocol):
+    """Anything with the artists a track credits (a mix track, a generator's candidate)."""
+
+    @property
+    def artist_ids(self) -> tuple[str, ...]: ...
+
+
+C = TypeVar("C", bound=Credited)
+
+
+def shares_artist(a: Credited, b: Credited) -> bool:
+    first, second = a.artist_ids, b.artist_ids
+    if len(first) == 1:  # most tracks credit one artist: no set to build
+        return first[0] in second
+    return not set(first).isdisjoint(second)
+
+
+def spread_artists(tracks: Sequence[C], limit: int | None = None) -> list[C]:
+    """Reorder so that no artist plays twice in a row, moving as little as possible.
+
+    Greedy: take the earliest remaining track that does not share an artist with the last one
+    placed; a track that cannot be placed anywhere without a repeat is dropped, so the result
+    always meets the rule. With ``limit``, the first ``limit`` of that order (the greedy's
+    first placements never depend on later ones, so a long list is not ordered only to be cut).
+    """
+    remaining = list(tracks)
+    placed: list[C] = []
+    while remaining and (limit is None or len(placed) < limit):
+        for index, track in enumerate(remaining):
+            if not placed or not shares_artist(placed[-1], track):
+                placed.append(remaining.pop(index))
+                break
+        else:
+            remaining.pop(0)
+    return placed

@@ -10,8 +10,8 @@ from collections import Counter
 from typing import Any
 
 from recsys.curation.links import canonical_pair
+from recsys.domain.exclusions import UserExclusions
 from recsys.domain.mix import Mix
-from recsys.generators.steps import UserExclusions
 
 REASON_TYPES = {"history", "curated_link", "als_neighbour", "followed_artist", "seed"}
 

@@ -10,10 +10,10 @@ import numpy as np
 
 from pool.ai_status import AiVerdicts
 from pool.gate import ServingExclusions
+from recsys.domain.exclusions import NO_EXCLUSIONS, UserExclusions
 from recsys.domain.mix import Mix, MixTrack, Reason
 from recsys.generators.batch import BatchGenerator
 from recsys.generators.batch_arrays import build_generation_arrays
-from recsys.generators.steps import NO_EXCLUSIONS, UserExclusions
 from recsys.serving.final_filter import (
     ServingGate,
     chunk_filter_changes,

@@ -14,8 +14,8 @@ import pytest
 
 from pool.model import AiFlag
 from pool.state import add_flag, load_serving_exclusions
+from recsys.domain.exclusions import NO_EXCLUSIONS
 from recsys.engine.loading import load_engine
-from recsys.generators.steps import NO_EXCLUSIONS
 from recsys.jobs.rebuild import (
     MAX_CHUNK_USERS,
     MIN_CHUNK_USERS,

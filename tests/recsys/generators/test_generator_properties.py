@@ -30,11 +30,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from recsys.domain.exclusions import UserExclusions
 from recsys.domain.mix import Mix, MixTrack
 from recsys.generators.batch import BatchGenerator, UserOutput
 from recsys.generators.batch_arrays import build_generation_arrays
 from recsys.generators.context import GeneratorSettings, UserProfile, anonymous
-from recsys.generators.steps import UserExclusions
 from tests.recsys.trained_world import TrainedWorld, train_world
 
 POPULAR_BASIS = "popular in the pool"

@@ -8,10 +8,10 @@ from collections import Counter
 
 import pytest
 
+from recsys.domain.exclusions import UserExclusions
 from recsys.domain.mix import MixTrack, Reason
 from recsys.engine.loading import Engine
 from recsys.generators.context import anonymous
-from recsys.generators.steps import UserExclusions
 from tests.recsys.trained_world import train_world
 
 

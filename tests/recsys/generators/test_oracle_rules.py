@@ -1,19 +1,15 @@
-"""The repetition rules as small steps, each on a hand-made list with a known answer."""
+"""The oracle's repetition rules (``TrackRules``), its spread and interleave, and the final
+filter's read-time repair, each on a hand-made list with a known answer. The compiled rules
+themselves: ``test_repetition_rules``."""
 
 from __future__ import annotations
 
 import itertools
 
+from recsys.domain.exclusions import UserExclusions
 from recsys.domain.mix import MixTrack, Reason
-from recsys.generators.steps import (
-    UserExclusions,
-    cap_per_artist,
-    drop_back_to_back,
-    drop_duplicates,
-    drop_excluded,
-    spread_artists,
-)
-from tests.oracle.track_rules import TrackRules, interleave
+from recsys.serving.final_filter import drop_back_to_back
+from tests.oracle.track_rules import TrackRules, interleave, spread_artists
 
 WHY = Reason("history", {"artist_id": "a"})
 
@@ -24,34 +20,6 @@ def t(track_id: str, *artists: str, slot: str = "familiar") -> MixTrack:
 
 def ids(tracks: list[MixTrack]) -> list[str]:
     return [x.track_id for x in tracks]
-
-
-def test_duplicates_and_other_versions_of_a_recording_go() -> None:
-    isrc = {"single": "GBAAA2600001", "album": "GBAAA2600001", "other": "GBAAA2600002"}
-    step = drop_duplicates(isrc.get)
-    assert ids(step([t("single", "a"), t("album", "a"), t("single", "a"), t("other", "b")])) == [
-        "single",
-        "other",
-    ]
-
-
-def test_exclusions_cover_featured_appearances() -> None:
-    step = drop_excluded(UserExclusions(artists=frozenset({"x"}), tracks=frozenset({"t3"})))
-    kept = step([t("t1", "a"), t("t2", "a", "x"), t("t3", "b"), t("t4", "b")])
-    assert ids(kept) == ["t1", "t4"]
-
-
-def test_caps_count_every_credited_artist_and_discovery_separately() -> None:
-    step = cap_per_artist(familiar=2, discovery=1)
-    tracks = [
-        t("1", "a"),
-        t("2", "a", "b"),
-        t("3", "a"),
-        t("4", "b"),
-        t("5", "c", slot="discovery"),
-        t("6", "c", slot="discovery"),
-    ]
-    assert ids(step(tracks)) == ["1", "2", "4", "5"]
 
 
 def rules(**overrides: object) -> TrackRules:
