@@ -201,14 +201,15 @@ class Rules(NamedTuple):
 
 
 @njit(cache=True, inline="always")
-def _rules(t_ptr, t_art, t_isrc, bl_ptr, bl_art, cap, discovery_cap, stamp, user_stamp, scratch):  # type: ignore[no-untyped-def]
-    """The ``Rules`` of one mix (or radar) of one listener."""
+def _rules(m, cap, discovery_cap, stamp, user_stamp):  # type: ignore[no-untyped-def]
+    """The ``Rules`` of one mix (or radar) of one listener, from the ``Mixing`` ``m``."""
+    scratch = m.scratch
     return Rules(
-        t_ptr,
-        t_art,
-        t_isrc,
-        bl_ptr,
-        bl_art,
+        m.catalog[0],
+        m.catalog[1],
+        m.catalog[2],
+        m.blocked[0],
+        m.blocked[1],
         cap,
         discovery_cap,
         stamp,
@@ -317,28 +318,19 @@ def _discovery_count(target, familiar_target, min_share, familiar):  # type: ign
 
 
 @njit(cache=True)
-def _top_artists(  # type: ignore[no-untyped-def]
-    h_start,
-    h_stop,
-    h_trk,
-    h_plays,
-    h_heard,
-    t_ptr,
-    t_art,
-    affinity,
-    played,
-    stamp,
-    top_n,
-    excluded_artist,
-    touched,
-):
-    """``artist_affinity`` then the ``top_n`` artists by (-affinity, id): of those the
-    listener has not excluded (the mixes' anchors), and of all (the radar's); every played
-    artist is marked in ``played``. Returns (mix top, its affinity, radar top, its affinity).
+def _top_artists(ls, u, m, stamp, touched):  # type: ignore[no-untyped-def]
+    """Listener ``u``'s (of ``Listeners`` ``ls``) artist affinity (plays, skips counting for
+    less) then their ``top_n`` artists by (-affinity, id): of those they have not excluded
+    (the mixes' anchors), and of all (the radar's); every played artist is marked in
+    ``played_artist`` under ``stamp``. Returns (mix top, its affinity, radar top, its affinity).
     ``touched`` (an array of every artist's size) collects the played artists: a list would
     cost an allocation and reference counts per artist."""
+    h_trk, h_plays, h_heard = ls.h_trk, ls.h_plays, ls.h_heard
+    t_ptr, t_art = m.catalog[0], m.catalog[1]
+    affinity, played = m.scratch.artist_value, m.scratch.played_artist
+    excluded_artist, top_n = m.scratch.excluded_artist, m.limits[0]
     n_touched = 0
-    for i in range(h_start, h_stop):
+    for i in range(ls.h_ptr[u], ls.h_ptr[u + 1]):
         track = h_trk[i]
         if track < 0:
             continue
@@ -381,9 +373,10 @@ def _top_artists(  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _own_tracks(h_start, h_stop, h_trk, h_plays, t_ptr, t_art):  # type: ignore[no-untyped-def]
-    """The listener's tracks per artist (every credited one), most played first, ties by id:
-    (artists, tracks), sorted by artist."""
+def _own_tracks(ls, u, t_ptr, t_art):  # type: ignore[no-untyped-def]
+    """Listener ``u``'s tracks per artist (every credited one), most played first, ties by
+    id: (artists, tracks), sorted by artist."""
+    h_start, h_stop, h_trk, h_plays = ls.h_ptr[u], ls.h_ptr[u + 1], ls.h_trk, ls.h_plays
     n = 0
     for i in range(h_start, h_stop):
         if h_trk[i] >= 0:
@@ -424,10 +417,12 @@ def _own_tracks(h_start, h_stop, h_trk, h_plays, t_ptr, t_art):  # type: ignore[
 
 
 @njit(cache=True)
-def _clusters(top, top_w, scene_of, sl_ptr, sl_nbr, sl_w, min_size):  # type: ignore[no-untyped-def]
+def _clusters(top, top_w, scenes, min_size):  # type: ignore[no-untyped-def]
     """A listener's top artists grouped by the graph's scenes (small groups merged into the
     best-linked): per top artist (by position) its cluster number,
-    clusters numbered strongest first; returns (cluster of each, number of clusters)."""
+    clusters numbered strongest first; returns (cluster of each, number of clusters).
+    ``scenes``: ``Mixing.scenes``."""
+    scene_of, sl_ptr, sl_nbr, sl_w = scenes
     n = len(top)
     # One group per scene of the listener (groups numbered in scene order).
     scenes = np.empty(n, np.int64)
@@ -619,14 +614,15 @@ def _credits_known(track, rules, anchor_mark, mix_stamp):  # type: ignore[no-unt
 
 
 @njit(cache=True, _nrt=False)
-def _take_discoveries(  # type: ignore[no-untyped-def]
-    kept, n_kept, wanted, discovery, score, g_ptr, g_nbr, g_w, a_ptr, a_trk, anchors, rules
-):
+def _take_discoveries(kept, n_kept, wanted, discovery, m, anchors, rules):  # type: ignore[no-untyped-def]
     """A mix's discovery pass over the scored neighbours ``kept[:n_kept]``, best
     first: each neighbour's first unheard tracks (at most the discovery cap of them) until
     ``wanted`` are admitted into ``discovery`` as (track, anchor, neighbour). Returns the
     count. A mix takes a handful of hundreds of neighbours, so the first ``_SELECTED`` are
-    picked one at a time and only the rest, when needed, sorted."""
+    picked one at a time and only the rest, when needed, sorted. ``m``: the ``Mixing``;
+    ``anchors``: the mix's anchors marked (mark, stamp, weight, rank); ``rules``: the mix's."""
+    g_ptr, g_nbr, g_w = m.g
+    a_ptr, a_trk, score = m.catalog[3], m.catalog[4], m.scratch.artist_value
     anchor_mark, mix_stamp, anchor_weight, anchor_rank = anchors
     recent, user_stamp, discovery_cap = rules.recent, rules.recent_stamp, rules.discovery_cap
     n_discovery, picked = 0, 0
@@ -696,37 +692,22 @@ def mix_workspace(top_n, target, artists):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, _nrt=False)
-def _fill_mix(  # type: ignore[no-untyped-def]
-    anchors,
-    weights,
-    familiar_order,
-    own_art,
-    own_trk,
-    g,
-    t_ptr,
-    t_art,
-    t_isrc,
-    a_ptr,
-    a_trk,
-    bl_ptr,
-    bl_art,
-    sizes,
-    min_share,
-    scratch,
-    stamps,
-    work,
-    out,
-    out_start,
-):
+def _fill_mix(anchors, weights, familiar_order, own, m, stamps, out, out_start):  # type: ignore[no-untyped-def]
     """One mix around ``anchors`` (iteration order, with ``weights``);
-    ``familiar_order`` is the anchors by (-affinity, id). Writes the mix's rows (track, via,
-    neighbour, slot) in play order into ``out`` from ``out_start``; returns their count.
+    ``familiar_order`` is the anchors by (-affinity, id); ``own`` the listener's own tracks
+    (artists, tracks: ``_own_tracks``); ``m`` the ``Mixing``; ``stamps`` the listener's and
+    the mix's. Writes the mix's rows (track, via, neighbour, slot) in play order into ``out``
+    from ``out_start``; returns their count.
 
     Compiled without reference counting and allocating nothing (``work`` is
     ``mix_workspace``'s): a listener's mixes otherwise cost hundreds of atomic reference
     count updates, for the arrays in the tuples passed down."""
-    g_ptr, g_nbr, g_w = g
-    target, familiar_target, cap, discovery_cap, max_tracks = sizes
+    g_ptr, g_nbr, g_w = m.g
+    t_ptr, t_art, _, a_ptr, a_trk = m.catalog
+    bl_ptr, bl_art = m.blocked
+    target, familiar_target, cap, discovery_cap, max_tracks = m.sizes
+    scratch, work, min_share = m.scratch, m.work, m.min_share
+    own_art, own_trk = own
     played_track, played_artist, score, score_stamp = (
         scratch.played_track,
         scratch.played_artist,
@@ -749,9 +730,7 @@ def _fill_mix(  # type: ignore[no-untyped-def]
         queues[k, 2] = a_ptr[familiar_order[k]]
         alive[k] = True
     turn[0], turn[1] = 0, n
-    rules = _rules(
-        t_ptr, t_art, t_isrc, bl_ptr, bl_art, cap, discovery_cap, mix_stamp, user_stamp, scratch
-    )
+    rules = _rules(m, cap, discovery_cap, mix_stamp, user_stamp)
     draw = (familiar_order, queues, alive, turn, own_trk, a_ptr, a_trk, played_track, user_stamp)
     n_familiar = _take_familiar(familiar_target, familiar, _int(0), draw, rules)
     # Discovery: graph neighbours of the anchors the listener has not played, best first.
@@ -791,20 +770,8 @@ def _fill_mix(  # type: ignore[no-untyped-def]
             if not blocked:
                 kept[n_kept] = other
                 n_kept += 1
-        n_discovery = _take_discoveries(
-            kept,
-            n_kept,
-            wanted,
-            discovery,
-            score,
-            g_ptr,
-            g_nbr,
-            g_w,
-            a_ptr,
-            a_trk,
-            (anchor_mark, mix_stamp, anchor_weight, anchor_rank),
-            rules,
-        )
+        marked = (anchor_mark, mix_stamp, anchor_weight, anchor_rank)
+        n_discovery = _take_discoveries(kept, n_kept, wanted, discovery, m, marked, rules)
     # Too few discoveries: more familiar tracks fill the mix up to its target length (so a
     # mix never holds more than ``target`` rows: the workspace's size).
     shortfall = target - n_familiar - n_discovery
@@ -859,26 +826,14 @@ def radar_workspace(artists, releases, per_release, max_tracks):  # type: ignore
 
 
 @njit(cache=True, _nrt=False)
-def _fill_radar(  # type: ignore[no-untyped-def]
-    top,
-    top_w,
-    follows,
-    g,
-    t_ptr,
-    t_art,
-    t_isrc,
-    releases,
-    bl_ptr,
-    bl_art,
-    radar_sizes,
-    scratch,
-    stamps,
-    work,
-):
+def _fill_radar(top, top_w, follows, m, releases, radar_sizes, stamps, work):  # type: ignore[no-untyped-def]
     """One listener's Release Radar. Writes rows (track, closest
     artist, closeness, via) in play order into ``work``'s last array and returns their
     count; via names the anchor of a neighbour's reason (-1 for the listener's own artists).
     Like ``_fill_mix``: no reference counting, nothing allocated (``radar_workspace``)."""
+    g, scratch = m.g, m.scratch
+    t_ptr, t_art = m.catalog[0], m.catalog[1]
+    bl_ptr, bl_art = m.blocked
     _, _, ar_ptr, ar_rel, er_ptr, er_nbr = releases
     cap, per_release, max_tracks = radar_sizes
     # The closeness of each circle's artist.
@@ -906,7 +861,7 @@ def _fill_radar(  # type: ignore[no-untyped-def]
         orders, n_orders, per_release, releases, t_ptr, t_art, marks, exclusions, found
     )
     _by_closeness(found, n_found, ranked)
-    rules = _rules(t_ptr, t_art, t_isrc, bl_ptr, bl_art, cap, cap, stamp, user_stamp, scratch)
+    rules = _rules(m, cap, cap, stamp, user_stamp)
     anchors = (anchor_mark, stamp, anchor_weight, anchor_rank)
     # Admitted in order and spread: the first tracks admitted decide the radar when the spread
     # places all it keeps from them without dropping one (a later track could only have
@@ -1141,11 +1096,10 @@ def _user_mixes(u, top, top_w, own, popular, user_stamp, m, state, notes, out): 
     to ``out`` (mixes, tracks, and their counts); ``popular`` marks the mixes as built
     around the pool's popular artists. Returns the count of mixes made."""
     mixes, tracks, counts = out
-    t_ptr, t_art, t_isrc, a_ptr, a_trk = m.catalog
-    scene_of, sl_ptr, sl_nbr, sl_w = m.scenes
+    a_ptr = m.catalog[3]
     _, min_size, max_mixes, min_tracks = m.limits
     target, familiar_target, cap, _, _ = m.sizes
-    cluster_of, n_clusters = _clusters(top, top_w, scene_of, sl_ptr, sl_nbr, sl_w, min_size)
+    cluster_of, n_clusters = _clusters(top, top_w, m.scenes, min_size)
     user_mixes = 0
     for c in range(n_clusters + 1):
         fallback = c == n_clusters
@@ -1179,28 +1133,8 @@ def _user_mixes(u, top, top_w, own, popular, user_stamp, m, state, notes, out): 
         # Written where the mix goes; a failed one is overwritten by the next (never past
         # the end: a listener tries a mix only while they have fewer than ``max_mixes``).
         n_tracks = counts[1]
-        count = _fill_mix(
-            anchors,
-            weights,
-            familiar_order,
-            own[0],
-            own[1],
-            m.g,
-            t_ptr,
-            t_art,
-            t_isrc,
-            a_ptr,
-            a_trk,
-            m.blocked[0],
-            m.blocked[1],
-            m.sizes,
-            m.min_share,
-            m.scratch,
-            (user_stamp, state[1]),
-            m.work,
-            tracks,
-            n_tracks,
-        )
+        stamps = (user_stamp, state[1])
+        count = _fill_mix(anchors, weights, familiar_order, own, m, stamps, tracks, n_tracks)
         if count < min_tracks:
             notes[u] += int(not fallback)  # a failed fallback makes no note of its own
             continue
@@ -1250,7 +1184,7 @@ def generate_chunk(listeners, cutoff, m, popular, releases, radar_sizes, state):
     first day of "played recently"; ``state`` the stamps between calls. Returns (mixes, mix
     tracks, notes per user, radar rows)."""
     ls, scratch = listeners, m.scratch
-    t_ptr, t_art, t_isrc, _, _ = m.catalog
+    t_ptr, t_art = m.catalog[0], m.catalog[1]
     top_n, _, max_mixes, _ = m.limits
     max_tracks = m.sizes[4]
     n_users = len(ls.h_ptr) - 1
@@ -1274,22 +1208,8 @@ def generate_chunk(listeners, cutoff, m, popular, releases, radar_sizes, state):
         if personalised:
             # affinity shares the score array; its own stamp keeps the user's played artists.
             state[1] += 1
-            top, top_w, radar_top, radar_top_w = _top_artists(
-                ls.h_ptr[u],
-                ls.h_ptr[u + 1],
-                ls.h_trk,
-                ls.h_plays,
-                ls.h_heard,
-                t_ptr,
-                t_art,
-                scratch.artist_value,
-                scratch.played_artist,
-                stamp,
-                top_n,
-                scratch.excluded_artist,
-                touched,
-            )
-            own = _own_tracks(ls.h_ptr[u], ls.h_ptr[u + 1], ls.h_trk, ls.h_plays, t_ptr, t_art)
+            top, top_w, radar_top, radar_top_w = _top_artists(ls, u, m, stamp, touched)
+            own = _own_tracks(ls, u, t_ptr, t_art)
         else:
             top, top_w = _popular_top(popular[0], popular[1], scratch.excluded_artist, stamp, top_n)
             radar_top, radar_top_w = popular[0], ones
@@ -1303,21 +1223,10 @@ def generate_chunk(listeners, cutoff, m, popular, releases, radar_sizes, state):
             top, top_w = _popular_top(popular[0], popular[1], scratch.excluded_artist, stamp, top_n)
             _user_mixes(u, top, top_w, own, _int(1), stamp, m, state, notes, out)
         state[1] += 1
+        follows = ls.f_art[ls.f_ptr[u] : ls.f_ptr[u + 1]] if personalised else no_own
+        stamps = (stamp, state[1])
         count = _fill_radar(
-            radar_top,
-            radar_top_w,
-            ls.f_art[ls.f_ptr[u] : ls.f_ptr[u + 1]] if personalised else no_own,
-            m.g,
-            t_ptr,
-            t_art,
-            t_isrc,
-            releases,
-            m.blocked[0],
-            m.blocked[1],
-            radar_sizes,
-            scratch,
-            (stamp, state[1]),
-            radar_work,
+            radar_top, radar_top_w, follows, m, releases, radar_sizes, stamps, radar_work
         )
         rows = radar_work[-1]
         for i in range(count):
@@ -1339,13 +1248,13 @@ def admit_in_order(listeners, tracks, vias, seed, cap, limit, m, state):  # type
     ``limit``. Returns the positions in ``tracks`` kept, in play order: how a radio, drawn in
     Python, is held to the same rules as the mixes."""
     scratch = m.scratch
-    t_ptr, t_art, t_isrc, _, _ = m.catalog
+    t_ptr, t_art = m.catalog[0], m.catalog[1]
     bl_ptr, bl_art = m.blocked
     state[0] += 1
     user_stamp = state[0]
     _mark_listener(listeners, 0, user_stamp, False, 0, scratch)
     state[1] += 1
-    rules = _rules(t_ptr, t_art, t_isrc, bl_ptr, bl_art, cap, cap, state[1], user_stamp, scratch)
+    rules = _rules(m, cap, cap, state[1], user_stamp)
     kept = np.empty(len(tracks), np.int64)
     n = 0
     for i in range(len(tracks)):
