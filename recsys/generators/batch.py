@@ -353,9 +353,27 @@ class BatchGenerator:
             self._radar_sizes,
             self._state,
         )
-        g_ptr, g_nbr, _ = arrays.graph
+        return self._chunk(users, listeners, (mixes, tracks, notes, radar))
+
+    def empty_chunk(self) -> CompiledChunk:
+        """The chunk of no listener, made without ``generate_chunk`` (so that the payload
+        assembly can be compiled while the generators are)."""
+        rows = (
+            np.empty((0, MIX_POPULAR + 1), np.int64),
+            np.empty((0, SLOT + 1), np.int64),
+            np.zeros(0, np.int64),
+            np.empty((0, RADAR_VIA + 1), np.int64),
+        )
+        return self._chunk([], self._listeners([]), rows)
+
+    def _chunk(
+        self, users: Sequence[ChunkUser], listeners: Listeners, rows: tuple[Ints, Ints, Ints, Ints]
+    ) -> CompiledChunk:
+        """``generate_chunk``'s rows with each track's reason number and each user's members."""
+        mixes, tracks, notes, radar = rows
+        g_ptr, g_nbr, _ = self._arrays.graph
         track_reasons, radar_reasons = reason_ids(mixes, tracks, radar, listeners, g_ptr, g_nbr)
-        t_ptr, t_art = arrays.catalog[0], arrays.catalog[1]
+        t_ptr, t_art = self._arrays.catalog[0], self._arrays.catalog[1]
         members = part_members(mixes, tracks, radar, len(users), t_ptr, t_art)
         return CompiledChunk(
             users, listeners, mixes, tracks, notes, radar, track_reasons, radar_reasons, members

@@ -81,39 +81,81 @@ _SELECTED = 16  # neighbours picked one by one before the rest of a region's are
 _SHORT = 48  # up to this length, an insertion sort beats numba's mergesort and its buffers
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _argsort(keys):  # type: ignore[no-untyped-def]
-    """``np.argsort(keys, kind="mergesort")`` (stable): by insertion for the short arrays met
-    per listener (a history's artists, a mix's clusters), which numba's mergesort allocates
-    and recurses for."""
+    """``np.argsort(keys, kind="mergesort")`` (stable), for integer or float keys alike: as
+    floats (every key here is an exact one), so that the sort is compiled once, not once per
+    key type with numba's own mergesort (seconds of the first rebuild's compile)."""
+    return _stable_order(keys.astype(np.float64))
+
+
+@njit(cache=True)
+def _stable_order(keys):  # type: ignore[no-untyped-def]
+    """The stable order of float ``keys``: by insertion for the short arrays met per listener
+    (a history's artists, a mix's clusters), a bottom-up merge sort otherwise."""
     n = len(keys)
-    if n > _SHORT:
-        return np.argsort(keys, kind="mergesort")
-    order = np.empty(n, np.int64)
-    for i in range(n):
-        key = keys[i]
-        j = i
-        while j > 0 and keys[order[j - 1]] > key:
-            order[j] = order[j - 1]
-            j -= 1
-        order[j] = i
+    order = np.arange(n)
+    if n <= _SHORT:
+        for i in range(1, n):
+            key = keys[i]
+            j = i
+            while j > 0 and keys[order[j - 1]] > key:
+                order[j] = order[j - 1]
+                j -= 1
+            order[j] = i
+        return order
+    spare = np.empty(n, np.int64)
+    width = 1
+    while width < n:
+        for lo in range(0, n, 2 * width):
+            mid, hi = min(lo + width, n), min(lo + 2 * width, n)
+            i, j = lo, mid
+            for k in range(lo, hi):
+                if j < hi and (i >= mid or keys[order[j]] < keys[order[i]]):
+                    spare[k] = order[j]
+                    j += 1
+                else:
+                    spare[k] = order[i]
+                    i += 1
+        order, spare = spare, order
+        width *= 2
     return order
 
 
 @njit(cache=True)
 def _sort(values):  # type: ignore[no-untyped-def]
-    """Sort ``values`` in place (insertion when short, as ``_argsort``)."""
+    """Sort integer ``values`` in place: by insertion when short, else a heap sort (in place,
+    allocating nothing, and one compiled sort rather than numba's quicksort as well)."""
     n = len(values)
-    if n > _SHORT:
-        values.sort()
+    if n <= _SHORT:
+        for i in range(1, n):
+            value = values[i]
+            j = i
+            while j > 0 and values[j - 1] > value:
+                values[j] = values[j - 1]
+                j -= 1
+            values[j] = value
         return
-    for i in range(1, n):
-        value = values[i]
-        j = i
-        while j > 0 and values[j - 1] > value:
-            values[j] = values[j - 1]
-            j -= 1
-        values[j] = value
+    for root in range(n // 2 - 1, -1, -1):
+        _sift_up_to(values, root, n)
+    for end in range(n - 1, 0, -1):
+        values[0], values[end] = values[end], values[0]
+        _sift_up_to(values, 0, end)
+
+
+@njit(cache=True, inline="always")
+def _sift_up_to(values, root, stop):  # type: ignore[no-untyped-def]
+    """Heap property (largest on top) for values[:stop] below ``root``."""
+    while True:
+        child = 2 * root + 1
+        if child >= stop:
+            break
+        if child + 1 < stop and values[child] < values[child + 1]:
+            child += 1
+        if values[root] >= values[child]:
+            break
+        values[root], values[child] = values[child], values[root]
+        root = child
 
 
 # A reason's kind, for an artist the listener knows or a popular one (``reason_ids``).
@@ -428,7 +470,8 @@ def _clusters(top, top_w, scenes, min_size):  # type: ignore[no-untyped-def]
     scenes = np.empty(n, np.int64)
     for k in range(n):
         scenes[k] = scene_of[top[k]]
-    local = np.unique(scenes[scenes >= 0])
+    local = scenes[scenes >= 0].copy()
+    local = local[: _distinct(local, 0, len(local))]
     group_of_scene = np.arange(len(local))
     member_group = np.full(n, -1, np.int64)
     for k in range(n):
@@ -625,7 +668,7 @@ def _take_discoveries(kept, n_kept, wanted, discovery, m, anchors, rules):  # ty
     a_ptr, a_trk, score = m.catalog[3], m.catalog[4], m.scratch.artist_value
     anchor_mark, mix_stamp, anchor_weight, anchor_rank = anchors
     recent, user_stamp, discovery_cap = rules.recent, rules.recent_stamp, rules.discovery_cap
-    n_discovery, picked = 0, 0
+    n_discovery, picked = _int(0), _int(0)
     while n_discovery < wanted and picked < n_kept:
         if picked < _SELECTED:
             best = picked
@@ -818,7 +861,7 @@ def radar_workspace(artists, releases, per_release, max_tracks):  # type: ignore
         np.empty(max(len(ar_rel), 1), np.int64),  # their releases
         np.empty((found, 3), np.int64),  # closeness, track, artist
         np.empty(found, np.int64),  # found tracks, closest first
-        np.empty((found, 3), np.int64),  # admitted tracks
+        np.empty((3, found), np.int64),  # admitted tracks: their tracks, artists, closeness
         np.empty(found, np.bool_),  # placed or dropped
         np.empty(max(max_tracks, 1), np.int64),  # positions in play order
         np.empty((max(max_tracks, 1), 4), np.int64),  # the rows
@@ -871,14 +914,14 @@ def _fill_radar(top, top_w, follows, m, releases, radar_sizes, stamps, work):  #
     n_kept, admitted = _admit_releases(
         found, ranked, n_found, _int(0), max_tracks + _SPARE, kept, _int(0), g, anchors, rules
     )
-    n_placed, dropped = _spread_into(t_ptr, t_art, kept[:, 0], n_kept, max_tracks, used, placed)
+    n_placed, dropped = _spread_into(t_ptr, t_art, kept[0], n_kept, max_tracks, used, placed)
     if admitted < n_found and (n_placed < max_tracks or dropped > 0):
         n_kept, admitted = _admit_releases(
             found, ranked, n_found, admitted, n_found, kept, n_kept, g, anchors, rules
         )
         for i in range(n_found):
             used[i] = False
-        n_placed, _ = _spread_into(t_ptr, t_art, kept[:, 0], n_kept, max_tracks, used, placed)
+        n_placed, _ = _spread_into(t_ptr, t_art, kept[0], n_kept, max_tracks, used, placed)
     _radar_rows(out, kept, placed, n_placed, g, anchors)
     return n_placed
 
@@ -999,10 +1042,10 @@ def _by_closeness(found, n_found, ranked):  # type: ignore[no-untyped-def]
 @njit(cache=True, _nrt=False)
 def _admit_releases(found, ranked, n_ranked, start, goal, kept, n_kept, g, anchors, rules):  # type: ignore[no-untyped-def]
     """The repetition rules over the radar's tracks found, in ``ranked[:n_ranked]`` order
-    from ``start`` until ``goal`` are kept; the admitted go to ``kept`` as (track, closest artist,
-    closeness) after the ``n_kept`` there. Returns the new count kept and where it stopped
-    in ``ranked``. A neighbour's track is checked against curator blocks with the anchor its
-    reason will name."""
+    from ``start`` until ``goal`` are kept; the admitted go to ``kept``'s columns as (track,
+    closest artist, closeness) after the ``n_kept`` there. Returns the new count kept and
+    where it stopped in ``ranked``. A neighbour's track is checked against curator blocks
+    with the anchor its reason will name."""
     g_ptr, g_nbr, g_w = g
     anchor_mark, stamp, anchor_weight, anchor_rank = anchors
     t_ptr, t_art, bl_ptr = rules.t_ptr, rules.t_art, rules.bl_ptr
@@ -1020,9 +1063,9 @@ def _admit_releases(found, ranked, n_ranked, start, goal, kept, n_kept, g, ancho
                     )
                     break
         if _admit(track, via, False, rules):
-            kept[n_kept, 0] = track
-            kept[n_kept, 1] = artist
-            kept[n_kept, 2] = closeness
+            kept[0, n_kept] = track
+            kept[1, n_kept] = artist
+            kept[2, n_kept] = closeness
             n_kept += 1
     return n_kept, position
 
@@ -1034,13 +1077,13 @@ def _radar_rows(out, kept, placed, n_placed, g, anchors):  # type: ignore[no-unt
     anchor_mark, stamp, anchor_weight, anchor_rank = anchors
     for i in range(n_placed):
         r = placed[i]
-        out[i, 0] = kept[r, 0]
-        out[i, 1] = kept[r, 1]
-        out[i, 2] = kept[r, 2]
+        out[i, 0] = kept[0, r]
+        out[i, 1] = kept[1, r]
+        out[i, 2] = kept[2, r]
         out[i, 3] = -1
-        if kept[r, 2] == 2:
+        if kept[2, r] == 2:
             out[i, 3] = _strongest(
-                g_ptr, g_nbr, g_w, kept[r, 1], anchor_mark, stamp, anchor_weight, anchor_rank
+                g_ptr, g_nbr, g_w, kept[1, r], anchor_mark, stamp, anchor_weight, anchor_rank
             )
 
 
@@ -1252,11 +1295,14 @@ def admit_in_order(listeners, tracks, vias, seed, cap, limit, m, state):  # type
     bl_ptr, bl_art = m.blocked
     state[0] += 1
     user_stamp = state[0]
-    _mark_listener(listeners, 0, user_stamp, False, 0, scratch)
+    # Exclusions only (a radio's rules never read the history); variables, not literals,
+    # so that ``_mark_listener`` is not compiled a second time for literal arguments.
+    first, history = _int(0), listeners.personalised[:0].any()
+    _mark_listener(listeners, first, user_stamp, history, first, scratch)
     state[1] += 1
     rules = _rules(m, cap, cap, state[1], user_stamp)
     kept = np.empty(len(tracks), np.int64)
-    n = 0
+    n = _int(0)
     for i in range(len(tracks)):
         if _blocked_with(bl_ptr, bl_art, t_ptr, t_art, seed, tracks[i]):
             continue
@@ -1273,7 +1319,7 @@ def admit_in_order(listeners, tracks, vias, seed, cap, limit, m, state):  # type
 def _distinct(values, start, stop):  # type: ignore[no-untyped-def]
     """Sort values[start:stop] in place and keep each value once; returns the new stop."""
     _sort(values[start:stop])
-    end = start
+    end = _int(start)
     for i in range(start, stop):
         if i == start or values[i] != values[end - 1]:
             values[end] = values[i]

@@ -211,16 +211,39 @@ def compiled_code_cached() -> bool:
     return True
 
 
-def prepare_generation(engine: Engine) -> Generation:
+def prepare_generation(engine: Engine, *, cold: bool = False) -> Generation:
     """The engine as arrays, the compiled generators and payload assembly ready, and the
     catalogue's strings rendered: compiled here (or loaded from numba's cache, after the
-    first run) and rendered once, not once in every worker."""
+    first run) and rendered once, not once in every worker. ``cold`` (numba's cache holds
+    nothing yet): the payload assembly and the radios' rules are compiled in a forked child
+    while this process compiles the generators, one on each core, then loaded here from the
+    cache the child wrote."""
     arrays = build_generation_arrays(engine.context, engine.history)
     generator = BatchGenerator(engine.context, arrays, engine.history)
     encoder = PayloadEncoder(generator, engine.gate)
+    if cold:
+
+        def assembly() -> None:
+            generator.admit_in_order(None, [], "", 1, 1)
+            encoder.warm_up(generator.empty_chunk())
+            encoder.render_catalogue()
+
+        compile_side_by_side(generator.warm_up, assembly)
     encoder.warm_up(generator.warm_up())
     encoder.render_catalogue()
     return Generation(engine, generator, encoder)
+
+
+def compile_side_by_side(here: Callable[[], object], there: Callable[[], object]) -> None:
+    """Run ``there`` in a forked child while ``here`` runs in this process: numba compiles
+    in one thread, so two cores compile two sets of functions at once, each writing its own
+    to numba's cache. Whatever the child did not finish is compiled here later, as usual."""
+    child = multiprocessing.get_context("fork").Process(target=there, name="recsys-compile")
+    child.start()
+    try:
+        here()
+    finally:
+        child.join()
 
 
 def generate_all(
@@ -409,12 +432,13 @@ def _generate_and_switch(  # noqa: PLR0917 - the run's parts, passed once
     version = store_version(engine.context.model_version, now)
     writer = store.begin(version)
     try:
-        if not compiled_code_cached():
+        cold = not compiled_code_cached()
+        if cold:
             announce(
                 "compiling the generators and the payload assembly (once after an install or"
-                " upgrade: a minute or two here; later runs load them from numba's cache)"
+                " upgrade: about half a minute here; later runs load them from numba's cache)"
             )
-        generation = timer.run("prepare", lambda: prepare_generation(engine))
+        generation = timer.run("prepare", lambda: prepare_generation(engine, cold=cold))
         started = time.perf_counter()
         outcome = generate_all(generation, users, writer, workers, progress)
         timer.seconds["generate"] = round(time.perf_counter() - started, 3)

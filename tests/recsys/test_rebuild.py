@@ -4,6 +4,7 @@ a failed or concurrent rebuild never replaces what is served, flags and erasure 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -21,6 +22,8 @@ from recsys.jobs.rebuild import (
     MIN_CHUNK_USERS,
     RebuildLockedError,
     chunk_bounds,
+    compile_side_by_side,
+    prepare_generation,
     rebuild_lock,
 )
 from recsys.listening.history import load_history
@@ -32,6 +35,7 @@ from recsys.store.base import MixStore, VersionWriter
 from recsys.store.factory import open_store
 from recsys.world import WorldConfig, generate_world
 from tests.recsys.invariants import forbidden_tracks
+from tests.recsys.trained_world import train_world
 from tests.staff import trusted_rebuild
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
@@ -293,3 +297,29 @@ def test_chunks_cover_every_user_once_and_shrink_towards_the_end(users: int, wor
     assert all(size <= MAX_CHUNK_USERS for size in sizes)
     assert all(size >= MIN_CHUNK_USERS for size in sizes[:-1])
     assert sizes == sorted(sizes, reverse=True)
+
+
+def test_compiling_side_by_side_runs_one_half_in_a_forked_child(tmp_path: Path) -> None:
+    """The first rebuild compiles the generators here and the payload assembly in a child,
+    one on each core; each half runs exactly once, the second in another process."""
+
+    def mark(name: str) -> None:
+        (tmp_path / f"{name}-{os.getpid()}").write_text("")
+
+    compile_side_by_side(lambda: mark("here"), lambda: mark("there"))
+    marks = sorted(p.name for p in tmp_path.iterdir())
+    assert len(marks) == 2
+    assert f"here-{os.getpid()}" in marks
+    assert any(m.startswith("there-") and m != f"there-{os.getpid()}" for m in marks)
+
+
+def test_a_cold_preparation_generates_as_a_warm_one(tmp_path: Path) -> None:
+    """``prepare_generation(cold=True)`` (the first run after an install: half compiled in a
+    child) gives generators and an encoder that make the same payloads."""
+    world = train_world(tmp_path, users=80, artists=20, seed=4)
+    users = [world.engine.listener(u) for u in world.engine.known_users()]
+    payloads = []
+    for cold in (False, True):
+        generation = prepare_generation(world.engine, cold=cold)
+        payloads.append(generation.encoder.encode(generation.generator.run(users)).payloads)
+    assert payloads[0] == payloads[1] and any(payloads[0])
