@@ -4,3 +4,21 @@ This package decides which catalog tracks humans can vouch for. It never imports
 the engine depends on the pool, never the other way round, so the gate cannot be bent by
 anything the recommender does.
 """
+
+__all__ = [
+    "ai_status",
+    "audit",
+    "builder",
+    "bulk",
+    "catalog",
+    "errors",
+    "feeds",
+    "fields",
+    "files",
+    "gate",
+    "importer",
+    "model",
+    "snapshot",
+    "state",
+    "trust_import",
+]

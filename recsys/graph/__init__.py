@@ -1,1 +1,3 @@
 """The similar-artist graph: curators' links joined with ALS neighbours."""
+
+__all__ = ["similar_artists"]
