@@ -41,14 +41,6 @@ def is_utf8_encodable(value: str) -> bool:
     return _SURROGATES.search(value) is None
 
 
-def check_encodable(value: Any, field: str) -> Any:
-    """``value`` unchanged, unless it is a string UTF-8 cannot encode (see the module's
-    docstring); for the callers whose own checks accept any string (choices, free text)."""
-    if isinstance(value, str) and not is_utf8_encodable(value):
-        raise FieldError(field, NOT_UTF8)
-    return value
-
-
 def require(row: dict[str, Any], field: str) -> Any:
     if field not in row or row[field] is None:
         raise FieldError(field, "is missing")

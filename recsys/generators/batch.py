@@ -154,10 +154,6 @@ class CompiledChunk:
             self.radar[radar[position] : radar[position + 1]],
         )
 
-    def radar_reasons_of(self, position: int) -> Ints:
-        radar = self._bounds[1]
-        return self.radar_reasons[radar[position] : radar[position + 1]]
-
     def users_with(self, tracks: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
         """Per user, whether any of their mix or radar tracks is one of ``tracks`` (a mask
         over pool numbers)."""

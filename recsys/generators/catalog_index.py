@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from pool.model import Track
 from pool.snapshot import PoolSnapshot
@@ -78,7 +78,3 @@ def build_catalog_index(pool: PoolSnapshot, track_listeners: Mapping[str, int]) 
             sorted(artist_tracks, key=lambda a: (-artist_listeners.get(a, 0), a))
         ),
     )
-
-
-def days_before(today: date, days: int) -> date:
-    return today - timedelta(days=days)

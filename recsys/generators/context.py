@@ -186,9 +186,6 @@ class UserProfile:
             if d >= cutoff
         )
 
-    def played_tracks(self) -> frozenset[str]:
-        return frozenset(self.history.track_ids)
-
 
 def anonymous(user_id: str, exclusions: UserExclusions = NO_EXCLUSIONS) -> UserProfile:
     """A user without personalisation (opted out, or never seen); exclusions still apply."""

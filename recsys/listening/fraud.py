@@ -116,12 +116,6 @@ def _share_of_top_group(
         return np.nan_to_num(best / totals), top
 
 
-def _distinct_listeners(user: IntArray, artist: IntArray) -> IntArray:
-    """Per artist, how many accounts played it: popularity that loops cannot inflate."""
-    span = int(artist.max()) + 1 if len(artist) else 1
-    return np.bincount(np.unique(user * span + artist) % span, minlength=span)
-
-
 def _minhash_duplicates(
     user: IntArray, item: IntArray, n_users: int, rules: FraudRules
 ) -> BoolArray:

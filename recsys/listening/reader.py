@@ -50,18 +50,6 @@ class ListenLog:
     def __len__(self) -> int:
         return int(self.user.shape[0])
 
-    def select(self, keep: npt.NDArray[np.bool_]) -> ListenLog:
-        """The same log with only the rows where ``keep`` is true (vocabularies unchanged)."""
-        return ListenLog(
-            self.users,
-            self.tracks,
-            self.user[keep],
-            self.track[keep],
-            self.day[keep],
-            self.ms_played[keep],
-            self.plays[keep],
-        )
-
 
 @dataclass(slots=True)
 class ListenReport:

@@ -112,7 +112,3 @@ class SegmentedSampler:
         # Rounding of ``segment + u`` for u just under 1 can land on the next segment's start.
         position = np.clip(position, self.starts[segments], self.stops[segments] - 1)
         return self.items[position]
-
-    def segment_sizes(self) -> IntArray:
-        """Number of items in each segment."""
-        return as_int(self.stops - self.starts)

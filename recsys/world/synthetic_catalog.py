@@ -109,11 +109,6 @@ class Catalog:
         """Number of AI spam farms."""
         return int(self.partner_farm.max()) + 1 if len(self.partner_farm) else 0
 
-    def main_artists(self, track: int) -> list[int]:
-        """The track's credited main artists, primary first."""
-        start, stop = self.featured_ptr[track], self.featured_ptr[track + 1]
-        return [int(self.track_artist[track]), *(int(a) for a in self.featured_artist[start:stop])]
-
     def all_main_artists_verified(self) -> BoolArray:
         """Per track: are the primary and every featured artist verified?"""
         verified = self.artist_verified[self.track_artist].copy()
