@@ -232,6 +232,7 @@ class BatchGenerator:
                     settings.mix_max_tracks,
                 ),
                 min_share=settings.min_familiar_share,
+                artist_factors=arrays.artist_factors,
                 limits=(
                     settings.top_artists,
                     -(-familiar // cap),
@@ -283,6 +284,7 @@ class BatchGenerator:
         h_ptr = np.zeros(len(users) + 1, np.int64)
         np.cumsum(lengths, out=h_ptr[1:])
         index = np.repeat(starts - h_ptr[:-1], lengths) + np.arange(int(h_ptr[-1]))
+        factors, factored = self._factors(users, personalised)
         none = ()  # most listeners exclude nothing
         tracks = [
             arrays.tracks_of(u.exclusions.tracks) if u.exclusions.tracks else none for u in users
@@ -298,7 +300,26 @@ class BatchGenerator:
             *arrays.artists_csr([u.exclusions.artists for u in users]),
             *csr(tracks),
             personalised,
+            factors,
+            factored,
         )
+
+    def _factors(
+        self, users: Sequence[ChunkUser], personalised: npt.NDArray[np.bool_]
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
+        """The listeners' factors (a row each) and whether they have any, when discovery slots
+        are ranked by the listener's own scores; otherwise no columns."""
+        model = self._ctx.model
+        if self._ctx.settings.discovery_ranking != "listener" or model is None:
+            return np.zeros((len(users), 0), np.float32), np.zeros(len(users), np.bool_)
+        rows = [
+            model.users.index_of(u.user_id) if p else None
+            for u, p in zip(users, personalised.tolist(), strict=True)
+        ]
+        factored = np.fromiter((row is not None for row in rows), np.bool_, len(users))
+        index = np.fromiter((row or 0 for row in rows), np.int64, len(users))
+        factors = np.ascontiguousarray(model.user_factors[index], np.float32)
+        return factors, factored
 
     def admit_in_order(
         self, user: ChunkUser | None, tracks: Sequence[MixTrack], seed: str, cap: int, limit: int

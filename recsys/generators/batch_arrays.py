@@ -61,6 +61,9 @@ class GenerationArrays:
     # and their weights as anchors (distinct listeners + 1): what anyone without
     # personalisation gets their mixes and Release Radar around.
     popular: tuple[Ints, Floats]
+    # Per artist its factors in the model (zeros when it has none, or no columns when the
+    # discovery slots are ranked by the graph): the listener's own score of a neighbour.
+    artist_factors: npt.NDArray[np.float32]
 
     def artists_csr(self, rows: Sequence[Collection[str]]) -> tuple[Ints, Ints]:
         """Each row's known artists as numbers, each row sorted (by number, so by id), as
@@ -140,6 +143,15 @@ def build_generation_arrays(ctx: GenerationContext, history: ListeningHistory) -
         (track_number.get(t, -1) for t in history.tracks.ids), np.int64, len(history.tracks)
     )
     popular = catalog.popular_artists(ctx.settings.cold_start_artists)
+    model = ctx.model
+    if ctx.settings.discovery_ranking == "listener" and model is not None:
+        artist_factors = np.zeros((len(artist_ids), model.artist_factors.shape[1]), np.float32)
+        for artist, row in number.items():
+            found = model.artists.index_of(artist)
+            if found is not None:
+                artist_factors[row] = model.artist_factors[found]
+    else:
+        artist_factors = np.zeros((len(artist_ids), 0), np.float32)
     return GenerationArrays(
         artist_ids=artist_ids,
         artist_number=number,
@@ -151,6 +163,7 @@ def build_generation_arrays(ctx: GenerationContext, history: ListeningHistory) -
         blocked=(bl_ptr, bl_art),
         history_tracks=history_tracks,
         recordings=len(isrcs),
+        artist_factors=artist_factors,
         popular=(
             np.array([number[a] for a in popular], np.int64),
             np.array([catalog.artist_listeners.get(a, 0) + 1.0 for a in popular], np.float64),

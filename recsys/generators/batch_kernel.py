@@ -644,6 +644,18 @@ def _sort_best_first(values, score, start, stop):  # type: ignore[no-untyped-def
         _sift(values, score, start, start, end)
 
 
+@njit(cache=True, _nrt=False)
+def _score_by_listener(kept, n_kept, user_f, artist_factors, score):  # type: ignore[no-untyped-def]
+    """Each candidate neighbour's score as the listener's own: their factors' dot product
+    with the artist's (in float64, in dimension order, as the oracle adds them up)."""
+    for i in range(n_kept):
+        other = kept[i]
+        total = 0.0
+        for d in range(len(user_f)):
+            total += float(user_f[d]) * float(artist_factors[other, d])
+        score[other] = total
+
+
 @njit(cache=True, inline="always")
 def _credits_known(track, rules, anchor_mark, mix_stamp):  # type: ignore[no-untyped-def]
     """Whether ``track`` credits an artist the listener plays or an anchor of the mix: a
@@ -735,10 +747,12 @@ def mix_workspace(top_n, target, artists):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, _nrt=False)
-def _fill_mix(anchors, weights, familiar_order, own, m, stamps, out, out_start):  # type: ignore[no-untyped-def]
+def _fill_mix(anchors, weights, familiar_order, own, user_f, m, stamps, out, out_start):  # type: ignore[no-untyped-def]
     """One mix around ``anchors`` (iteration order, with ``weights``);
     ``familiar_order`` is the anchors by (-affinity, id); ``own`` the listener's own tracks
-    (artists, tracks: ``_own_tracks``); ``m`` the ``Mixing``; ``stamps`` the listener's and
+    (artists, tracks: ``_own_tracks``); ``user_f`` their factors when the discovery slots are
+    ranked by their own scores (empty: by the graph's proximity to the anchors); ``m`` the
+    ``Mixing``; ``stamps`` the listener's and
     the mix's. Writes the mix's rows (track, via, neighbour, slot) in play order into ``out``
     from ``out_start``; returns their count.
 
@@ -813,6 +827,8 @@ def _fill_mix(anchors, weights, familiar_order, own, m, stamps, out, out_start):
             if not blocked:
                 kept[n_kept] = other
                 n_kept += 1
+        if len(user_f) > 0:
+            _score_by_listener(kept, n_kept, user_f, m.artist_factors, score)
         marked = (anchor_mark, mix_stamp, anchor_weight, anchor_rank)
         n_discovery = _take_discoveries(kept, n_kept, wanted, discovery, m, marked, rules)
     # Too few discoveries: more familiar tracks fill the mix up to its target length (so a
@@ -1103,6 +1119,8 @@ class Listeners(NamedTuple):
     xt_ptr: Any  # "don't play this" tracks: per listener, where they start
     xt_trk: Any  # excluded tracks, each row sorted
     personalised: Any  # per listener: False for opt-outs, strangers and the erased
+    factors: Any  # per listener: their factors, ranking their discovery slots (0 columns: off)
+    factored: Any  # per listener: whether they have factors (a row in the model)
 
 
 class Mixing(NamedTuple):
@@ -1115,6 +1133,7 @@ class Mixing(NamedTuple):
     blocked: Any  # (bl_ptr, bl_art)
     sizes: Any  # (target, familiar target, cap, discovery cap, max tracks)
     min_share: float  # the least share of familiar tracks in a topped-up mix
+    artist_factors: Any  # per artist: its factors (zeros: not in the model), for the ranking
     limits: Any  # (top artists, least cluster size, max mixes, min tracks)
     scratch: Any  # ``batch.Scratch``
     work: Any  # ``mix_workspace``
@@ -1132,7 +1151,7 @@ def _popular_top(popular, popular_w, excluded_artist, user_stamp, top_n):  # typ
 
 
 @njit(cache=True)
-def _user_mixes(u, top, top_w, own, popular, user_stamp, m, state, notes, out):  # type: ignore[no-untyped-def]
+def _user_mixes(u, top, top_w, own, user_f, popular, user_stamp, m, state, notes, out):  # type: ignore[no-untyped-def]
     """The mixes of listener ``u`` around ``top`` (by (-weight, id)),
     their own tracks ``own`` (artists, tracks): one mix per cluster of ``top`` while fewer
     than ``max_mixes``, or one around all of ``top`` when no cluster made one. Appends rows
@@ -1177,7 +1196,9 @@ def _user_mixes(u, top, top_w, own, popular, user_stamp, m, state, notes, out): 
         # the end: a listener tries a mix only while they have fewer than ``max_mixes``).
         n_tracks = counts[1]
         stamps = (user_stamp, state[1])
-        count = _fill_mix(anchors, weights, familiar_order, own, m, stamps, tracks, n_tracks)
+        count = _fill_mix(
+            anchors, weights, familiar_order, own, user_f, m, stamps, tracks, n_tracks
+        )
         if count < min_tracks:
             notes[u] += int(not fallback)  # a failed fallback makes no note of its own
             continue
@@ -1242,6 +1263,7 @@ def generate_chunk(listeners, cutoff, m, popular, releases, radar_sizes, state):
     )
     ones = np.ones(len(popular[0]), np.float64)
     no_own = np.zeros(0, np.int64)
+    no_factors = np.zeros(0, ls.factors.dtype)
     n_radar = _int(0)
     for u in range(n_users):
         personalised = ls.personalised[u]
@@ -1258,13 +1280,16 @@ def generate_chunk(listeners, cutoff, m, popular, releases, radar_sizes, state):
             radar_top, radar_top_w = popular[0], ones
             own = (no_own, no_own)
         out = (mixes, tracks, counts)
-        made = _user_mixes(u, top, top_w, own, _int(not personalised), stamp, m, state, notes, out)
+        user_f = ls.factors[u] if personalised and ls.factored[u] else no_factors
+        made = _user_mixes(
+            u, top, top_w, own, user_f, _int(not personalised), stamp, m, state, notes, out
+        )
         if made == 0 and personalised:
             # A history too thin for a mix: mixes around the pool's popular artists, with
             # what the listener plays still kept out of their discovery slots.
             notes[u] += 1
             top, top_w = _popular_top(popular[0], popular[1], scratch.excluded_artist, stamp, top_n)
-            _user_mixes(u, top, top_w, own, _int(1), stamp, m, state, notes, out)
+            _user_mixes(u, top, top_w, own, user_f, _int(1), stamp, m, state, notes, out)
         state[1] += 1
         follows = ls.f_art[ls.f_ptr[u] : ls.f_ptr[u + 1]] if personalised else no_own
         stamps = (stamp, state[1])

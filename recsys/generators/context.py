@@ -52,6 +52,9 @@ class GeneratorSettings:
     radio_familiar_boost: float = 1.5
     radio_skip_penalty: float = 0.3
     cold_start_artists: int = 60
+    # How a mix's discovery slots rank the graph neighbours of its anchors: "graph" (their
+    # edges' strength to the anchors) or "listener" (the listener's own model score).
+    discovery_ranking: str = "graph"
     seed: int = 7
 
     def __post_init__(self) -> None:
@@ -61,6 +64,8 @@ class GeneratorSettings:
             raise ValueError("need 0 < min_familiar_share <= familiar_share <= 1")
         if self.max_discovery_tracks_per_artist > self.max_tracks_per_artist:
             raise ValueError("max_discovery_tracks_per_artist cannot exceed max_tracks_per_artist")
+        if self.discovery_ranking not in ("graph", "listener"):
+            raise ValueError('discovery_ranking must be "graph" or "listener"')
         if not self.scene_resolution > 0:
             raise ValueError("scene_resolution must be above 0")
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import chain, filterfalse
+from typing import Any
+
+import numpy as np
 
 from recsys.domain.mix import Mix, MixTrack, Reason, Slot
 from recsys.generators.context import (
@@ -105,7 +108,11 @@ def _discovery_candidates(
     excluded = taste.played_artists | user.exclusions.artists
     known = taste.played_artists | anchors.keys()
     tracks = ctx.catalog.tracks
-    for neighbour in neighbours_of(ctx.weights, anchors, exclude=excluded, blocked=ctx.blocked):
+    neighbours = list(neighbours_of(ctx.weights, anchors, exclude=excluded, blocked=ctx.blocked))
+    if ctx.settings.discovery_ranking == "listener" and user.factors is not None and ctx.model:
+        scores = {n.artist_id: _listener_score(ctx, user.factors, n.artist_id) for n in neighbours}
+        neighbours.sort(key=lambda n: (-scores[n.artist_id], n.artist_id))
+    for neighbour in neighbours:
         fresh = [
             t
             for t in ctx.catalog.artist_tracks.get(neighbour.artist_id, ())
@@ -115,6 +122,19 @@ def _discovery_candidates(
             reason = ctx.edge_reason(neighbour.anchor, neighbour.artist_id)
             for track_id in fresh:
                 yield track_id, neighbour.anchor, reason
+
+
+def _listener_score(ctx: GenerationContext, factors: Any, artist: str) -> float:
+    """The listener's own score of ``artist``: their factors' dot product with its (0 when
+    the model has none), added up in float64 in dimension order."""
+    model = ctx.model
+    row = model.artists.index_of(artist) if model is not None else None
+    if row is None or model is None:
+        return 0.0
+    total = 0.0
+    for mine, its in zip(factors.tolist(), model.artist_factors[row].tolist(), strict=True):
+        total += float(np.float32(mine)) * float(np.float32(its))
+    return total
 
 
 def _take(

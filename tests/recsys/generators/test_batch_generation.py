@@ -9,6 +9,7 @@ If they drift apart, a rebuild would store mixes that the service's own on-reque
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -130,3 +131,28 @@ def test_rows_of_artist_ids_become_sorted_numbers_without_the_unknown(tmp_path: 
     assert found[2] == [number[known[5]]] and found[3] == []
     empty_ptr, empty = arrays.artists_csr([])
     assert empty_ptr.tolist() == [0] and empty.size == 0
+
+
+@pytest.mark.slow
+def test_discovery_ranked_by_the_listener_is_what_the_oracle_makes(tmp_path: Path) -> None:
+    """With ``discovery_ranking = "listener"`` the discovery slots rank the anchors' graph
+    neighbours by the listener's own model score; the compiled generators and the oracle
+    still agree on every listener, and the ranking changes what the slots hold."""
+    world = train_world(tmp_path, users=400, artists=40, seed=5)
+    engine = world.engine
+    ctx = replace(
+        engine.context, settings=replace(engine.context.settings, discovery_ranking="listener")
+    )
+    profiles = [engine.profile(u) for u in [*engine.known_users(), "never-seen"]]
+    arrays = build_generation_arrays(ctx, engine.history)
+    outputs = BatchGenerator(ctx, arrays, engine.history).generate(profiles)
+    _assert_same(ctx, profiles, outputs)
+    by_graph = _generator(world).generate(profiles)
+
+    def discoveries(found: list[UserOutput]) -> list[tuple[str, ...]]:
+        return [
+            tuple(t.track_id for m in o.mixes for t in m.tracks if t.slot == "discovery")
+            for o in found
+        ]
+
+    assert discoveries(outputs) != discoveries(by_graph)
