@@ -57,6 +57,8 @@ from recsys.training.run import pool_artist_tags, run_training
 
 __all__ = [
     "DEFAULT_SEEDS",
+    "MIX_BLOCKS",
+    "PLAIN_ALS_TUNED",
     "RANKERS",
     "EvaluationData",
     "K",
@@ -75,6 +77,20 @@ K = 10
 DEFAULT_SEEDS: tuple[int, ...] = (1, 2, 3)
 #: the rankers whose lists get all three metrics, in report order
 RANKERS = ("engine", "als", "popularity")
+# Plain ALS's settings as tuned on validation pairs carved from each seed's training pairs
+# (never on the test pairs): `python tests/benchmarks/bench_hetrec_als.py --grid` chose these
+# of its grid (validation P@10 0.1427 against 0.1404 for the engine's own [als] settings).
+PLAIN_ALS_TUNED: dict[str, Any] = {
+    "confidence": "bm25",
+    "alpha": 0.02,
+    "factors": 128,
+    "regularization": 40.0,
+    "iterations": 15,
+    "bm25_k1": 100.0,
+    "bm25_b": 1.0,
+}
+# The engine's mix artist lists, and the same anchors with plain ALS's new artists instead.
+MIX_BLOCKS = ("mixes", "als_mixes")
 METRICS = ("precision@10", "ndcg@10", "coherence")
 #: artists per part of a mix artist list: the cluster's best anchors, then its best neighbours
 MIX_ANCHORS = 5
@@ -181,13 +197,12 @@ def _popularity(train: sp.csr_matrix) -> IntMatrix:
 
 
 def _plain_als(train: sp.csr_matrix, settings: Settings, seed: int) -> IntMatrix:
-    """The the contract's reference: plain implicit ALS on the engine's confidence, implicit's
-    ranking.
+    """The contract's reference: plain implicit ALS, its settings chosen on validation
+    (``PLAIN_ALS_TUNED``), implicit's own ranking.
 
-    Same hyper-parameters as the engine's ALS (``settings.als``), no tags; BLAS pinned to one
-    thread as implicit asks, keyword arguments only.
+    No tags; BLAS pinned to one thread as implicit asks, keyword arguments only.
     """
-    als = settings.als
+    als = replace(settings.als, **PLAIN_ALS_TUNED)
     conf = confidence(train, als)
     with threadpool_limits(1, "blas"):
         model = implicit.cpu.als.AlternatingLeastSquares(
@@ -222,8 +237,9 @@ def mix_artist_lists(
     train: sp.csr_matrix,
     users: Sequence[int],
     settings: Settings,
-) -> list[list[int]]:
-    """The artists of each user's first personal mix, as the engine's generator picks them.
+) -> list[tuple[list[int], list[int]]]:
+    """The artists of each user's first personal mix, as the engine's generator picks them:
+    (anchors, discoveries).
 
     As ``recsys.generators.personal_mixes``: the user's top artists by plays (train half only)
     are clustered on the similar-artist graph built from the model's neighbours; the strongest
@@ -239,7 +255,7 @@ def mix_artist_lists(
     scenes = find_scenes(weights, gen.seed, gen.scene_resolution)
     familiar = round(gen.mix_target_tracks * gen.familiar_share)
     min_size = -(-familiar // gen.max_tracks_per_artist)
-    lists: list[list[int]] = []
+    lists: list[tuple[list[int], list[int]]] = []
     for user in users:
         lo, hi = train.indptr[user], train.indptr[user + 1]
         affinity = {
@@ -249,7 +265,7 @@ def mix_artist_lists(
         top = dict(sorted(affinity.items(), key=lambda kv: (-kv[1], kv[0]))[: gen.top_artists])
         clusters = cluster_artists(scenes, top, min_size) if top else []
         if not clusters:
-            lists.append([])
+            lists.append(([], []))
             continue
         cluster = clusters[0]
         anchors = sorted(cluster, key=lambda a: (-cluster[a], a))[:MIX_ANCHORS]
@@ -257,7 +273,7 @@ def mix_artist_lists(
             n.artist_id
             for n in neighbours_of(weights, cluster, exclude=affinity.keys(), blocked={})
         ][:MIX_DISCOVERIES]
-        lists.append([column[a] for a in anchors + discoveries])
+        lists.append(([column[a] for a in anchors], [column[a] for a in discoveries]))
     return lists
 
 
@@ -280,11 +296,19 @@ def _evaluate_seed(data: EvaluationData, split: _Split, settings: Settings) -> d
     engine = _batched(split.train, model.score_users)
     evaluated = [u for u, rel in enumerate(split.relevant) if rel]
     mixes = mix_artist_lists(model, split.train, evaluated, settings)
+    als = _plain_als(split.train, settings, split.seed)
+    # Like with like: the same anchors (the listener's own artists) with plain ALS's best new
+    # artists in place of the mix's discoveries.
+    als_mixes = [
+        anchors + als[user][:MIX_DISCOVERIES].tolist() if anchors else []
+        for user, (anchors, _) in zip(evaluated, mixes, strict=True)
+    ]
     return {
         "engine": _scores(engine, split, data.tag_sets),
-        "als": _scores(_plain_als(split.train, settings, split.seed), split, data.tag_sets),
+        "als": _scores(als, split, data.tag_sets),
         "popularity": _scores(_popularity(split.train), split, data.tag_sets),
-        "mixes": {"coherence": coherence(mixes, data.tag_sets)},
+        "mixes": {"coherence": coherence([a + d for a, d in mixes], data.tag_sets)},
+        "als_mixes": {"coherence": coherence(als_mixes, data.tag_sets)},
     }
 
 
@@ -315,7 +339,7 @@ def evaluate(data: EvaluationData, settings: Settings, seeds: Sequence[int]) -> 
                 metric: float(np.mean([run[block][metric] for run in runs]))
                 for metric in runs[0][block]
             }
-            for block in (*RANKERS, "mixes")
+            for block in (*RANKERS, *MIX_BLOCKS)
         }
     )
     return {
@@ -404,7 +428,7 @@ def format_report(report: Mapping[str, Any]) -> str:
         f"80/20 split per user, means over seeds {seeds}",
         f"{'':<12}" + "".join(f"{m:>14}" for m in METRICS),
     ]
-    for name in (*RANKERS, "mixes"):
+    for name in (*RANKERS, *MIX_BLOCKS):
         values = report[name]
         cells = "".join(f"{values[m]:>14.4f}" if m in values else f"{'-':>14}" for m in METRICS)
         lines.append(f"{name:<12}{cells}")

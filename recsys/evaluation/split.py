@@ -14,7 +14,7 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["n_test_items", "train_test_split"]
+__all__ = ["VALIDATION_SEED_OFFSET", "n_test_items", "train_test_split", "validation_split"]
 
 DEFAULT_TEST_FRACTION = 0.2
 
@@ -73,3 +73,16 @@ def train_test_split(
         return out
 
     return part(~is_test), part(is_test)
+
+
+# A validation split's seed is the test split's plus this: a different draw, the same for a seed.
+VALIDATION_SEED_OFFSET = 1_000
+
+
+def validation_split(
+    train: sp.spmatrix | sp.sparray, seed: int, fraction: float = DEFAULT_TEST_FRACTION
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """A validation split carved from a test split's ``train`` pairs, per user, as
+    :func:`train_test_split` carves the test split: ``(fit, validation)``. Every setting is
+    chosen on validation, so the test pairs judge a choice and never make it."""
+    return train_test_split(train, seed + VALIDATION_SEED_OFFSET, fraction)

@@ -20,6 +20,7 @@ from recsys.errors import UsageError
 from recsys.evaluation import load_hetrec
 from recsys.evaluation.report import (
     METRICS,
+    MIX_BLOCKS,
     RANKERS,
     evaluate_data_dir,
     evaluate_hetrec,
@@ -105,13 +106,14 @@ def world_report(world_dir: Path, settings: Settings) -> dict[str, Any]:
 
 def assert_report_shape(report: dict[str, Any]) -> None:
     """The pinned keys (SPEC section 4 and the lead's brief), every figure a fraction."""
-    assert {*RANKERS, "mixes", "seeds", "per_seed"} <= set(report)
+    assert {*RANKERS, *MIX_BLOCKS, "seeds", "per_seed"} <= set(report)
     assert report["seeds"] == SEEDS
     assert set(report["per_seed"]) == {str(s) for s in SEEDS}
     for name in RANKERS:
         assert set(report[name]) == {"precision@10", "ndcg@10", "coherence"}
-    assert set(report["mixes"]) == {"coherence"}
-    for name in (*RANKERS, "mixes"):
+    for name in MIX_BLOCKS:
+        assert set(report[name]) == {"coherence"}
+    for name in (*RANKERS, *MIX_BLOCKS):
         for metric, value in report[name].items():
             assert isinstance(value, float)
             assert 0.0 <= value <= 1.0, (name, metric, value)
