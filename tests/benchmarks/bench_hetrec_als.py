@@ -474,7 +474,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.json:
             print("\nengine recipe (ALS + tags) tuning grid, on validation:")
             for label, r in engine_grid.items():
-                print(line(label[:62], r), flush=True)
+                print(line(label, r), flush=True)
         results["engine_grid_validation"] = engine_grid  # type: ignore[assignment]
         settings, blend, rows = best_engine
         results["tuned_engine"] = tuned = evaluate(
