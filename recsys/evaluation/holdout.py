@@ -21,8 +21,8 @@ listens of (no plays in the play matrix the engine trained on), in order of appe
   new), averaged over the mixes; artist tags are their pool tracks' tags (the catalogue's).
 
 The baseline is plain ``implicit`` ALS trained on that same listener x artist play matrix, with
-the engine's ``[als]`` settings (confidence, factors, regularisation, iterations, seed), no
-tags, ranked by implicit's ``recommend`` over the pool artists the listener has not played. Each
+its settings tuned on validation (``report.PLAIN_ALS_TUNED``, the same baseline as the hetrec
+report's), no tags, ranked by implicit's ``recommend`` over the pool artists the listener has not played. Each
 listener's ALS list holds as many artists as the surface gave them new artists, so precision
 compares the same count per listener. ALS's ``coherence`` is that of its lists themselves (the
 contract's "plain ALS's top new artists"); ``coherence_in_place`` is like with like: the served
@@ -59,7 +59,7 @@ from recsys.embeddings.als import AlsSettings, confidence
 from recsys.embeddings.tag_space import artist_tag_counts
 from recsys.engine.loading import Engine, load_engine
 from recsys.evaluation.metrics import list_coherence
-from recsys.evaluation.report import top_tag_sets
+from recsys.evaluation.report import PLAIN_ALS_TUNED, top_tag_sets
 from recsys.jobs.rebuild import run_rebuild
 from recsys.serving.answers import read_release_radar, read_user_mixes
 from recsys.settings import Settings
@@ -442,7 +442,7 @@ def evaluate_holdout(
     }
     # One ALS model for both surfaces, trained on every listener the engine trained on.
     depth = max((n for c in counts.values() for n in c), default=0)
-    ranked = als_rankings(served.plays, settings.als, depth)
+    ranked = als_rankings(served.plays, replace(settings.als, **PLAIN_ALS_TUNED), depth)
     report: dict[str, Any] = {
         "kind": REPORT_KIND,
         "now": now.isoformat(),

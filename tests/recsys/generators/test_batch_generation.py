@@ -134,20 +134,24 @@ def test_rows_of_artist_ids_become_sorted_numbers_without_the_unknown(tmp_path: 
 
 
 @pytest.mark.slow
-def test_discovery_ranked_by_the_listener_is_what_the_oracle_makes(tmp_path: Path) -> None:
-    """With ``discovery_ranking = "listener"`` the discovery slots rank the anchors' graph
-    neighbours by the listener's own model score; the compiled generators and the oracle
-    still agree on every listener, and the ranking changes what the slots hold."""
+def test_both_discovery_rankings_are_what_the_oracle_makes(tmp_path: Path) -> None:
+    """``discovery_ranking`` "graph" (edge strength to the anchors) and "listener" (the
+    listener's own model score): the compiled generators and the oracle agree on every
+    listener under both, and the ranking changes what the discovery slots hold."""
     world = train_world(tmp_path, users=400, artists=40, seed=5)
     engine = world.engine
-    ctx = replace(
-        engine.context, settings=replace(engine.context.settings, discovery_ranking="listener")
-    )
+
+    def ranked_by(ranking: str) -> tuple[GenerationContext, list[UserOutput]]:
+        settings = replace(engine.context.settings, discovery_ranking=ranking)
+        ctx = replace(engine.context, settings=settings)
+        arrays = build_generation_arrays(ctx, engine.history)
+        return ctx, BatchGenerator(ctx, arrays, engine.history).generate(profiles)
+
     profiles = [engine.profile(u) for u in [*engine.known_users(), "never-seen"]]
-    arrays = build_generation_arrays(ctx, engine.history)
-    outputs = BatchGenerator(ctx, arrays, engine.history).generate(profiles)
-    _assert_same(ctx, profiles, outputs)
-    by_graph = _generator(world).generate(profiles)
+    for ranking in ("graph", "listener"):
+        ctx, outputs = ranked_by(ranking)
+        _assert_same(ctx, profiles, outputs)
+    by_graph = ranked_by("graph")[1]
 
     def discoveries(found: list[UserOutput]) -> list[tuple[str, ...]]:
         return [
