@@ -22,14 +22,14 @@ listens of (no plays in the play matrix the engine trained on), in order of appe
 
 The baseline is plain ``implicit`` ALS trained on that same listener x artist play matrix, with
 its settings tuned on validation (``report.PLAIN_ALS_TUNED``, the same baseline as the hetrec
-report's), no tags, ranked by implicit's ``recommend`` over the pool artists the listener has not played. Each
-listener's ALS list holds as many artists as the surface gave them new artists, so precision
-compares the same count per listener. ALS's ``coherence`` is that of its lists themselves (the
-contract's "plain ALS's top new artists"); ``coherence_in_place`` is like with like: the served
-mixes (or radar) with ALS's new artists in the places of the engine's, the familiar artists
-kept (for the engine, both are its own coherence). ``ratio`` is engine / ALS per figure.
-Evaluated listeners: those with at least one holdout artist who are in the play matrix (the
-fraud screen's flagged accounts are not: the report counts them).
+report's), no tags, ranked by implicit's ``recommend`` over the pool artists the listener has
+not played. Each listener's ALS list holds as many artists as the surface gave them new
+artists, so precision compares the same count per listener. ALS's ``coherence`` is that of its
+lists themselves (the contract's "plain ALS's top new artists"); ``coherence_in_place`` is like
+with like: the served mixes (or radar) with ALS's new artists in the places of the engine's,
+the familiar artists kept (for the engine, both are its own coherence). ``ratio`` is engine /
+ALS per figure. Evaluated listeners: those with at least one holdout artist who are in the
+play matrix (the fraud screen's flagged accounts are not: the report counts them).
 """
 
 from __future__ import annotations

@@ -880,13 +880,15 @@ def radar_workspace(artists, releases, per_release, max_tracks):  # type: ignore
         np.empty((3, found), np.int64),  # admitted tracks: their tracks, artists, closeness
         np.empty(found, np.bool_),  # placed or dropped
         np.empty(max(max_tracks, 1), np.int64),  # positions in play order
+        np.empty(found, np.float64),  # found tracks' scores by the listener
         np.empty((max(max_tracks, 1), 4), np.int64),  # the rows
     )
 
 
 @njit(cache=True, _nrt=False)
-def _fill_radar(top, top_w, follows, m, releases, radar_sizes, stamps, work):  # type: ignore[no-untyped-def]
-    """One listener's Release Radar. Writes rows (track, closest
+def _fill_radar(top, top_w, follows, user_f, m, releases, radar_sizes, stamps, work):  # type: ignore[no-untyped-def]
+    """One listener's Release Radar (its neighbours' releases ranked by the listener's own
+    score when ``user_f`` holds their factors). Writes rows (track, closest
     artist, closeness, via) in play order into ``work``'s last array and returns their
     count; via names the anchor of a neighbour's reason (-1 for the listener's own artists).
     Like ``_fill_mix``: no reference counting, nothing allocated (``radar_workspace``)."""
@@ -903,7 +905,7 @@ def _fill_radar(top, top_w, follows, m, releases, radar_sizes, stamps, work):  #
         scratch.anchor_rank,
     )
     excluded_track, excluded_artist = scratch.excluded_track, scratch.excluded_artist
-    circle, orders, found, ranked, kept, used, placed, out = work
+    circle, orders, found, ranked, kept, used, placed, found_score, out = work
     user_stamp, stamp = stamps
     marks = (level, level_stamp, anchor_mark, anchor_weight, anchor_rank, stamp)
     n_circle = _circles(top, top_w, follows, ar_ptr, er_ptr, er_nbr, bl_ptr, bl_art, marks, circle)
@@ -920,6 +922,8 @@ def _fill_radar(top, top_w, follows, m, releases, radar_sizes, stamps, work):  #
         orders, n_orders, per_release, releases, t_ptr, t_art, marks, exclusions, found
     )
     _by_closeness(found, n_found, ranked)
+    if len(user_f) > 0:
+        _neighbours_by_listener(found, n_found, ranked, user_f, m.artist_factors, found_score)
     rules = _rules(m, cap, cap, stamp, user_stamp)
     anchors = (anchor_mark, stamp, anchor_weight, anchor_rank)
     # Admitted in order and spread: the first tracks admitted decide the radar when the spread
@@ -1053,6 +1057,22 @@ def _by_closeness(found, n_found, ranked):  # type: ignore[no-untyped-def]
             if found[i, 0] == closeness:
                 ranked[n] = i
                 n += 1
+
+
+@njit(cache=True, _nrt=False)
+def _neighbours_by_listener(found, n_found, ranked, user_f, artist_factors, score):  # type: ignore[no-untyped-def]
+    """The neighbours' releases (the last circle in ``ranked``) reordered by the listener's
+    own score of their artist, best first (ties: the order found, newest release first)."""
+    first = _int(0)
+    while first < n_found and found[ranked[first], 0] < 2:
+        first += 1
+    for k in range(first, n_found):
+        i = ranked[k]
+        total = 0.0
+        for d in range(len(user_f)):
+            total += float(user_f[d]) * float(artist_factors[found[i, 2], d])
+        score[i] = total
+    _sort_best_first(ranked, score, first, _int(n_found))
 
 
 @njit(cache=True, _nrt=False)
@@ -1294,7 +1314,7 @@ def generate_chunk(listeners, cutoff, m, popular, releases, radar_sizes, state):
         follows = ls.f_art[ls.f_ptr[u] : ls.f_ptr[u + 1]] if personalised else no_own
         stamps = (stamp, state[1])
         count = _fill_radar(
-            radar_top, radar_top_w, follows, m, releases, radar_sizes, stamps, radar_work
+            radar_top, radar_top_w, follows, user_f, m, releases, radar_sizes, stamps, radar_work
         )
         rows = radar_work[-1]
         for i in range(count):
