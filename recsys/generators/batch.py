@@ -91,6 +91,7 @@ class Scratch(NamedTuple):
     anchor_rank: npt.NDArray[np.int64]  # per artist: its place in the anchors' order
     excluded_track: npt.NDArray[np.int64]  # per track: the user stamp if they excluded it
     excluded_artist: npt.NDArray[np.int64]  # per artist: the user stamp if excluded
+    listener_value: npt.NDArray[np.float64]  # per artist: the listener's own score
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +219,7 @@ class BatchGenerator:
                 anchor_rank=per_artist(),
                 excluded_track=per_track(),
                 excluded_artist=per_artist(),
+                listener_value=per_artist(np.float64),
             )
             self._mixing = Mixing(
                 catalog=arrays.catalog,
@@ -233,6 +235,7 @@ class BatchGenerator:
                 ),
                 min_share=settings.min_familiar_share,
                 artist_factors=arrays.artist_factors,
+                graph_weight=settings.discovery_graph_weight,
                 limits=(
                     settings.top_artists,
                     -(-familiar // cap),

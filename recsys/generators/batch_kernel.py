@@ -645,15 +645,27 @@ def _sort_best_first(values, score, start, stop):  # type: ignore[no-untyped-def
 
 
 @njit(cache=True, _nrt=False)
-def _score_by_listener(kept, n_kept, user_f, artist_factors, score):  # type: ignore[no-untyped-def]
+def _score_by_listener(kept, n_kept, user_f, m, score):  # type: ignore[no-untyped-def]
     """Each candidate neighbour's score as the listener's own: their factors' dot product
-    with the artist's (in float64, in dimension order, as the oracle adds them up)."""
+    with the artist's (in float64, in dimension order, as the oracle adds them up) over the
+    best candidate's, plus ``m.graph_weight`` x its graph score over the best one's."""
+    artist_factors, dots = m.artist_factors, m.scratch.listener_value
+    best_dot, best_graph = 0.0, 0.0
     for i in range(n_kept):
         other = kept[i]
         total = 0.0
         for d in range(len(user_f)):
             total += float(user_f[d]) * float(artist_factors[other, d])
-        score[other] = total
+        dots[other] = total
+        best_dot = max(best_dot, total)
+        best_graph = max(best_graph, score[other])
+    if best_dot <= 0.0:
+        best_dot = 1.0
+    if best_graph <= 0.0:
+        best_graph = 1.0
+    for i in range(n_kept):
+        other = kept[i]
+        score[other] = dots[other] / best_dot + m.graph_weight * (score[other] / best_graph)
 
 
 @njit(cache=True, inline="always")
@@ -828,7 +840,7 @@ def _fill_mix(anchors, weights, familiar_order, own, user_f, m, stamps, out, out
                 kept[n_kept] = other
                 n_kept += 1
         if len(user_f) > 0:
-            _score_by_listener(kept, n_kept, user_f, m.artist_factors, score)
+            _score_by_listener(kept, n_kept, user_f, m, score)
         marked = (anchor_mark, mix_stamp, anchor_weight, anchor_rank)
         n_discovery = _take_discoveries(kept, n_kept, wanted, discovery, m, marked, rules)
     # Too few discoveries: more familiar tracks fill the mix up to its target length (so a
@@ -1154,6 +1166,7 @@ class Mixing(NamedTuple):
     sizes: Any  # (target, familiar target, cap, discovery cap, max tracks)
     min_share: float  # the least share of familiar tracks in a topped-up mix
     artist_factors: Any  # per artist: its factors (zeros: not in the model), for the ranking
+    graph_weight: float  # the graph's share in that ranking (``discovery_graph_weight``)
     limits: Any  # (top artists, least cluster size, max mixes, min tracks)
     scratch: Any  # ``batch.Scratch``
     work: Any  # ``mix_workspace``

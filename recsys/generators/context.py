@@ -55,6 +55,9 @@ class GeneratorSettings:
     # How a mix's discovery slots rank the graph neighbours of its anchors: "graph" (their
     # edges' strength to the anchors) or "listener" (the listener's own model score).
     discovery_ranking: str = "graph"
+    # With "listener": the score is the listener's (over the best candidate's) plus this much
+    # of the graph's (over the best candidate's), for mixes that stay close to their anchors.
+    discovery_graph_weight: float = 0.0
     seed: int = 7
 
     def __post_init__(self) -> None:
@@ -64,6 +67,8 @@ class GeneratorSettings:
             raise ValueError("need 0 < min_familiar_share <= familiar_share <= 1")
         if self.max_discovery_tracks_per_artist > self.max_tracks_per_artist:
             raise ValueError("max_discovery_tracks_per_artist cannot exceed max_tracks_per_artist")
+        if not self.discovery_graph_weight >= 0.0:
+            raise ValueError("discovery_graph_weight must be 0 or above")
         if self.discovery_ranking not in ("graph", "listener"):
             raise ValueError('discovery_ranking must be "graph" or "listener"')
         if not self.scene_resolution > 0:

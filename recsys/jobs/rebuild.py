@@ -132,8 +132,9 @@ _WRITER: VersionWriter | None = None
 def generate_user(engine: Engine, user_id: str) -> tuple[bytes, UserOutcome]:
     """A user's mixes and Release Radar, through the final filter, encoded for the store
     (what a rebuild stores for this user, made the ``Mix`` way)."""
-    (output,) = engine.generate([engine.listener(user_id)])
-    return _finish(engine, engine.listener(user_id), output)
+    listener = engine.listener(user_id)
+    (output,) = engine.generate([listener])
+    return _finish(engine, listener, output)
 
 
 def _finish(engine: Engine, user: ChunkUser, output: UserOutput) -> tuple[bytes, UserOutcome]:

@@ -110,7 +110,16 @@ def _discovery_candidates(
     tracks = ctx.catalog.tracks
     neighbours = list(neighbours_of(ctx.weights, anchors, exclude=excluded, blocked=ctx.blocked))
     if ctx.settings.discovery_ranking == "listener" and user.factors is not None and ctx.model:
-        scores = {n.artist_id: _listener_score(ctx, user.factors, n.artist_id) for n in neighbours}
+        dots = {n.artist_id: _listener_score(ctx, user.factors, n.artist_id) for n in neighbours}
+        best_dot = max((0.0, *dots.values()))
+        best_graph = max((0.0, *(n.score for n in neighbours)))
+        best_dot = best_dot if best_dot > 0.0 else 1.0
+        best_graph = best_graph if best_graph > 0.0 else 1.0
+        weight = ctx.settings.discovery_graph_weight
+        scores = {
+            n.artist_id: dots[n.artist_id] / best_dot + weight * (n.score / best_graph)
+            for n in neighbours
+        }
         neighbours.sort(key=lambda n: (-scores[n.artist_id], n.artist_id))
     for neighbour in neighbours:
         fresh = [

@@ -136,20 +136,23 @@ def test_rows_of_artist_ids_become_sorted_numbers_without_the_unknown(tmp_path: 
 @pytest.mark.slow
 def test_both_discovery_rankings_are_what_the_oracle_makes(tmp_path: Path) -> None:
     """``discovery_ranking`` "graph" (edge strength to the anchors) and "listener" (the
-    listener's own model score): the compiled generators and the oracle agree on every
-    listener under both, and the ranking changes what the discovery slots hold."""
+    listener's own model score, alone or blended with the graph's): the compiled generators
+    and the oracle agree on every listener under each, and the ranking changes what the
+    discovery slots hold."""
     world = train_world(tmp_path, users=400, artists=40, seed=5)
     engine = world.engine
 
-    def ranked_by(ranking: str) -> tuple[GenerationContext, list[UserOutput]]:
-        settings = replace(engine.context.settings, discovery_ranking=ranking)
+    def ranked_by(ranking: str, weight: float = 0.0) -> tuple[GenerationContext, list[UserOutput]]:
+        settings = replace(
+            engine.context.settings, discovery_ranking=ranking, discovery_graph_weight=weight
+        )
         ctx = replace(engine.context, settings=settings)
         arrays = build_generation_arrays(ctx, engine.history)
         return ctx, BatchGenerator(ctx, arrays, engine.history).generate(profiles)
 
     profiles = [engine.profile(u) for u in [*engine.known_users(), "never-seen"]]
-    for ranking in ("graph", "listener"):
-        ctx, outputs = ranked_by(ranking)
+    for ranking, weight in (("graph", 0.0), ("listener", 0.5), ("listener", 0.0)):
+        ctx, outputs = ranked_by(ranking, weight)
         _assert_same(ctx, profiles, outputs)
     by_graph = ranked_by("graph")[1]
 
