@@ -1,9 +1,10 @@
 """The generation context as integer arrays, for the compiled generators (``batch_kernel``).
 
-Built once per engine (before a rebuild forks its workers, who share it copy-on-write).
-Artists and tracks are numbered in the sorted order of their ids, so every "ties broken by
-id" of the Python generators is "ties broken by number" here. Rows of the graph and of the
-blocked pairs are sorted by neighbour, so an edge is found by binary search.
+Built once per engine and day (before a rebuild forks its workers, who share it
+copy-on-write; on request, by ``Engine``). Artists and tracks are numbered in the sorted order
+of their ids, so every "ties broken by id" (the test oracle's) is "ties broken by number".
+Rows of the graph and of the blocked pairs are sorted by neighbour, so an edge is found by
+binary search.
 """
 
 from __future__ import annotations

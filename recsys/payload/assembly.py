@@ -2,7 +2,7 @@
 # ruff: noqa: PLR0917
 """Compiled assembly of stored payloads from the compiled generators' rows.
 
-A rebuild writes every listener's mixes as the API renders them (``store.base``'s payload
+A rebuild writes every listener's mixes as the API renders them (``payload.codec``'s payload
 format). Joining a hundred pre-rendered track and reason strings per listener in Python cost
 more than generating the mixes; here the tracks, the mix heads and titles, and the payload's
 header are byte copies out of text tables (``TextTable``), for a whole chunk of listeners in
