@@ -11,7 +11,7 @@ import json
 import sqlite3
 import sys
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TextIO
 
 from pool.fields import FieldError, check_id, check_text
@@ -49,6 +49,15 @@ def valid_text(value: str, what: str) -> str:
         return check_text(value, what)
     except FieldError as error:
         raise UsageError(str(error)) from None
+
+
+def iso_day(text: str) -> date:
+    """An argparse type for a ``YYYY-MM-DD`` option (``--today``): a bad date is a usage
+    error naming the value, never a traceback."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
 
 
 def add_allow_shrink_argument(parser: argparse.ArgumentParser) -> None:

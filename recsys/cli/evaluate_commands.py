@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
-from recsys.cli.command_context import CommandContext
+from recsys.cli.command_context import CommandContext, iso_day
 from recsys.errors import UsageError
 from recsys.evaluation.hetrec import USER_ARTISTS, is_hetrec_dir, load_hetrec
 from recsys.evaluation.holdout import (
@@ -55,13 +55,6 @@ def _seed(text: str) -> int:
     if not 0 <= value <= MAX_SEED:
         raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_SEED}, got {value}")
     return value
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
 
 
 class _Seeds(argparse.Action):
@@ -111,7 +104,7 @@ def add_parsers(commands: Any) -> None:
     )
     evaluate.add_argument(
         "--today",
-        type=_day,
+        type=iso_day,
         help="data directories: run the pipeline as of noon UTC on this day (default: now); "
         "give the --today a directory was generated with to evaluate it later",
     )

@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from recsys.cli.command_context import CommandContext
+from recsys.cli.command_context import CommandContext, iso_day
 from recsys.errors import UsageError
 from recsys.evaluation.hetrec_data_dir import HetrecWorldConfig, build_hetrec_data_dir
 from recsys.world import WorldConfig, generate_world
@@ -46,13 +46,6 @@ def _positive(text: str) -> int:
     return value
 
 
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
-
-
 def add_parsers(commands: Any) -> None:
     world = commands.add_parser(
         "generate-world",
@@ -68,7 +61,7 @@ def add_parsers(commands: Any) -> None:
     world.add_argument("--artists", type=_positive, help="synthetic: genuine artists")
     world.add_argument("--seed", type=int, required=True)
     world.add_argument(
-        "--today", type=_day, help="the world's 'today' (default: the current UTC date)"
+        "--today", type=iso_day, help="the world's 'today' (default: the current UTC date)"
     )
     world.add_argument("--from-hetrec", type=Path, metavar="HETREC_DIR", help=HETREC_HELP)
     world.set_defaults(handler=run_generate_world)

@@ -226,8 +226,7 @@ def prepare_generation(engine: Engine, *, cold: bool = False) -> Generation:
 
         def assembly() -> None:
             generator.admit_in_order(None, [], "", 1, 1)
-            encoder.warm_up(generator.empty_chunk())
-            encoder.render_catalogue()
+            encoder.warm_up(generator.empty_chunk())  # what it renders stays in the child
 
         compile_side_by_side(generator.warm_up, assembly)
     encoder.warm_up(generator.warm_up())

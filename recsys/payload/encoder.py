@@ -218,11 +218,15 @@ class PayloadEncoder:
         self._gate = gate
 
     def warm_up(self, empty: CompiledChunk) -> None:
-        """Compile the assembly (or load it from numba's cache) now, on a chunk of no
-        listener: a rebuild does it once before its workers fork, not once in every worker."""
+        """Compile the assembly and the rendering of strings (or load them from numba's
+        cache) now, on a chunk of no listener and the catalogue's first track and artist: a
+        rebuild does it once before its workers fork, not once in every worker."""
         if empty.users:
             raise ValueError("warm_up takes a chunk of no listener")
         self.encode(empty)
+        first = np.arange(min(1, len(self._track_ids)))
+        self._fill_tracks(first)
+        self._fill_names(np.arange(min(1, len(self._artist_ids))))
 
     def encode(self, chunk: CompiledChunk) -> EncodedChunk:
         """Each user's payload, or None where the ``Mix`` way must make it."""
