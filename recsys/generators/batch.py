@@ -92,6 +92,8 @@ class Scratch(NamedTuple):
     excluded_track: npt.NDArray[np.int64]  # per track: the user stamp if they excluded it
     excluded_artist: npt.NDArray[np.int64]  # per artist: the user stamp if excluded
     listener_value: npt.NDArray[np.float64]  # per artist: the listener's own score
+    tag_value: npt.NDArray[np.float64]  # per tag: its weight in the listener's tag profile
+    tag_stamp: npt.NDArray[np.int64]  # per tag: the user stamp if in their profile
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +222,8 @@ class BatchGenerator:
                 excluded_track=per_track(),
                 excluded_artist=per_artist(),
                 listener_value=per_artist(np.float64),
+                tag_value=np.zeros(max(arrays.tags, 1), np.float64),
+                tag_stamp=np.zeros(max(arrays.tags, 1), np.int64),
             )
             self._mixing = Mixing(
                 catalog=arrays.catalog,
@@ -235,6 +239,8 @@ class BatchGenerator:
                 ),
                 min_share=settings.min_familiar_share,
                 artist_factors=arrays.artist_factors,
+                artist_tags=arrays.artist_tags,
+                tag_blend=self._ctx.model.settings.tag_blend if self._ctx.model else 0.0,
                 graph_weight=settings.discovery_graph_weight,
                 limits=(
                     settings.top_artists,
@@ -287,7 +293,7 @@ class BatchGenerator:
         h_ptr = np.zeros(len(users) + 1, np.int64)
         np.cumsum(lengths, out=h_ptr[1:])
         index = np.repeat(starts - h_ptr[:-1], lengths) + np.arange(int(h_ptr[-1]))
-        factors, factored = self._factors(users, personalised)
+        factors, factored, tags = self._factors(users, personalised)
         none = ()  # most listeners exclude nothing
         tracks = [
             arrays.tracks_of(u.exclusions.tracks) if u.exclusions.tracks else none for u in users
@@ -305,16 +311,27 @@ class BatchGenerator:
             personalised,
             factors,
             factored,
+            *tags,
         )
 
     def _factors(
         self, users: Sequence[ChunkUser], personalised: npt.NDArray[np.bool_]
-    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
-        """The listeners' factors (a row each) and whether they have any, when discovery slots
-        are ranked by the listener's own scores; otherwise no columns."""
+    ) -> tuple[
+        npt.NDArray[np.float32],
+        npt.NDArray[np.bool_],
+        tuple[Ints, npt.NDArray[np.int32], npt.NDArray[np.float32]],
+    ]:
+        """The listeners' factors (a row each), whether they have any, and their tag profiles
+        (CSR: empty rows for those without factors), when discovery slots are ranked by the
+        listener's own scores; otherwise no factor columns and no tags."""
         model = self._ctx.model
+        no_tags = (
+            np.zeros(len(users) + 1, np.int64),
+            np.zeros(0, np.int32),
+            np.zeros(0, np.float32),
+        )
         if self._ctx.settings.discovery_ranking != "listener" or model is None:
-            return np.zeros((len(users), 0), np.float32), np.zeros(len(users), np.bool_)
+            return np.zeros((len(users), 0), np.float32), np.zeros(len(users), np.bool_), no_tags
         rows = [
             model.users.index_of(u.user_id) if p else None
             for u, p in zip(users, personalised.tolist(), strict=True)
@@ -322,7 +339,19 @@ class BatchGenerator:
         factored = np.fromiter((row is not None for row in rows), np.bool_, len(users))
         index = np.fromiter((row or 0 for row in rows), np.int64, len(users))
         factors = np.ascontiguousarray(model.user_factors[index], np.float32)
-        return factors, factored
+        profiles = model.user_tag_profiles
+        if profiles.shape[1] == 0:
+            return factors, factored, no_tags
+        tags = profiles[index[factored]]
+        lengths = np.zeros(len(users), np.int64)
+        lengths[factored] = np.diff(tags.indptr)
+        ut_ptr = np.zeros(len(users) + 1, np.int64)
+        np.cumsum(lengths, out=ut_ptr[1:])
+        return (
+            factors,
+            factored,
+            (ut_ptr, tags.indices.astype(np.int32), tags.data.astype(np.float32)),
+        )
 
     def admit_in_order(
         self, user: ChunkUser | None, tracks: Sequence[MixTrack], seed: str, cap: int, limit: int

@@ -16,6 +16,7 @@ from itertools import chain
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 
 from recsys.generators.context import GenerationContext
 from recsys.listening.history import ListeningHistory
@@ -43,6 +44,20 @@ def _weighted_csr(
     return indptr, neighbours, weights
 
 
+def _rows_of(
+    matrix: sp.csr_matrix, rows: Ints
+) -> tuple[Ints, npt.NDArray[np.int32], npt.NDArray[np.float32]]:
+    """``matrix``'s rows ``rows`` (-1: an empty row) as CSR arrays, each row's entries in
+    ``matrix``'s own order."""
+    present = rows >= 0
+    picked = matrix[rows[present]] if present.any() else sp.csr_matrix((0, matrix.shape[1]))
+    lengths = np.zeros(len(rows), np.int64)
+    lengths[present] = np.diff(picked.indptr)
+    indptr = np.zeros(len(rows) + 1, np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    return indptr, picked.indices.astype(np.int32), picked.data.astype(np.float32)
+
+
 @dataclass(frozen=True)
 class GenerationArrays:
     artist_ids: Sequence[str]
@@ -65,6 +80,10 @@ class GenerationArrays:
     # Per artist its factors in the model (zeros when it has none, or no columns when the
     # discovery slots are ranked by the graph): the listener's own score of a neighbour.
     artist_factors: npt.NDArray[np.float32]
+    # Per artist its tags in the model as (at_ptr, at_tag, at_w), unit rows (empty rows when
+    # it has none, or when the slots are ranked by the graph), and how many tag columns.
+    artist_tags: tuple[Ints, npt.NDArray[np.int32], npt.NDArray[np.float32]]
+    tags: int
 
     def artists_csr(self, rows: Sequence[Collection[str]]) -> tuple[Ints, Ints]:
         """Each row's known artists as numbers, each row sorted (by number, so by id), as
@@ -145,14 +164,19 @@ def build_generation_arrays(ctx: GenerationContext, history: ListeningHistory) -
     )
     popular = catalog.popular_artists(ctx.settings.cold_start_artists)
     model = ctx.model
+    rows = np.full(len(artist_ids), -1, np.int64)
     if ctx.settings.discovery_ranking == "listener" and model is not None:
         artist_factors = np.zeros((len(artist_ids), model.artist_factors.shape[1]), np.float32)
         for artist, row in number.items():
             found = model.artists.index_of(artist)
             if found is not None:
                 artist_factors[row] = model.artist_factors[found]
+                rows[row] = found
+        model_tags = model.artist_tags
     else:
         artist_factors = np.zeros((len(artist_ids), 0), np.float32)
+        model_tags = sp.csr_matrix((0, 0), dtype=np.float32)
+    artist_tags = _rows_of(model_tags, rows)
     return GenerationArrays(
         artist_ids=artist_ids,
         artist_number=number,
@@ -165,6 +189,8 @@ def build_generation_arrays(ctx: GenerationContext, history: ListeningHistory) -
         history_tracks=history_tracks,
         recordings=len(isrcs),
         artist_factors=artist_factors,
+        artist_tags=artist_tags,
+        tags=model_tags.shape[1],
         popular=(
             np.array([number[a] for a in popular], np.int64),
             np.array([catalog.artist_listeners.get(a, 0) + 1.0 for a in popular], np.float64),

@@ -644,20 +644,41 @@ def _sort_best_first(values, score, start, stop):  # type: ignore[no-untyped-def
         _sift(values, score, start, start, end)
 
 
+@njit(cache=True, inline="always")
+def _listener_dot(user_f, artist_factors, artist):  # type: ignore[no-untyped-def]
+    """The listener's factors' dot product with ``artist``'s, in float64 and in dimension
+    order (as the oracle adds it up)."""
+    total = 0.0
+    for d in range(len(user_f)):
+        total += float(user_f[d]) * float(artist_factors[artist, d])
+    return total
+
+
+@njit(cache=True, inline="always")
+def _listener_tags(m, artist, user_stamp):  # type: ignore[no-untyped-def]
+    """The cosine of the listener's tag profile (marked by ``_mark_listener``) with
+    ``artist``'s tags (unit rows both), added up in the artist's tag order."""
+    at_ptr, at_tag, at_w = m.artist_tags
+    tag_value, tag_stamp = m.scratch.tag_value, m.scratch.tag_stamp
+    total = 0.0
+    for j in range(at_ptr[artist], at_ptr[artist + 1]):
+        if tag_stamp[at_tag[j]] == user_stamp:
+            total += tag_value[at_tag[j]] * float(at_w[j])
+    return total
+
+
 @njit(cache=True, _nrt=False)
-def _score_by_listener(kept, n_kept, user_f, m, score):  # type: ignore[no-untyped-def]
-    """Each candidate neighbour's score as the listener's own: their factors' dot product
-    with the artist's (in float64, in dimension order, as the oracle adds them up) over the
-    best candidate's, plus ``m.graph_weight`` x its graph score over the best one's."""
+def _score_by_listener(kept, n_kept, user_f, m, score, user_stamp):  # type: ignore[no-untyped-def]
+    """Each candidate neighbour's score as the listener's own, blended as the engine's ranker
+    blends it (``ArtistModel.score_users``): their factors' dot product with the artist's over
+    the best candidate's, plus ``m.tag_blend`` x the cosine of their tags; plus
+    ``m.graph_weight`` x its graph score over the best candidate's."""
     artist_factors, dots = m.artist_factors, m.scratch.listener_value
     best_dot, best_graph = 0.0, 0.0
     for i in range(n_kept):
         other = kept[i]
-        total = 0.0
-        for d in range(len(user_f)):
-            total += float(user_f[d]) * float(artist_factors[other, d])
-        dots[other] = total
-        best_dot = max(best_dot, total)
+        dots[other] = _listener_dot(user_f, artist_factors, other)
+        best_dot = max(best_dot, dots[other])
         best_graph = max(best_graph, score[other])
     if best_dot <= 0.0:
         best_dot = 1.0
@@ -665,7 +686,8 @@ def _score_by_listener(kept, n_kept, user_f, m, score):  # type: ignore[no-untyp
         best_graph = 1.0
     for i in range(n_kept):
         other = kept[i]
-        score[other] = dots[other] / best_dot + m.graph_weight * (score[other] / best_graph)
+        own = dots[other] / best_dot + m.tag_blend * _listener_tags(m, other, user_stamp)
+        score[other] = own + m.graph_weight * (score[other] / best_graph)
 
 
 @njit(cache=True, inline="always")
@@ -840,7 +862,7 @@ def _fill_mix(anchors, weights, familiar_order, own, user_f, m, stamps, out, out
                 kept[n_kept] = other
                 n_kept += 1
         if len(user_f) > 0:
-            _score_by_listener(kept, n_kept, user_f, m, score)
+            _score_by_listener(kept, n_kept, user_f, m, score, user_stamp)
         marked = (anchor_mark, mix_stamp, anchor_weight, anchor_rank)
         n_discovery = _take_discoveries(kept, n_kept, wanted, discovery, m, marked, rules)
     # Too few discoveries: more familiar tracks fill the mix up to its target length (so a
@@ -935,7 +957,7 @@ def _fill_radar(top, top_w, follows, user_f, m, releases, radar_sizes, stamps, w
     )
     _by_closeness(found, n_found, ranked)
     if len(user_f) > 0:
-        _neighbours_by_listener(found, n_found, ranked, user_f, m.artist_factors, found_score)
+        _neighbours_by_listener(found, n_found, ranked, user_f, m, found_score, user_stamp)
     rules = _rules(m, cap, cap, stamp, user_stamp)
     anchors = (anchor_mark, stamp, anchor_weight, anchor_rank)
     # Admitted in order and spread: the first tracks admitted decide the radar when the spread
@@ -1072,18 +1094,23 @@ def _by_closeness(found, n_found, ranked):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, _nrt=False)
-def _neighbours_by_listener(found, n_found, ranked, user_f, artist_factors, score):  # type: ignore[no-untyped-def]
+def _neighbours_by_listener(found, n_found, ranked, user_f, m, score, user_stamp):  # type: ignore[no-untyped-def]
     """The neighbours' releases (the last circle in ``ranked``) reordered by the listener's
-    own score of their artist, best first (ties: the order found, newest release first)."""
+    own score of their artist, blended as in ``_score_by_listener`` (over the best of these
+    artists), best first (ties: the order found, newest release first)."""
     first = _int(0)
     while first < n_found and found[ranked[first], 0] < 2:
         first += 1
+    best = 0.0
     for k in range(first, n_found):
         i = ranked[k]
-        total = 0.0
-        for d in range(len(user_f)):
-            total += float(user_f[d]) * float(artist_factors[found[i, 2], d])
-        score[i] = total
+        score[i] = _listener_dot(user_f, m.artist_factors, found[i, 2])
+        best = max(best, score[i])
+    if best <= 0.0:
+        best = 1.0
+    for k in range(first, n_found):
+        i = ranked[k]
+        score[i] = score[i] / best + m.tag_blend * _listener_tags(m, found[i, 2], user_stamp)
     _sort_best_first(ranked, score, first, _int(n_found))
 
 
@@ -1153,6 +1180,9 @@ class Listeners(NamedTuple):
     personalised: Any  # per listener: False for opt-outs, strangers and the erased
     factors: Any  # per listener: their factors, ranking their discovery slots (0 columns: off)
     factored: Any  # per listener: whether they have factors (a row in the model)
+    ut_ptr: Any  # tag profiles (with factors only): per listener, where their tags start
+    ut_tag: Any  # the tags the listener plays (the model's tag columns)
+    ut_w: Any  # their weights (a unit row)
 
 
 class Mixing(NamedTuple):
@@ -1166,6 +1196,8 @@ class Mixing(NamedTuple):
     sizes: Any  # (target, familiar target, cap, discovery cap, max tracks)
     min_share: float  # the least share of familiar tracks in a topped-up mix
     artist_factors: Any  # per artist: its factors (zeros: not in the model), for the ranking
+    artist_tags: Any  # per artist: (at_ptr, at_tag, at_w) its tags in the model, a unit row
+    tag_blend: float  # the tags' share in the listener's own score (``[als] tag_blend``)
     graph_weight: float  # the graph's share in that ranking (``discovery_graph_weight``)
     limits: Any  # (top artists, least cluster size, max mixes, min tracks)
     scratch: Any  # ``batch.Scratch``
@@ -1255,8 +1287,8 @@ def _user_mixes(u, top, top_w, own, user_f, popular, user_stamp, m, state, notes
 
 @njit(cache=True)
 def _mark_listener(listeners, u, stamp, personalised, cutoff, scratch):  # type: ignore[no-untyped-def]
-    """Mark listener ``u``'s exclusions under ``stamp``, and (when ``personalised``) their
-    played and recently played tracks."""
+    """Mark listener ``u``'s exclusions and tag profile under ``stamp``, and (when
+    ``personalised``) their played and recently played tracks."""
     ls = listeners
     if personalised:
         for i in range(ls.h_ptr[u], ls.h_ptr[u + 1]):
@@ -1265,6 +1297,9 @@ def _mark_listener(listeners, u, stamp, personalised, cutoff, scratch):  # type:
                 scratch.played_track[track] = stamp
                 if ls.h_last[i] >= cutoff:
                     scratch.recent_track[track] = stamp
+    for i in range(ls.ut_ptr[u], ls.ut_ptr[u + 1]):
+        scratch.tag_value[ls.ut_tag[i]] = float(ls.ut_w[i])
+        scratch.tag_stamp[ls.ut_tag[i]] = stamp
     for i in range(ls.xa_ptr[u], ls.xa_ptr[u + 1]):
         scratch.excluded_artist[ls.xa_art[i]] = stamp
     for i in range(ls.xt_ptr[u], ls.xt_ptr[u + 1]):

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import chain, filterfalse
-from typing import Any
 
 import numpy as np
 
@@ -110,15 +109,12 @@ def _discovery_candidates(
     tracks = ctx.catalog.tracks
     neighbours = list(neighbours_of(ctx.weights, anchors, exclude=excluded, blocked=ctx.blocked))
     if ctx.settings.discovery_ranking == "listener" and user.factors is not None and ctx.model:
-        dots = {n.artist_id: _listener_score(ctx, user.factors, n.artist_id) for n in neighbours}
-        best_dot = max((0.0, *dots.values()))
+        own = listener_scores(ctx, user, [n.artist_id for n in neighbours])
         best_graph = max((0.0, *(n.score for n in neighbours)))
-        best_dot = best_dot if best_dot > 0.0 else 1.0
         best_graph = best_graph if best_graph > 0.0 else 1.0
         weight = ctx.settings.discovery_graph_weight
         scores = {
-            n.artist_id: dots[n.artist_id] / best_dot + weight * (n.score / best_graph)
-            for n in neighbours
+            n.artist_id: own[n.artist_id] + weight * (n.score / best_graph) for n in neighbours
         }
         neighbours.sort(key=lambda n: (-scores[n.artist_id], n.artist_id))
     for neighbour in neighbours:
@@ -133,17 +129,41 @@ def _discovery_candidates(
                 yield track_id, neighbour.anchor, reason
 
 
-def _listener_score(ctx: GenerationContext, factors: Any, artist: str) -> float:
-    """The listener's own score of ``artist``: their factors' dot product with its (0 when
-    the model has none), added up in float64 in dimension order."""
+def listener_scores(
+    ctx: GenerationContext, user: UserProfile, artists: list[str]
+) -> dict[str, float]:
+    """The listener's own score of each of ``artists``, as the engine's ranker blends it
+    (``ArtistModel.score_users``): their factors' dot product with the artist's over the best
+    of ``artists``' (added up in float64 in dimension order), plus ``tag_blend`` x the cosine
+    of their tag profile with the artist's tags (added up in the artist's tag order)."""
     model = ctx.model
-    row = model.artists.index_of(artist) if model is not None else None
-    if row is None or model is None:
-        return 0.0
-    total = 0.0
-    for mine, its in zip(factors.tolist(), model.artist_factors[row].tolist(), strict=True):
-        total += float(np.float32(mine)) * float(np.float32(its))
-    return total
+    assert model is not None and user.factors is not None
+    row = model.users.index_of(user.user_id)
+    profile: dict[int, float] = {}
+    if row is not None:
+        tags = model.user_tag_profiles
+        lo, hi = tags.indptr[row], tags.indptr[row + 1]
+        profile = dict(zip(tags.indices[lo:hi].tolist(), tags.data[lo:hi].tolist(), strict=True))
+    dots: dict[str, float] = {}
+    shared: dict[str, float] = {}
+    for artist in artists:
+        found = model.artists.index_of(artist)
+        dot, tag = 0.0, 0.0
+        if found is not None:
+            for mine, its in zip(
+                user.factors.tolist(), model.artist_factors[found].tolist(), strict=True
+            ):
+                dot += float(np.float32(mine)) * float(np.float32(its))
+            at = model.artist_tags
+            lo, hi = at.indptr[found], at.indptr[found + 1]
+            for t, w in zip(at.indices[lo:hi].tolist(), at.data[lo:hi].tolist(), strict=True):
+                if t in profile:
+                    tag += float(np.float32(profile[t])) * float(np.float32(w))
+        dots[artist], shared[artist] = dot, tag
+    best = max((0.0, *dots.values()))
+    best = best if best > 0.0 else 1.0
+    blend = model.settings.tag_blend
+    return {a: dots[a] / best + blend * shared[a] for a in artists}
 
 
 def _take(

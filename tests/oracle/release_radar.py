@@ -15,7 +15,7 @@ from recsys.generators.context import (
 )
 from recsys.generators.neighbourhood import artist_affinity, strongest_anchor
 from recsys.generators.result import GenerationResult, make_mix
-from tests.oracle.personal_mixes import _listener_score
+from tests.oracle.personal_mixes import listener_scores
 from tests.oracle.track_rules import TrackRules, spread_artists
 
 NAME = "release_radar"
@@ -128,7 +128,9 @@ def _generate(ctx: GenerationContext, user: UserProfile) -> GenerationResult:
     # listener's own score of their artist first, when discovery is ranked by the listener.
     factors = user.factors if user.personalised else None
     if ctx.settings.discovery_ranking == "listener" and factors is not None and ctx.model:
-        scores = {a: _listener_score(ctx, factors, a) for c, _, _, a in candidates if c == 2}
+        scores = listener_scores(
+            ctx, user, list(dict.fromkeys(a for c, _, _, a in candidates if c == 2))
+        )
         candidates.sort(key=lambda c: (c[0], -scores[c[3]] if c[0] == 2 else 0.0, c[1]))
     else:
         candidates.sort(key=lambda c: (c[0], c[1]))
