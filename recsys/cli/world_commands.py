@@ -64,6 +64,13 @@ def add_parsers(commands: Any) -> None:
         "--today", type=iso_day, help="the world's 'today' (default: the current UTC date)"
     )
     world.add_argument("--from-hetrec", type=Path, metavar="HETREC_DIR", help=HETREC_HELP)
+    world.add_argument(
+        "--validation",
+        action="store_true",
+        help="with --from-hetrec: leave the 20%% test pairs out altogether and hold out a "
+        "validation split carved from the 80%% instead (for tuning settings; the test holdout "
+        "judges them)",
+    )
     world.set_defaults(handler=run_generate_world)
 
 
@@ -71,6 +78,8 @@ def run_generate_world(args: argparse.Namespace, ctx: CommandContext) -> int:
     today = args.today or ctx.now.date()
     if args.from_hetrec is not None:
         return _from_hetrec(args, ctx, today)
+    if args.validation:
+        raise UsageError("--validation only applies to a world built --from-hetrec")
     missing = [flag for flag in ("--users", "--artists") if getattr(args, flag[2:]) is None]
     if missing:
         raise UsageError(
@@ -97,7 +106,7 @@ def _from_hetrec(args: argparse.Namespace, ctx: CommandContext, today: date) -> 
     if not args.from_hetrec.is_dir():
         raise UsageError(f"{args.from_hetrec}: no such directory (the hetrec2011-lastfm-2k folder)")
     try:
-        config = HetrecWorldConfig(seed=args.seed, today=today)
+        config = HetrecWorldConfig(seed=args.seed, today=today, validation=args.validation)
         summary = build_hetrec_data_dir(args.from_hetrec, args.out, config)
     except ValueError as error:
         raise UsageError(str(error)) from None

@@ -17,6 +17,9 @@ that the whole pipeline can import, and holds a fifth of every listener's artist
   evaluate`` on the hetrec folder); the held-out pairs go to ``holdout.csv`` and never into the
   listens, and their tag assignments are left out of the catalogue's tags (users tag what they
   play, so those tags would leak the holdout into the engine's tag side information);
+* a validation directory (``validation``): the same, but the test pairs are left out
+  altogether and a validation split carved from the training pairs is held out instead, so
+  settings are tuned on it without the test holdout ever being read;
 * listens: each kept pair's real play count, cut into sittings of at most ``session_plays``
   plays, shuffled over the listener's year and laid on ``listen_days`` days before ``today``
   with at most ``max_plays_per_day`` plays a day; each day's plays of an artist go to the
@@ -48,7 +51,7 @@ import scipy.sparse as sp
 
 from recsys.evaluation.hetrec import USER_ARTISTS, HetrecData, load_hetrec
 from recsys.evaluation.holdout import HOLDOUT_FILE
-from recsys.evaluation.split import DEFAULT_TEST_FRACTION, train_test_split
+from recsys.evaluation.split import DEFAULT_TEST_FRACTION, train_test_split, validation_split
 from recsys.world.writer import LISTENS_HEADER
 
 __all__ = [
@@ -91,6 +94,10 @@ class HetrecWorldConfig:
     recent_release_days: int = 14
     top_tags: int = 10
     test_fraction: float = DEFAULT_TEST_FRACTION
+    # A validation directory: the test pairs are left out altogether, and a validation split
+    # carved from the training pairs (``split.validation_split``) is held out instead, so
+    # generator settings are chosen without the test holdout ever being read.
+    validation: bool = False
 
     def __post_init__(self) -> None:
         if self.seed < 0:
@@ -479,11 +486,15 @@ def build_hetrec_data_dir(
     data = load_hetrec(hetrec_dir, top_tags=2 * config.top_tags)
     ids = _ids(data, config)
     train, test = train_test_split(data.plays, config.seed, config.test_fraction)
+    hidden = test
+    if config.validation:
+        train, test = validation_split(train, config.seed, config.test_fraction)
+        hidden = hidden + test
     _prepare(Path(out_dir))
     catalog_rng, listen_rng = (
         np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(2)
     )
-    ranked = data.top_tags(2 * config.top_tags, exclude=test)
+    ranked = data.top_tags(2 * config.top_tags, exclude=hidden)
     tags = [_tags(r, config.top_tags) for r in ranked]
     durations = _write_catalog(out_dir, data, tags=tags, ids=ids, config=config, rng=catalog_rng)
     _write_trust(out_dir, ids, config)
@@ -494,6 +505,7 @@ def build_hetrec_data_dir(
     return {
         "source": "hetrec2011-lastfm-2k",
         "seed": config.seed,
+        "holdout": "validation" if config.validation else "test",
         "today": config.today.isoformat(),
         "users": data.n_users,
         "artists": data.n_artists,

@@ -74,6 +74,7 @@ __all__ = [
     "HOLDOUT_FILE",
     "REPORT_KIND",
     "SURFACES",
+    "Served",
     "als_new_artists",
     "als_rankings",
     "discovery_scores",
@@ -85,6 +86,7 @@ __all__ = [
     "new_artists",
     "play_matrix",
     "read_holdout",
+    "serve_holdout",
     "surface_report",
 ]
 
@@ -286,7 +288,7 @@ def surface_report(
 
 
 @dataclass(frozen=True)
-class _Served:
+class Served:
     """What the throwaway rebuild served the evaluated listeners, and what they played."""
 
     users: list[str]
@@ -295,6 +297,7 @@ class _Served:
     plays: sp.csr_matrix  # listeners x artists: the plays the engine trained on, everyone's
     rows: list[int]  # the evaluated listeners' rows of ``plays``, in ``users`` order
     artists: Vocabulary  # the columns of ``plays``
+    tag_vectors: sp.csr_matrix  # per column of ``plays``: the tags the engine trained with
     tags: dict[str, frozenset[str]]
     left_out: int  # holdout listeners not in the play matrix (fraud-flagged, no pool listens)
     rebuild: dict[str, Any]
@@ -345,9 +348,9 @@ def _artist_tags(conn: sqlite3.Connection, state_dir: Path) -> dict[str, frozens
     return dict(zip(vocabulary.ids, top_tag_sets(counts, tag_vocab.ids), strict=True))
 
 
-def _serve(
+def serve_holdout(
     data_dir: Path, settings: Settings, now: datetime, holdout: Mapping[str, Collection[str]]
-) -> _Served:
+) -> Served:
     """Rebuild ``data_dir`` into a throwaway state and read back what each holdout listener
     is served. The throwaway state has no staff, so the directory's ``trust/`` files are
     imported by a staff action named for the evaluation (as an operator would), never by the
@@ -386,14 +389,31 @@ def _serve(
             store.close()
 
 
+def _trained_tags(engine: Engine, artists: Vocabulary) -> sp.csr_matrix:
+    """The model's artist tag vectors (unit rows) in ``artists``' order: what the engine
+    trained with, for tuning its recipe on the same inputs (empty rows: no model)."""
+    model = engine.context.model
+    if model is None:
+        return sp.csr_matrix((len(artists), 0), dtype=np.float32)
+    rows = [model.artists.index_of(a) for a in artists.ids]
+    present = [i for i, r in enumerate(rows) if r is not None]
+    picked = model.artist_tags[[r for r in rows if r is not None]].tocoo()
+    return sp.csr_matrix(
+        (picked.data, (np.asarray(present, np.int64)[picked.row], picked.col)),
+        shape=(len(artists), model.artist_tags.shape[1]),
+        dtype=np.float32,
+    )
+
+
 def _read_served(
     engine: Engine,
     store: MixStore,
     holdout: Mapping[str, Collection[str]],
     tags: dict[str, frozenset[str]],
     summary: dict[str, Any],
-) -> _Served:
+) -> Served:
     plays, users, artists = play_matrix(engine)
+    tag_vectors = _trained_tags(engine, artists)
     evaluated = [u for u in sorted(holdout) if users.index_of(u) is not None]
     rows = [row for u in evaluated if (row := users.index_of(u)) is not None]
     mixes, radar = [], []
@@ -403,13 +423,14 @@ def _read_served(
             [_mix_artists(m) for m in read_user_mixes(engine, store, user, exclusions)["mixes"]]
         )
         radar.append([_mix_artists(read_release_radar(engine, store, user, exclusions))])
-    return _Served(
+    return Served(
         users=evaluated,
         mixes=mixes,
         radar=radar,
         plays=plays,
         rows=rows,
         artists=artists,
+        tag_vectors=tag_vectors,
         tags=tags,
         left_out=len(holdout) - len(evaluated),
         rebuild={
@@ -431,7 +452,7 @@ def evaluate_holdout(
 ) -> dict[str, Any]:
     """The discovery report on ``data_dir`` (see the module docstring), rebuilt as of ``now``;
     ``holdout`` is ``read_holdout(data_dir)``."""
-    served = _serve(Path(data_dir), settings, now, holdout)
+    served = serve_holdout(Path(data_dir), settings, now, holdout)
     indptr, columns, ids = served.plays.indptr, served.plays.indices, served.artists.ids
     played = [frozenset(ids[c] for c in columns[indptr[r] : indptr[r + 1]]) for r in served.rows]
     held = [holdout[u] for u in served.users]

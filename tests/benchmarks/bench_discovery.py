@@ -13,7 +13,9 @@ over the seeds: per surface, the engine's and plain ALS's new-artist precision, 
 artists per listener and mix coherence, and engine / ALS of the means.
 
 Configuration comes as for ``recsys``: ``--config FILE`` and ``RECSYS_*`` variables, e.g.
-``RECSYS_GENERATORS__DISCOVERY_RANKING=listener`` to measure the other discovery ranking. The
+``RECSYS_GENERATORS__DISCOVERY_RANKING=graph`` to measure the other discovery ranking.
+Settings are tuned with ``--validation`` (validation directories: the test pairs left out, a
+validation split of each seed's training pairs held out), never on the test holdout. The
 directory and the evaluation use the same day (``--today``, fixed by default so that reruns
 give the same figures).
 """
@@ -46,12 +48,17 @@ from recsys.settings import Settings, load_settings
 SIDES = ("engine", "als")
 
 
-def run_seed(hetrec: Path, seed: int, today: date, settings: Settings, scratch: Path) -> Any:
-    """Build the directory for ``seed``, evaluate it, return the report with timings."""
+def run_seed(
+    hetrec: Path, seed: int, today: date, settings: Settings, scratch: Path, *, validation: bool
+) -> Any:
+    """Build the directory for ``seed`` (its validation directory when ``validation``),
+    evaluate it, return the report with timings."""
     with tempfile.TemporaryDirectory(prefix="bench-discovery-", dir=scratch) as holder:
         data = Path(holder) / f"hetrec-seed-{seed}"
         started = perf_counter()
-        built = build_hetrec_data_dir(hetrec, data, HetrecWorldConfig(seed=seed, today=today))
+        built = build_hetrec_data_dir(
+            hetrec, data, HetrecWorldConfig(seed=seed, today=today, validation=validation)
+        )
         build_seconds = perf_counter() - started
         now = datetime.combine(today, time(12), UTC)
         started = perf_counter()
@@ -106,11 +113,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, help="a TOML file overriding config/default.toml")
     parser.add_argument("--tmp", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    parser.add_argument(
+        "--validation",
+        action="store_true",
+        help="measure on validation directories (generate-world --from-hetrec --validation): "
+        "the test pairs left out, a validation split of the training pairs held out; tune here",
+    )
     args = parser.parse_args(argv)
     settings = load_settings(args.config, os.environ, Path.cwd())
     reports = []
     for seed in args.seeds:
-        report = run_seed(args.hetrec, seed, args.today, settings, args.tmp)
+        report = run_seed(
+            args.hetrec, seed, args.today, settings, args.tmp, validation=args.validation
+        )
         reports.append(report)
         print(
             f"--- seed {seed}: built in {report['seconds']['build']} s, "

@@ -405,6 +405,8 @@ ENGINE_GRID: tuple[tuple[ALSSettings, float, float], ...] = (
     (replace(PLAIN_ALS, factors=128), TAG_BLEND, TAG_ROW_WEIGHT),
     (replace(PLAIN_ALS, factors=128), 0.2, TAG_ROW_WEIGHT),
     (replace(PLAIN_ALS, factors=128, regularization=40.0, alpha=0.02), TAG_BLEND, TAG_ROW_WEIGHT),
+    (replace(PLAIN_ALS, factors=128, regularization=40.0, alpha=0.02), TAG_BLEND, 6.0),
+    (replace(PLAIN_ALS, factors=128, regularization=40.0, alpha=0.02), 0.2, 6.0),
 )
 
 

@@ -122,6 +122,37 @@ def test_holdout_is_a_fifth_of_each_listener_and_never_in_the_listens(
     assert summary["train_pairs"] + summary["holdout_pairs"] == source.plays.nnz
 
 
+def test_a_validation_directory_never_holds_a_test_pair(
+    built: tuple[Path, dict[str, Any]], hetrec: Path, tmp_path: Path, settings: Settings
+) -> None:
+    """``--validation``: the test pairs are in neither the listens nor the holdout; the
+    holdout is a validation split of the training pairs, disjoint from the listens."""
+    test_dir, _ = built
+    test_pairs = read_holdout(test_dir)
+    out = tmp_path / "validation"
+    summary = run(
+        ["generate-world", "--from-hetrec", str(hetrec), "--seed", "1", "--validation", str(out)],
+        settings,
+    )
+    assert summary["holdout"] == "validation" and summary["holdout_pairs"] > 0
+    tracks = {t["track_id"]: t["artist_ids"][0] for t in jsonl(out / "catalog/tracks.jsonl")}
+    listened: dict[str, set[str]] = defaultdict(set)
+    for row in listens(out):
+        listened[row["user_id"]].add(tracks[row["track_id"]])
+    held = read_holdout(out)
+    for user, artists in held.items():
+        assert artists.isdisjoint(listened[user]) and artists.isdisjoint(test_pairs.get(user, ()))
+    for user, artists in test_pairs.items():
+        assert artists.isdisjoint(listened[user]), user
+    source = load_hetrec(hetrec)
+    assert (
+        summary["train_pairs"] + summary["holdout_pairs"] + sum(len(a) for a in test_pairs.values())
+        == source.plays.nnz
+    )
+    with pytest.raises(UsageError, match="--validation only applies"):
+        run(["generate-world", "--seed", "1", "--validation", str(tmp_path / "x")], settings)
+
+
 def test_plays_per_day_are_a_persons(built: tuple[Path, dict[str, Any]]) -> None:
     data, _ = built
     per_day: Counter[tuple[str, str]] = Counter()
