@@ -94,6 +94,7 @@ class Scratch(NamedTuple):
     listener_value: npt.NDArray[np.float64]  # per artist: the listener's own score
     tag_value: npt.NDArray[np.float64]  # per tag: its weight in the listener's tag profile
     tag_stamp: npt.NDArray[np.int64]  # per tag: the user stamp if in their profile
+    candidate_stamp: npt.NDArray[np.int64]  # per artist: the stamp once a listener's candidate
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +225,7 @@ class BatchGenerator:
                 listener_value=per_artist(np.float64),
                 tag_value=np.zeros(max(arrays.tags, 1), np.float64),
                 tag_stamp=np.zeros(max(arrays.tags, 1), np.int64),
+                candidate_stamp=per_artist(),
             )
             self._mixing = Mixing(
                 catalog=arrays.catalog,

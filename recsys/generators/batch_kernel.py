@@ -668,26 +668,23 @@ def _listener_tags(m, artist, user_stamp):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, _nrt=False)
-def _score_by_listener(kept, n_kept, user_f, m, score, user_stamp):  # type: ignore[no-untyped-def]
+def _score_by_listener(kept, n_kept, user_f, best_dot, m, score, user_stamp):  # type: ignore[no-untyped-def]
     """Each candidate neighbour's score as the listener's own, blended as the engine's ranker
     blends it (``ArtistModel.score_users``): their factors' dot product with the artist's over
-    the best candidate's, plus ``m.tag_blend`` x the cosine of their tags; plus
-    ``m.graph_weight`` x its graph score over the best candidate's."""
-    artist_factors, dots = m.artist_factors, m.scratch.listener_value
-    best_dot, best_graph = 0.0, 0.0
+    ``best_dot`` (the best of all their mixes' candidates: ``_discovery_threshold``), plus
+    ``m.tag_blend`` x the cosine of their tags, kept in ``listener_value``; plus
+    ``m.graph_weight`` x its graph score over the best candidate's, in ``score``."""
+    own = m.scratch.listener_value
+    best_graph = 0.0
     for i in range(n_kept):
-        other = kept[i]
-        dots[other] = _listener_dot(user_f, artist_factors, other)
-        best_dot = max(best_dot, dots[other])
-        best_graph = max(best_graph, score[other])
-    if best_dot <= 0.0:
-        best_dot = 1.0
+        best_graph = max(best_graph, score[kept[i]])
     if best_graph <= 0.0:
         best_graph = 1.0
     for i in range(n_kept):
         other = kept[i]
-        own = dots[other] / best_dot + m.tag_blend * _listener_tags(m, other, user_stamp)
-        score[other] = own + m.graph_weight * (score[other] / best_graph)
+        dot = _listener_dot(user_f, m.artist_factors, other)
+        own[other] = dot / best_dot + m.tag_blend * _listener_tags(m, other, user_stamp)
+        score[other] = own[other] + m.graph_weight * (score[other] / best_graph)
 
 
 @njit(cache=True, inline="always")
@@ -703,13 +700,15 @@ def _credits_known(track, rules, anchor_mark, mix_stamp):  # type: ignore[no-unt
 
 
 @njit(cache=True, _nrt=False)
-def _take_discoveries(kept, n_kept, wanted, discovery, m, anchors, rules):  # type: ignore[no-untyped-def]
+def _take_discoveries(kept, n_kept, wanted, discovery, m, anchors, rules, threshold):  # type: ignore[no-untyped-def]
     """A mix's discovery pass over the scored neighbours ``kept[:n_kept]``, best
     first: each neighbour's first unheard tracks (at most the discovery cap of them) until
     ``wanted`` are admitted into ``discovery`` as (track, anchor, neighbour). Returns the
     count. A mix takes a handful of hundreds of neighbours, so the first ``_SELECTED`` are
     picked one at a time and only the rest, when needed, sorted. ``m``: the ``Mixing``;
-    ``anchors``: the mix's anchors marked (mark, stamp, weight, rank); ``rules``: the mix's."""
+    ``anchors``: the mix's anchors marked (mark, stamp, weight, rank); ``rules``: the mix's;
+    a neighbour whose own score (``listener_value``) is under ``threshold`` is passed over
+    (-inf: none is)."""
     g_ptr, g_nbr, g_w = m.g
     a_ptr, a_trk, score = m.catalog[3], m.catalog[4], m.scratch.artist_value
     anchor_mark, mix_stamp, anchor_weight, anchor_rank = anchors
@@ -726,6 +725,8 @@ def _take_discoveries(kept, n_kept, wanted, discovery, m, anchors, rules):  # ty
             _sort_best_first(kept, score, picked, n_kept)
         neighbour = kept[picked]
         picked += 1
+        if m.scratch.listener_value[neighbour] < threshold:
+            continue
         via = _strongest(
             g_ptr, g_nbr, g_w, neighbour, anchor_mark, mix_stamp, anchor_weight, anchor_rank
         )
@@ -781,11 +782,64 @@ def mix_workspace(top_n, target, artists):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, _nrt=False)
-def _fill_mix(anchors, weights, familiar_order, own, user_f, m, stamps, out, out_start):  # type: ignore[no-untyped-def]
+def _neighbours(anchors, weights, m, stamps, kept):  # type: ignore[no-untyped-def]
+    """Mark the mix's ``anchors`` (with ``weights``) under the mix stamp, and gather into
+    ``kept`` every graph neighbour of theirs the listener has not played or excluded, that is
+    no anchor and is blocked with none, each once, with its graph score (the anchors' weights
+    x their edges) in ``artist_value``. Returns the count."""
+    g_ptr, g_nbr, g_w = m.g
+    bl_ptr, bl_art = m.blocked
+    scratch = m.scratch
+    score, score_stamp = scratch.artist_value, scratch.value_stamp
+    anchor_mark, anchor_weight, anchor_rank = (
+        scratch.anchor_mark,
+        scratch.anchor_weight,
+        scratch.anchor_rank,
+    )
+    user_stamp, mix_stamp = stamps
+    for k in range(len(anchors)):
+        anchor_mark[anchors[k]] = mix_stamp
+        anchor_weight[anchors[k]] = weights[k]
+        anchor_rank[anchors[k]] = k
+    # Every neighbour of an anchor, scored (each artist once: at most all of them).
+    n_touched = 0
+    for k in range(len(anchors)):
+        a = anchors[k]
+        for j in range(g_ptr[a], g_ptr[a + 1]):
+            other = g_nbr[j]
+            if score_stamp[other] != mix_stamp:
+                score_stamp[other] = mix_stamp
+                score[other] = 0.0
+                kept[n_touched] = other
+                n_touched += 1
+            score[other] += weights[k] * g_w[j]
+    n_kept = _int(0)
+    for i in range(n_touched):
+        other = kept[i]
+        if (
+            scratch.played_artist[other] == user_stamp
+            or scratch.excluded_artist[other] == user_stamp
+            or anchor_mark[other] == mix_stamp
+        ):
+            continue
+        blocked = False
+        for j in range(bl_ptr[other], bl_ptr[other + 1]):
+            if anchor_mark[bl_art[j]] == mix_stamp:
+                blocked = True
+                break
+        if not blocked:
+            kept[n_kept] = other
+            n_kept += 1
+    return n_kept
+
+
+@njit(cache=True, _nrt=False)
+def _fill_mix(anchors, weights, familiar_order, own, ranking, m, stamps, out, out_start):  # type: ignore[no-untyped-def]
     """One mix around ``anchors`` (iteration order, with ``weights``);
     ``familiar_order`` is the anchors by (-affinity, id); ``own`` the listener's own tracks
-    (artists, tracks: ``_own_tracks``); ``user_f`` their factors when the discovery slots are
-    ranked by their own scores (empty: by the graph's proximity to the anchors); ``m`` the
+    (artists, tracks: ``_own_tracks``); ``ranking`` is (their factors when the discovery
+    slots are ranked by their own scores, empty when by the graph's proximity to the anchors;
+    the best dot and the threshold of ``_discovery_threshold``); ``m`` the
     ``Mixing``; ``stamps`` the listener's and
     the mix's. Writes the mix's rows (track, via, neighbour, slot) in play order into ``out``
     from ``out_start``; returns their count.
@@ -793,24 +847,17 @@ def _fill_mix(anchors, weights, familiar_order, own, user_f, m, stamps, out, out
     Compiled without reference counting and allocating nothing (``work`` is
     ``mix_workspace``'s): a listener's mixes otherwise cost hundreds of atomic reference
     count updates, for the arrays in the tuples passed down."""
-    g_ptr, g_nbr, g_w = m.g
     t_ptr, t_art, _, a_ptr, a_trk = m.catalog
-    bl_ptr, bl_art = m.blocked
     target, familiar_target, cap, discovery_cap, max_tracks = m.sizes
     scratch, work, min_share = m.scratch, m.work, m.min_share
     own_art, own_trk = own
-    played_track, played_artist, score, score_stamp = (
-        scratch.played_track,
-        scratch.played_artist,
-        scratch.artist_value,
-        scratch.value_stamp,
-    )
+    user_f, best_dot, threshold = ranking
+    played_track, score = scratch.played_track, scratch.artist_value
     anchor_mark, anchor_weight, anchor_rank = (
         scratch.anchor_mark,
         scratch.anchor_weight,
         scratch.anchor_rank,
     )
-    excluded_artist = scratch.excluded_artist
     queues, alive, turn, familiar, discovery, kept, rows, is_slot, placed, used, column = work
     user_stamp, mix_stamp = stamps
     # Familiar: round-robin over the anchors' own tracks, then their popular ones.
@@ -828,43 +875,13 @@ def _fill_mix(anchors, weights, familiar_order, own, user_f, m, stamps, out, out
     wanted = _discovery_count(target, familiar_target, min_share, n_familiar)
     n_discovery = 0
     if wanted > 0:
-        for k in range(len(anchors)):
-            anchor_mark[anchors[k]] = mix_stamp
-            anchor_weight[anchors[k]] = weights[k]
-            anchor_rank[anchors[k]] = k
-        # Every neighbour of an anchor, scored (each artist once: at most all of them).
-        n_touched = 0
-        for k in range(len(anchors)):
-            a = anchors[k]
-            for j in range(g_ptr[a], g_ptr[a + 1]):
-                other = g_nbr[j]
-                if score_stamp[other] != mix_stamp:
-                    score_stamp[other] = mix_stamp
-                    score[other] = 0.0
-                    kept[n_touched] = other
-                    n_touched += 1
-                score[other] += weights[k] * g_w[j]
-        n_kept = _int(0)
-        for i in range(n_touched):
-            other = kept[i]
-            if (
-                played_artist[other] == user_stamp
-                or excluded_artist[other] == user_stamp
-                or anchor_mark[other] == mix_stamp
-            ):
-                continue
-            blocked = False
-            for j in range(bl_ptr[other], bl_ptr[other + 1]):
-                if anchor_mark[bl_art[j]] == mix_stamp:
-                    blocked = True
-                    break
-            if not blocked:
-                kept[n_kept] = other
-                n_kept += 1
+        n_kept = _neighbours(anchors, weights, m, stamps, kept)
         if len(user_f) > 0:
-            _score_by_listener(kept, n_kept, user_f, m, score, user_stamp)
+            _score_by_listener(kept, n_kept, user_f, best_dot, m, score, user_stamp)
         marked = (anchor_mark, mix_stamp, anchor_weight, anchor_rank)
-        n_discovery = _take_discoveries(kept, n_kept, wanted, discovery, m, marked, rules)
+        n_discovery = _take_discoveries(
+            kept, n_kept, wanted, discovery, m, marked, rules, threshold
+        )
     # Too few discoveries: more familiar tracks fill the mix up to its target length (so a
     # mix never holds more than ``target`` rows: the workspace's size).
     shortfall = target - n_familiar - n_discovery
@@ -1216,6 +1233,95 @@ def _popular_top(popular, popular_w, excluded_artist, user_stamp, top_n):  # typ
 
 
 @njit(cache=True)
+def _cluster_anchors(top, top_w, cluster_of, c):  # type: ignore[no-untyped-def]
+    """Cluster ``c``'s members (positions in ``top``, by (-affinity, id)), and its anchors
+    with their weights by id (the order a mix iterates them in)."""
+    members = np.nonzero(cluster_of == c)[0]
+    by_id = members[_argsort(top[members])]
+    return members, top[by_id], top_w[by_id]
+
+
+@njit(cache=True)
+def _fits(members, top, m):  # type: ignore[no-untyped-def]
+    """Whether a mix around ``top[members]`` could reach the least length: every anchor's
+    tracks up to the cap, and the most discoveries any familiar count up to those allows (a
+    cheap bound, so that a region too small for a mix is not built only to be dropped)."""
+    a_ptr = m.catalog[3]
+    target, familiar_target, cap, _, _ = m.sizes
+    every = 0
+    for k in members:
+        a = top[k]
+        every += min(cap, a_ptr[a + 1] - a_ptr[a])
+    discoveries = 0
+    for f in range(min(every, familiar_target) + 1):
+        discoveries = max(discoveries, _discovery_count(target, familiar_target, m.min_share, f))
+    return min(target, every + discoveries) >= m.limits[3]
+
+
+@njit(cache=True)
+def _discovery_threshold(top, top_w, clusters, user_f, m, user_stamp, state):  # type: ignore[no-untyped-def]
+    """A listener's discovery slots go to their best candidates across all their mixes, not
+    to each mix's best however weak: returns (the best dot product of the listener's factors
+    with any candidate's, which scales every candidate's own score; the threshold, the own
+    score of their N-th best candidate, -inf when they have no more than N), where N is the
+    planned mixes' discovery slots (``target - familiar target`` each) and the candidates
+    are every planned mix's (``_neighbours``), each artist once. The planned mixes are the
+    clusters ``_user_mixes`` would try (those that ``_fits``, at most ``max_mixes``), or all
+    of ``top`` when none fits and there are several clusters.
+
+    A mix's own share of slots is kept: a weak region's unfilled slots take familiar tracks
+    (hetrec-built validation directories: new artists held out at 0.96x plain ALS's rate
+    with each mix's best, 0.99x with the listener's best across mixes, simulated)."""
+    cluster_of, n_clusters = clusters
+    target, familiar_target = m.sizes[0], m.sizes[1]
+    max_mixes = m.limits[2]
+    scratch, kept = m.scratch, m.work[5]
+    planned = np.empty(n_clusters + 1, np.int64)
+    n_planned = 0
+    for c in range(n_clusters):
+        if n_planned >= max_mixes:
+            break
+        members, _, _ = _cluster_anchors(top, top_w, cluster_of, c)
+        if _fits(members, top, m):
+            planned[n_planned] = c
+            n_planned += 1
+    if n_planned == 0 and n_clusters > 1:
+        planned[0] = -1  # the one mix around all of ``top``
+        n_planned = 1
+    state[1] += 1
+    listener_mark = state[1]
+    union = np.empty(len(scratch.artist_value), np.int64)
+    n_union = 0
+    for i in range(n_planned):
+        if planned[i] < 0:
+            anchors, weights = top, top_w
+        else:
+            _, anchors, weights = _cluster_anchors(top, top_w, cluster_of, planned[i])
+        state[1] += 1
+        n_kept = _neighbours(anchors, weights, m, (user_stamp, state[1]), kept)
+        for j in range(n_kept):
+            a = kept[j]
+            if scratch.candidate_stamp[a] != listener_mark:
+                scratch.candidate_stamp[a] = listener_mark
+                union[n_union] = a
+                n_union += 1
+    dots = np.empty(n_union, np.float64)
+    best = 0.0
+    for j in range(n_union):
+        dots[j] = _listener_dot(user_f, m.artist_factors, union[j])
+        best = max(best, dots[j])
+    if best <= 0.0:
+        best = 1.0
+    wanted = n_planned * (target - familiar_target)
+    if wanted <= 0 or n_union <= wanted:
+        return best, -np.inf
+    own = np.empty(n_union, np.float64)
+    for j in range(n_union):
+        own[j] = dots[j] / best + m.tag_blend * _listener_tags(m, union[j], user_stamp)
+    return best, np.sort(own)[n_union - wanted]
+
+
+@njit(cache=True)
 def _user_mixes(u, top, top_w, own, user_f, popular, user_stamp, m, state, notes, out):  # type: ignore[no-untyped-def]
     """The mixes of listener ``u`` around ``top`` (by (-weight, id)),
     their own tracks ``own`` (artists, tracks): one mix per cluster of ``top`` while fewer
@@ -1223,10 +1329,14 @@ def _user_mixes(u, top, top_w, own, user_f, popular, user_stamp, m, state, notes
     to ``out`` (mixes, tracks, and their counts); ``popular`` marks the mixes as built
     around the pool's popular artists. Returns the count of mixes made."""
     mixes, tracks, counts = out
-    a_ptr = m.catalog[3]
     _, min_size, max_mixes, min_tracks = m.limits
-    target, familiar_target, cap, _, _ = m.sizes
     cluster_of, n_clusters = _clusters(top, top_w, m.scenes, min_size)
+    best_dot, threshold = 1.0, -np.inf
+    if len(user_f) > 0:
+        best_dot, threshold = _discovery_threshold(
+            top, top_w, (cluster_of, n_clusters), user_f, m, user_stamp, state
+        )
+    ranking = (user_f, best_dot, threshold)
     user_mixes = 0
     for c in range(n_clusters + 1):
         fallback = c == n_clusters
@@ -1239,20 +1349,8 @@ def _user_mixes(u, top, top_w, own, user_f, popular, user_stamp, m, state, notes
         else:
             if user_mixes >= max_mixes:
                 break
-            members = np.nonzero(cluster_of == c)[0]  # (-affinity, id) order
-            by_id = members[_argsort(top[members])]
-            anchors = top[by_id]
-            weights = top_w[by_id]
-            every = 0
-            for k in members:
-                a = top[k]
-                every += min(cap, a_ptr[a + 1] - a_ptr[a])
-            discoveries = 0
-            for f in range(min(every, familiar_target) + 1):
-                discoveries = max(
-                    discoveries, _discovery_count(target, familiar_target, m.min_share, f)
-                )
-            if min(target, every + discoveries) < min_tracks:
+            members, anchors, weights = _cluster_anchors(top, top_w, cluster_of, c)
+            if not _fits(members, top, m):
                 notes[u] += 1
                 continue
         familiar_order = top[members]
@@ -1262,7 +1360,7 @@ def _user_mixes(u, top, top_w, own, user_f, popular, user_stamp, m, state, notes
         n_tracks = counts[1]
         stamps = (user_stamp, state[1])
         count = _fill_mix(
-            anchors, weights, familiar_order, own, user_f, m, stamps, tracks, n_tracks
+            anchors, weights, familiar_order, own, ranking, m, stamps, tracks, n_tracks
         )
         if count < min_tracks:
             notes[u] += int(not fallback)  # a failed fallback makes no note of its own

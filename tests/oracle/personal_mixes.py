@@ -22,7 +22,7 @@ from recsys.generators.context import (
     UserProfile,
     anonymous,
 )
-from recsys.generators.neighbourhood import artist_affinity, neighbours_of
+from recsys.generators.neighbourhood import Neighbour, artist_affinity, neighbours_of
 from recsys.generators.result import GenerationResult, make_mix
 from recsys.generators.taste_clusters import cluster_artists
 from tests.oracle.track_rules import TrackRules, interleave, spread_artists
@@ -97,25 +97,73 @@ def _familiar_candidates(
         queues = active
 
 
-def _discovery_candidates(
+@dataclass(frozen=True)
+class _Ranking:
+    """How a listener's discovery slots are ranked by their own scores: the best dot product
+    that scales them, and the least own score a candidate needs (``_discovery_threshold``)."""
+
+    best: float
+    threshold: float
+
+
+def _candidates_of(
     ctx: GenerationContext, user: UserProfile, anchors: dict[str, float], taste: _Taste
+) -> list[Neighbour]:
+    """The graph neighbours of ``anchors`` a mix may draw discoveries from, best first."""
+    excluded = taste.played_artists | user.exclusions.artists
+    return list(neighbours_of(ctx.weights, anchors, exclude=excluded, blocked=ctx.blocked))
+
+
+def _discovery_threshold(
+    ctx: GenerationContext,
+    user: UserProfile,
+    planned: list[dict[str, float]],
+    taste: _Taste,
+) -> _Ranking:
+    """The listener's discovery slots go to their best candidates across all their planned
+    mixes: the best dot over every planned mix's candidates, and the own score of the N-th
+    best candidate (each artist once), N being ``target - familiar target`` per planned mix;
+    no threshold (-inf) when there are no more than N candidates."""
+    settings = ctx.settings
+    union: dict[str, None] = {}
+    for anchors in planned:
+        for neighbour in _candidates_of(ctx, user, anchors, taste):
+            union.setdefault(neighbour.artist_id, None)
+    artists = list(union)
+    best = max((0.0, *listener_dots(ctx, user, artists).values()))
+    best = best if best > 0.0 else 1.0
+    familiar_target = round(settings.mix_target_tracks * settings.familiar_share)
+    wanted = len(planned) * (settings.mix_target_tracks - familiar_target)
+    if wanted <= 0 or len(artists) <= wanted:
+        return _Ranking(best, -np.inf)
+    own = sorted(listener_scores(ctx, user, artists, best).values())
+    return _Ranking(best, own[len(artists) - wanted])
+
+
+def _discovery_candidates(
+    ctx: GenerationContext,
+    user: UserProfile,
+    anchors: dict[str, float],
+    taste: _Taste,
+    ranking: _Ranking | None,
 ) -> Iterator[tuple[str, str, Reason]]:
     """Tracks of graph neighbours the listener has not played, best neighbour first, at most
     ``max_discovery_tracks_per_artist`` fresh tracks each: not played recently, and crediting
-    no artist the listener plays and no anchor (a featured appearance is not new)."""
+    no artist the listener plays and no anchor (a featured appearance is not new). Ranked by
+    the listener's own scores with ``ranking``, neighbours under its threshold passed over."""
     settings = ctx.settings
-    excluded = taste.played_artists | user.exclusions.artists
     known = taste.played_artists | anchors.keys()
     tracks = ctx.catalog.tracks
-    neighbours = list(neighbours_of(ctx.weights, anchors, exclude=excluded, blocked=ctx.blocked))
-    if ctx.settings.discovery_ranking == "listener" and user.factors is not None and ctx.model:
-        own = listener_scores(ctx, user, [n.artist_id for n in neighbours])
+    neighbours = _candidates_of(ctx, user, anchors, taste)
+    if ranking is not None:
+        own = listener_scores(ctx, user, [n.artist_id for n in neighbours], ranking.best)
         best_graph = max((0.0, *(n.score for n in neighbours)))
         best_graph = best_graph if best_graph > 0.0 else 1.0
         weight = ctx.settings.discovery_graph_weight
         scores = {
             n.artist_id: own[n.artist_id] + weight * (n.score / best_graph) for n in neighbours
         }
+        neighbours = [n for n in neighbours if own[n.artist_id] >= ranking.threshold]
         neighbours.sort(key=lambda n: (-scores[n.artist_id], n.artist_id))
     for neighbour in neighbours:
         fresh = [
@@ -129,41 +177,65 @@ def _discovery_candidates(
                 yield track_id, neighbour.anchor, reason
 
 
-def listener_scores(
+def _profile(ctx: GenerationContext, user: UserProfile) -> dict[int, float]:
+    """The listener's tag profile in the model: tag column -> weight."""
+    model = ctx.model
+    assert model is not None
+    row = model.users.index_of(user.user_id)
+    if row is None:
+        return {}
+    tags = model.user_tag_profiles
+    lo, hi = tags.indptr[row], tags.indptr[row + 1]
+    return dict(zip(tags.indices[lo:hi].tolist(), tags.data[lo:hi].tolist(), strict=True))
+
+
+def listener_dots(
     ctx: GenerationContext, user: UserProfile, artists: list[str]
 ) -> dict[str, float]:
-    """The listener's own score of each of ``artists``, as the engine's ranker blends it
-    (``ArtistModel.score_users``): their factors' dot product with the artist's over the best
-    of ``artists``' (added up in float64 in dimension order), plus ``tag_blend`` x the cosine
-    of their tag profile with the artist's tags (added up in the artist's tag order)."""
+    """The listener's factors' dot product with each artist's, added up in float64 in
+    dimension order (0 for an artist the model does not know)."""
     model = ctx.model
     assert model is not None and user.factors is not None
-    row = model.users.index_of(user.user_id)
-    profile: dict[int, float] = {}
-    if row is not None:
-        tags = model.user_tag_profiles
-        lo, hi = tags.indptr[row], tags.indptr[row + 1]
-        profile = dict(zip(tags.indices[lo:hi].tolist(), tags.data[lo:hi].tolist(), strict=True))
     dots: dict[str, float] = {}
-    shared: dict[str, float] = {}
     for artist in artists:
         found = model.artists.index_of(artist)
-        dot, tag = 0.0, 0.0
+        dot = 0.0
         if found is not None:
             for mine, its in zip(
                 user.factors.tolist(), model.artist_factors[found].tolist(), strict=True
             ):
                 dot += float(np.float32(mine)) * float(np.float32(its))
+        dots[artist] = dot
+    return dots
+
+
+def listener_scores(
+    ctx: GenerationContext, user: UserProfile, artists: list[str], best: float | None = None
+) -> dict[str, float]:
+    """The listener's own score of each of ``artists``, as the engine's ranker blends it
+    (``ArtistModel.score_users``): their factors' dot product with the artist's over ``best``
+    (by default the best of ``artists``'), plus ``tag_blend`` x the cosine of their tag
+    profile with the artist's tags (added up in the artist's tag order)."""
+    model = ctx.model
+    assert model is not None
+    dots = listener_dots(ctx, user, artists)
+    if best is None:
+        best = max((0.0, *dots.values()))
+        best = best if best > 0.0 else 1.0
+    profile = _profile(ctx, user)
+    blend = model.settings.tag_blend
+    scores: dict[str, float] = {}
+    for artist in artists:
+        found = model.artists.index_of(artist)
+        tag = 0.0
+        if found is not None:
             at = model.artist_tags
             lo, hi = at.indptr[found], at.indptr[found + 1]
             for t, w in zip(at.indices[lo:hi].tolist(), at.data[lo:hi].tolist(), strict=True):
                 if t in profile:
                     tag += float(np.float32(profile[t])) * float(np.float32(w))
-        dots[artist], shared[artist] = dot, tag
-    best = max((0.0, *dots.values()))
-    best = best if best > 0.0 else 1.0
-    blend = model.settings.tag_blend
-    return {a: dots[a] / best + blend * shared[a] for a in artists}
+        scores[artist] = dots[artist] / best + blend * tag
+    return scores
 
 
 def _take(
@@ -211,7 +283,13 @@ def _most_tracks(ctx: GenerationContext, anchors: dict[str, float]) -> int:
 
 
 def _build_mix(
-    ctx: GenerationContext, user: UserProfile, index: int, anchors: dict[str, float], taste: _Taste
+    ctx: GenerationContext,
+    user: UserProfile,
+    index: int,
+    anchors: dict[str, float],
+    taste: _Taste,
+    *,
+    ranking: _Ranking | None,
 ) -> Mix:
     settings = ctx.settings
     familiar_target = round(settings.mix_target_tracks * settings.familiar_share)
@@ -229,7 +307,11 @@ def _build_mix(
     # at least min_familiar_share of the mix; otherwise the mix keeps its planned share.
     discovery_count = _discovery_count(settings, len(familiar))
     discovery = _take(
-        ctx, _discovery_candidates(ctx, user, anchors, taste), rules, "discovery", discovery_count
+        ctx,
+        _discovery_candidates(ctx, user, anchors, taste, ranking),
+        rules,
+        "discovery",
+        discovery_count,
     )
     # Too few discoveries (a region whose neighbours the listener all knows): more familiar
     # tracks fill the mix up to its target length.
@@ -285,6 +367,13 @@ def _generate(
     min_size = -(-familiar // settings.max_tracks_per_artist)
     clusters = cluster_artists(ctx.scenes, top, min_size)
     taste = _taste(ctx, user, played, popular or not user.personalised)
+    ranking = None
+    if settings.discovery_ranking == "listener" and user.factors is not None and ctx.model:
+        planned = [c for c in clusters if _most_tracks(ctx, c) >= settings.mix_min_tracks]
+        planned = planned[: settings.max_mixes]
+        if not planned and len(clusters) > 1:
+            planned = [top]
+        ranking = _discovery_threshold(ctx, user, planned, taste)
     mixes: list[Mix] = []
     notes: list[str] = []
     for cluster in clusters:
@@ -294,14 +383,14 @@ def _generate(
         if (most := _most_tracks(ctx, cluster)) < settings.mix_min_tracks:
             notes.append(f"too few candidates around {anchors}: at most {most} tracks")
             continue
-        mix = _build_mix(ctx, user, len(mixes) + 1, cluster, taste)
+        mix = _build_mix(ctx, user, len(mixes) + 1, cluster, taste, ranking=ranking)
         if len(mix.tracks) >= settings.mix_min_tracks:
             mixes.append(mix)
         else:
             notes.append(f"too few candidates around {anchors}: {len(mix.tracks)} tracks")
     if not mixes and len(clusters) > 1:
         # A narrow or scattered taste: one mix around all of it beats none.
-        mix = _build_mix(ctx, user, 1, top, taste)
+        mix = _build_mix(ctx, user, 1, top, taste, ranking=ranking)
         if len(mix.tracks) >= settings.mix_min_tracks:
             mixes.append(mix)
             notes.append("regions of taste too small apart: one mix around all top artists")
