@@ -244,6 +244,7 @@ class BatchGenerator:
                 artist_tags=arrays.artist_tags,
                 tag_blend=self._ctx.model.settings.tag_blend if self._ctx.model else 0.0,
                 graph_weight=settings.discovery_graph_weight,
+                competition=settings.discovery_candidates_per_slot,
                 limits=(
                     settings.top_artists,
                     -(-familiar // cap),

@@ -1216,6 +1216,7 @@ class Mixing(NamedTuple):
     artist_tags: Any  # per artist: (at_ptr, at_tag, at_w) its tags in the model, a unit row
     tag_blend: float  # the tags' share in the listener's own score (``[als] tag_blend``)
     graph_weight: float  # the graph's share in that ranking (``discovery_graph_weight``)
+    competition: float  # ``discovery_candidates_per_slot`` (0: each mix takes its own best)
     limits: Any  # (top artists, least cluster size, max mixes, min tracks)
     scratch: Any  # ``batch.Scratch``
     work: Any  # ``mix_workspace``
@@ -1264,7 +1265,8 @@ def _discovery_threshold(top, top_w, clusters, user_f, m, user_stamp, state):  #
     to each mix's best however weak: returns (the best dot product of the listener's factors
     with any candidate's, which scales every candidate's own score; the threshold, the own
     score of their N-th best candidate, -inf when they have no more than N), where N is the
-    planned mixes' discovery slots (``target - familiar target`` each) and the candidates
+    planned mixes' discovery slots (``target - familiar target`` each) times
+    ``discovery_candidates_per_slot`` (the ``competition``), and the candidates
     are every planned mix's (``_neighbours``), each artist once. The planned mixes are the
     clusters ``_user_mixes`` would try (those that ``_fits``, at most ``max_mixes``), or all
     of ``top`` when none fits and there are several clusters.
@@ -1312,7 +1314,7 @@ def _discovery_threshold(top, top_w, clusters, user_f, m, user_stamp, state):  #
         best = max(best, dots[j])
     if best <= 0.0:
         best = 1.0
-    wanted = n_planned * (target - familiar_target)
+    wanted = int(m.competition * n_planned * (target - familiar_target))
     if wanted <= 0 or n_union <= wanted:
         return best, -np.inf
     own = np.empty(n_union, np.float64)

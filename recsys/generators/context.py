@@ -58,6 +58,10 @@ class GeneratorSettings:
     # With "listener": the score is the listener's (over the best candidate's) plus this much
     # of the graph's (over the best candidate's), for mixes that stay close to their anchors.
     discovery_graph_weight: float = 0.0
+    # With "listener": a listener's discovery slots go to their best candidates across all
+    # their mixes: a candidate needs an own score among the best (this x the planned mixes'
+    # discovery slots) of all their mixes' candidates; 0 = each mix takes its own best.
+    discovery_candidates_per_slot: float = 1.0
     seed: int = 7
 
     def __post_init__(self) -> None:
@@ -67,6 +71,8 @@ class GeneratorSettings:
             raise ValueError("need 0 < min_familiar_share <= familiar_share <= 1")
         if self.max_discovery_tracks_per_artist > self.max_tracks_per_artist:
             raise ValueError("max_discovery_tracks_per_artist cannot exceed max_tracks_per_artist")
+        if not self.discovery_candidates_per_slot >= 0.0:
+            raise ValueError("discovery_candidates_per_slot must be 0 or above")
         if not self.discovery_graph_weight >= 0.0:
             raise ValueError("discovery_graph_weight must be 0 or above")
         if self.discovery_ranking not in ("graph", "listener"):

@@ -122,7 +122,8 @@ def _discovery_threshold(
 ) -> _Ranking:
     """The listener's discovery slots go to their best candidates across all their planned
     mixes: the best dot over every planned mix's candidates, and the own score of the N-th
-    best candidate (each artist once), N being ``target - familiar target`` per planned mix;
+    best candidate (each artist once), N being ``discovery_candidates_per_slot`` x ``target -
+    familiar target`` per planned mix;
     no threshold (-inf) when there are no more than N candidates."""
     settings = ctx.settings
     union: dict[str, None] = {}
@@ -133,7 +134,8 @@ def _discovery_threshold(
     best = max((0.0, *listener_dots(ctx, user, artists).values()))
     best = best if best > 0.0 else 1.0
     familiar_target = round(settings.mix_target_tracks * settings.familiar_share)
-    wanted = len(planned) * (settings.mix_target_tracks - familiar_target)
+    slots = len(planned) * (settings.mix_target_tracks - familiar_target)
+    wanted = int(settings.discovery_candidates_per_slot * slots)
     if wanted <= 0 or len(artists) <= wanted:
         return _Ranking(best, -np.inf)
     own = sorted(listener_scores(ctx, user, artists, best).values())

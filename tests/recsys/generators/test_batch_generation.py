@@ -142,19 +142,33 @@ def test_both_discovery_rankings_are_what_the_oracle_makes(tmp_path: Path) -> No
     world = train_world(tmp_path, users=400, artists=40, seed=5)
     engine = world.engine
 
-    def ranked_by(ranking: str, weight: float = 0.0) -> tuple[GenerationContext, list[UserOutput]]:
+    def ranked_by(
+        ranking: str, weight: float = 0.0, per_slot: float = 1.0
+    ) -> tuple[GenerationContext, list[UserOutput]]:
         settings = replace(
-            engine.context.settings, discovery_ranking=ranking, discovery_graph_weight=weight
+            engine.context.settings,
+            discovery_ranking=ranking,
+            discovery_graph_weight=weight,
+            discovery_candidates_per_slot=per_slot,
         )
         ctx = replace(engine.context, settings=settings)
         arrays = build_generation_arrays(ctx, engine.history)
         return ctx, BatchGenerator(ctx, arrays, engine.history).generate(profiles)
 
     profiles = [engine.profile(u) for u in [*engine.known_users(), "never-seen"]]
-    for ranking, weight in (("graph", 0.0), ("listener", 0.5), ("listener", 0.0)):
-        ctx, outputs = ranked_by(ranking, weight)
+    for ranking, weight, per_slot in (
+        ("graph", 0.0, 1.0),
+        ("listener", 0.5, 1.0),
+        ("listener", 0.0, 0.0),
+        ("listener", 0.0, 2.0),
+        ("listener", 0.0, 1.0),
+    ):
+        ctx, outputs = ranked_by(ranking, weight, per_slot)
         _assert_same(ctx, profiles, outputs)
     by_graph = ranked_by("graph")[1]
+    # Across mixes, a listener's best candidates take their slots: fewer, better discoveries
+    # than each mix's own best (``discovery_candidates_per_slot`` 0).
+    each_mix = ranked_by("listener", 0.0, 0.0)[1]
 
     def discoveries(found: list[UserOutput]) -> list[tuple[str, ...]]:
         return [
@@ -163,3 +177,4 @@ def test_both_discovery_rankings_are_what_the_oracle_makes(tmp_path: Path) -> No
         ]
 
     assert discoveries(outputs) != discoveries(by_graph)
+    assert sum(map(len, discoveries(outputs))) < sum(map(len, discoveries(each_mix)))
