@@ -189,6 +189,25 @@ def read_snapshot(root: Path, version: str) -> PoolSnapshot:
     return PoolSnapshot(version, tracks, artists, labels)
 
 
+def read_label_names(root: Path, version: str) -> dict[str, str]:
+    """The label names of a stored snapshot, read alone: a server holding the pool's tracks
+    and artists already names a track's label without reading the whole snapshot again.
+    ``SnapshotError`` naming the file when it cannot be read or parsed."""
+    path = root / version / LABELS_FILE
+    try:
+        return {r["label_id"]: r["name"] for r in map(orjson.loads, path.read_bytes().splitlines())}
+    except OSError as error:
+        raise SnapshotError(
+            f"pool snapshot file {path} cannot be read ({error.strerror or error}):"
+            f" {REBUILD_HINT.format(folder=root / version)}"
+        ) from error
+    except (ValueError, KeyError, TypeError) as error:
+        raise SnapshotError(
+            f"pool snapshot file {path} does not parse ({type(error).__name__}: {error}):"
+            f" {REBUILD_HINT.format(folder=root / version)}"
+        ) from error
+
+
 def _broken(data: bytes) -> bool:
     """Whether a JSON-lines file is visibly damaged: cut short (no final newline) or holding a
     line that does not parse. Only asked once the content address failed, to name the file."""

@@ -347,6 +347,15 @@ def load_flags(conn: sqlite3.Connection) -> list[AiFlag]:
     ]
 
 
+def track_has_ai_record(conn: sqlite3.Connection, track_id: str) -> bool:
+    """Whether a flag, a curator's review or a review request names ``track_id``: staff may
+    act on such a track even when no catalogue delivery holds it yet."""
+    return any(
+        conn.execute(f"SELECT 1 FROM {table} WHERE track_id = ? LIMIT 1", (track_id,)).fetchone()
+        for table in ("ai_flags", "ai_reviews", "ai_review_requests")
+    )
+
+
 def load_reviews(conn: sqlite3.Connection) -> dict[str, AiReview]:
     return {
         track_id: AiReview(track_id, decision, by, datetime.fromisoformat(at), note)

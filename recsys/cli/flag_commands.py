@@ -1,4 +1,9 @@
-"""`recsys flags add|review|queue`: AI flags and the curators' review of them."""
+"""`recsys flags add|review|queue`: AI flags and the curators' review of them.
+
+The queue names each track (title, artists, label) from the current pool. A review of a track
+nothing knows (neither pool, catalogue nor flag) is refused as a typo; a flag is not: a flag
+may name a track before its feed arrives (the detector scans deliveries upstream).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from pool.model import AiFlag, AiReview, FlagSource, ReviewDecision
 from pool.state import add_flag, record_review, review_queue
 from recsys.cli.command_context import CommandContext, valid_id, valid_text
 from recsys.cli.trust_commands import add_staff_arguments
+from recsys.curation.pool_names import current_pool_names, unknown_track
 from recsys.errors import UsageError
 from recsys.jobs.exclusion_sync import publish_exclusions
 
@@ -65,6 +71,10 @@ def run_review(args: argparse.Namespace, ctx: CommandContext) -> int:
     review = AiReview(track_id, cast(ReviewDecision, args.decision), by, ctx.now, why)
     conn = ctx.open_state()
     try:
+        pool_tracks = current_pool_names(conn, ctx.settings.state_dir).tracks
+        refused = unknown_track(conn, ctx.settings.state_dir, track_id, pool_tracks)
+        if refused is not None:
+            raise UsageError(refused)
         outcome = record_review(conn, review, rules=ctx.settings.ai)
         publish_exclusions(conn, ctx.settings)
     finally:
@@ -82,7 +92,8 @@ def run_review(args: argparse.Namespace, ctx: CommandContext) -> int:
 def run_queue(args: argparse.Namespace, ctx: CommandContext) -> int:
     conn = ctx.open_state()
     try:
-        ctx.print_json(review_queue(conn, ctx.settings.ai))
+        names = current_pool_names(conn, ctx.settings.state_dir)
+        ctx.print_json([names.queue_entry(e) for e in review_queue(conn, ctx.settings.ai)])
     finally:
         conn.close()
     return 0

@@ -13,6 +13,7 @@ from pool.importer import load_current_pool
 from recsys.cli.command_context import CommandContext, valid_id, valid_text
 from recsys.cli.trust_commands import add_staff_arguments
 from recsys.curation.links import make_link, unlinkable_artists
+from recsys.curation.pool_names import current_pool_names
 from recsys.curation.store import load_links, put_link, remove_link
 from recsys.errors import UsageError
 
@@ -92,7 +93,8 @@ def run_list(args: argparse.Namespace, ctx: CommandContext) -> int:
     artist = valid_id(args.artist, "--artist") if args.artist else None
     conn = ctx.open_state()
     try:
-        ctx.print_json([link.as_dict() for link in load_links(conn, artist)])
+        names = current_pool_names(conn, ctx.settings.state_dir)
+        ctx.print_json([names.link(link.as_dict()) for link in load_links(conn, artist)])
     finally:
         conn.close()
     return 0

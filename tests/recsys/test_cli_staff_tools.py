@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.factories import DataDir, track_row
-from tests.recsys.cli_runner import run_cli
+from tests.recsys.cli_runner import CliResult, run_cli
 
 
 @pytest.fixture
@@ -80,7 +81,18 @@ def test_flag_review_queue_and_curator_decision(tmp_path: Path, data_dir: Path) 
     )
     assert flagged.code == 0, flagged.err
     queue = json.loads(run_cli("flags", "queue", state_dir=state).out)
-    assert queue == [{"track_id": "t1", "max_score": 0.7, "waiting_for": "review"}]
+    # Flagged before any pool was built: the queue cannot name it yet.
+    assert queue == [
+        {
+            "track_id": "t1",
+            "max_score": 0.7,
+            "waiting_for": "review",
+            "title": None,
+            "artists": [],
+            "label": None,
+            "partner": None,
+        }
+    ]
     assert _admitted(state, data_dir) == 1
     cleared = run_cli(
         "flags",
@@ -195,3 +207,85 @@ def test_curator_links_through_the_cli(tmp_path: Path, data_dir: Path) -> None:
     )
     assert removed.code == 0, removed.err
     assert json.loads(run_cli("links", "list", state_dir=state).out) == []
+
+
+STAFF = ("--by", "cora", "--why", "weekly curation")
+
+
+def _ok(*args: str, state: Path) -> Any:
+    result = run_cli(*args, state_dir=state)
+    assert result.code == 0, (args, result.err)
+    return json.loads(result.out)
+
+
+def test_curator_reads_name_artists_and_tracks(tmp_path: Path, data_dir: Path) -> None:
+    """Links, similar artists and the review queue carry the pool's names beside each id, and
+    null for an id the current pool no longer holds."""
+    state = tmp_path / "state"
+    assert _admitted(state, data_dir) == 2
+    _ok("links", "add", "ar1", "ar2", "--weight", "0.8", *STAFF, state=state)
+    [link] = _ok("links", "list", "--artist", "ar1", state=state)
+    assert (link["artist_a"], link["artist_b"], link["kind"], link["weight"]) == (
+        "ar1",
+        "ar2",
+        "similar",
+        0.8,
+    )
+    assert (link["artist_a_name"], link["artist_b_name"]) == ("Artist ar1", "Artist ar2")
+    similar = _ok("similar", "ar1", state=state)
+    assert similar["artist_name"] == "Artist ar1"
+    assert [(s["artist_id"], s["name"], s["source"]) for s in similar["similar"]] == [
+        ("ar2", "Artist ar2", "curated")
+    ]
+    # A listener's report queues the track and leaves it in the pool, so the queue names it.
+    _ok("flags", "add", "t2", "--source", "listener", "--score", "0.6", *STAFF, state=state)
+    [entry] = _ok("flags", "queue", state=state)
+    assert entry == {
+        "track_id": "t2",
+        "max_score": 0.6,
+        "waiting_for": "review_of_listener_reports",
+        "title": "Song t2",
+        "artists": [{"artist_id": "ar2", "name": "Artist ar2"}],
+        "label": {"label_id": "lb1", "name": "Good Label"},
+        "partner": "pt1",
+    }
+    # ar2 revoked and the pool rebuilt: ar2 and t2 are outside the pool, named null.
+    _ok("trust", "revoke", "--artist", "ar2", *STAFF, state=state)
+    assert _admitted(state, data_dir) == 1
+    [link] = _ok("links", "list", state=state)
+    assert (link["artist_a_name"], link["artist_b_name"]) == ("Artist ar1", None)
+    [entry] = _ok("flags", "queue", state=state)
+    assert (entry["track_id"], entry["max_score"]) == ("t2", 0.6)
+    assert (entry["title"], entry["artists"], entry["label"]) == (None, [], None)
+
+
+def test_a_review_of_a_track_nothing_knows_is_refused(tmp_path: Path) -> None:
+    """A curator's decision needs a track the engine knows: in the pool, refused by its build
+    (a withheld track is what curators review), or named by a flag. A typo is refused with
+    one line naming it, and nothing is recorded. A flag stays free to name any track: it may
+    arrive before the track's feed."""
+    data = DataDir()
+    data.artist("ar1")
+    data.artist("ar3", verified=False)
+    data.tracks += [track_row("t1", ["ar1"]), track_row("t3", ["ar3"])]
+    data_dir = data.write(tmp_path / "data")
+    state = tmp_path / "state"
+
+    def review(track: str) -> CliResult:
+        return run_cli("flags", "review", track, "--decision", "exclude", *STAFF, state_dir=state)
+
+    # Before any pool is built only a flag makes a track known.
+    before_pool = review("t1")
+    assert before_pool.code == 2
+    assert _admitted(state, data_dir) == 1
+    audit = _ok("audit", state=state)
+    refused = review("t1x")
+    assert refused.code == 2
+    lines = refused.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in refused.err
+    assert "t1x" in lines[0] and "not in the current pool" in lines[0]
+    assert _ok("audit", state=state) == audit  # nothing recorded
+    assert review("t1").code == 0  # in the pool
+    assert review("t3").code == 0  # refused by the build
+    _ok("flags", "add", "t-next", "--source", "detector", "--score", "0.6", *STAFF, state=state)
+    assert review("t-next").code == 0  # named by a flag
