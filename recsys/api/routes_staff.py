@@ -4,12 +4,17 @@ Each edit goes through the same validation and the same state functions as the c
 tools, which write the change and its audit record in one transaction; the caller's token
 name is the actor. Then the live engine catches up before the call returns, so the next radio
 (after a link edit) or the next read of a stored mix (after a flag or review) reflects it.
+The answers curators read name what they hold (artists of a link; title, artists and label
+of a queued track) from the current pool, null where it holds none; a review of a track
+nothing knows is a 404 (a typo), while a flag may name a track before its feed arrives.
 A committed change answers success even when the store misses that sync
 (``"store_sync": "pending"``, see ``recsys.api.trail``): retrying it would repeat it.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -17,7 +22,9 @@ from fastapi.responses import Response
 
 from pool.audit import read_anonymous_refusals, read_audit
 from pool.fields import FieldError, check_score, check_text, check_timestamp
+from pool.importer import SNAPSHOT_DIR
 from pool.model import AiFlag, AiReview
+from pool.snapshot import read_label_names
 from pool.state import add_flag, record_review, review_queue
 from recsys.api.auth import AuthFirstRoute, Principal, require_role
 from recsys.api.errors import from_field_error, invalid_field, not_found
@@ -39,6 +46,7 @@ from recsys.api.schemas import (
 from recsys.api.services import Services, services
 from recsys.api.trail import synced_after_commit
 from recsys.curation.links import make_link, unlinkable_artists
+from recsys.curation.pool_names import PoolNames, unknown_track
 from recsys.curation.store import load_links, put_link, remove_link
 
 router = APIRouter(responses=ERROR_RESPONSES, route_class=AuthFirstRoute)
@@ -63,7 +71,8 @@ def list_links(
     artist_id: Annotated[Id | None, Query(description="Only links touching this artist.")] = None,
 ) -> Response:
     links = load_links(found.conn(), artist_id)
-    return json_response({"links": [link.as_dict() for link in links]})
+    names = PoolNames(artist_names=found.live.current().context.catalog.artist_names)
+    return json_response({"links": [names.link(link.as_dict()) for link in links]})
 
 
 @router.post("/v1/curation/links", response_model=LinkChangeOut, name="links.put")
@@ -146,7 +155,21 @@ def post_flag(body: FlagIn, request: Request, found: Found, caller: TrustTeam) -
 
 @router.get("/v1/review", response_model=ReviewQueueOut, name="review.read")
 def list_review_queue(found: Found, _: Curator) -> Response:
-    return json_response({"queue": review_queue(found.conn(), found.settings.ai)})
+    catalog = found.live.current().context.catalog
+    names = PoolNames(
+        artist_names=catalog.artist_names,
+        tracks=catalog.tracks,
+        label_names=_label_names(found.settings.state_dir, catalog.pool_version),
+    )
+    queue = review_queue(found.conn(), found.settings.ai)
+    return json_response({"queue": [names.queue_entry(entry) for entry in queue]})
+
+
+@lru_cache(maxsize=4)
+def _label_names(state_dir: Path, pool_version: str) -> dict[str, str]:
+    """A pool's label names, read once per version: a snapshot never changes under its
+    content address, and the live engine keeps tracks and artists but not labels."""
+    return read_label_names(state_dir / SNAPSHOT_DIR, pool_version)
 
 
 @router.post(
@@ -159,6 +182,10 @@ def post_review(
     track_id: Id, body: ReviewIn, request: Request, found: Found, caller: Curator
 ) -> Response:
     review = AiReview(track_id, body.decision, caller.name, found.now(), _why(body.note))
+    pool_tracks = found.live.current().context.catalog.tracks
+    refused = unknown_track(found.conn(), found.settings.state_dir, track_id, pool_tracks)
+    if refused is not None:
+        raise not_found(refused)
     # A decision the review rules refuse raises ReviewRefusedError: 409, nothing recorded.
     status = record_review(found.conn(), review, role=caller.role, rules=found.settings.ai)
     store_sync = synced_after_commit(request, found.live.refresh_exclusions)

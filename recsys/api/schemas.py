@@ -142,6 +142,16 @@ class LinkOut(BaseModel):
     curator: str
     note: str
     created_at: str
+    artist_a_name: str | None = Field(
+        default=None,
+        description="The artist's name in the current pool; null when the pool does not hold"
+        " it (GET /v1/curation/links only).",
+    )
+    artist_b_name: str | None = Field(
+        default=None,
+        description="The artist's name in the current pool; null when the pool does not hold"
+        " it (GET /v1/curation/links only).",
+    )
 
 
 class LinksOut(BaseModel):
@@ -171,6 +181,16 @@ class SecondApprovalOut(BaseModel):
     note: str
 
 
+class NamedArtistOut(BaseModel):
+    artist_id: str
+    name: str | None = Field(description="null when the current pool does not hold the artist")
+
+
+class NamedLabelOut(BaseModel):
+    label_id: str
+    name: str | None = Field(description="null when the current pool does not hold the label")
+
+
 class ReviewQueueItem(BaseModel):
     track_id: str
     max_score: float
@@ -180,6 +200,14 @@ class ReviewQueueItem(BaseModel):
         " reports (still served)."
     )
     awaiting_second_approval: SecondApprovalOut | None = None
+    title: str | None = Field(
+        description="The track's title in the current pool; null (with no artists, label or"
+        " partner) when the pool does not hold it, e.g. a track the review band withheld at"
+        " the last pool build or one flagged before its feed arrived."
+    )
+    artists: list[NamedArtistOut]
+    label: NamedLabelOut | None
+    partner: str | None
 
 
 class ReviewQueueOut(BaseModel):
