@@ -107,12 +107,14 @@ class UserMixesOut(BaseModel):
 
 class SimilarArtistOut(BaseModel):
     artist_id: str
+    name: str | None = None  # the pool's name for it (a curator recognises names, not ids)
     score: float
     source: str
 
 
 class SimilarOut(BaseModel):
     artist_id: str
+    artist_name: str | None = None
     similar: list[SimilarArtistOut]
 
 

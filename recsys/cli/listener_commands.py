@@ -7,7 +7,6 @@ radios and similar artists are generated on request.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
 from typing import Any
 
 from recsys.cli.command_context import CommandContext, valid_id
@@ -88,19 +87,7 @@ def run_radio(args: argparse.Namespace, ctx: CommandContext) -> int:
     return 0
 
 
-def with_artist_names(answer: dict[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
-    """A similar-artists answer with each artist's name from the pool beside its id (only
-    added: the API's fields stay as they are), so a curator reading it recognises them."""
-    return {
-        **answer,
-        "artist_name": names.get(answer["artist_id"]),
-        "similar": [{**s, "name": names.get(s["artist_id"])} for s in answer["similar"]],
-    }
-
-
 def run_similar(args: argparse.Namespace, ctx: CommandContext) -> int:
     artist = valid_id(args.artist_id, "artist_id")
-    engine = engine_for(ctx)
-    answer = answers.similar(engine, artist, args.limit)
-    ctx.print_json(with_artist_names(answer, engine.context.catalog.artist_names))
+    ctx.print_json(answers.similar(engine_for(ctx), artist, args.limit))
     return 0

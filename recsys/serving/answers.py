@@ -84,10 +84,17 @@ def similar(engine: Engine, artist_id: str, limit: int) -> dict[str, Any]:
         raise NotFoundError(f"unknown artist: {artist_id} is not a verified artist of the pool")
     revoked = engine.gate.exclusions.unverified_artists
     found = similar_artists(graph, artist_id, limit + len(revoked) if revoked else limit)
+    names = engine.context.catalog.artist_names
     return {
         "artist_id": artist_id,
+        "artist_name": names.get(artist_id),
         "similar": [
-            {"artist_id": s.artist_id, "score": round(s.score, 4), "source": s.source}
+            {
+                "artist_id": s.artist_id,
+                "name": names.get(s.artist_id),
+                "score": round(s.score, 4),
+                "source": s.source,
+            }
             for s in found
             if s.artist_id not in revoked
         ][:limit],

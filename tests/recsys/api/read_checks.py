@@ -73,6 +73,9 @@ def check_read_path(client: httpx.Client, store_name: str) -> None:
     similar = client.get(f"/v1/artists/{artist}/similar", params={"limit": 5}).json()
     assert similar["artist_id"] == artist and 1 <= len(similar["similar"]) <= 5
     assert {s["source"] for s in similar["similar"]} <= {"als", "curated"}
+    # Names beside ids, as the CLI's `similar` prints them (the same answer).
+    assert isinstance(similar["artist_name"], str) and similar["artist_name"]
+    assert all(isinstance(s["name"], str) and s["name"] for s in similar["similar"])
 
     cold = client.get(f"/v1/users/{NEVER_SEEN}/mixes")
     assert cold.status_code == 200 and cold.json()["mixes"]
