@@ -7,12 +7,12 @@ takedowns always give the same snapshot version.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pool.catalog import TRACKS_FILE, Catalog
 from pool.gate import ServingExclusions, TrustRegistry, rejection_reasons
-from pool.model import FeedIssue
+from pool.model import FeedIssue, Track
 from pool.snapshot import PoolSnapshot, make_snapshot
 
 
@@ -26,6 +26,10 @@ class PoolReport:
     rejected_by_reason: dict[str, int]
     rejected_tracks: dict[str, tuple[str, ...]]
     issues: tuple[FeedIssue, ...]
+    # What curators need to recognise a refused track an AI verdict holds (flagged, waiting for
+    # review or excluded): the review queue names it though the snapshot keeps only admitted
+    # tracks. Title, artists and label with their catalogue names, partner.
+    held_tracks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def issues_by_code(self) -> dict[str, int]:
@@ -61,12 +65,15 @@ def build_pool(
     """Admit every catalog track that passes the gate; count each refusal by reason."""
     admitted = {}
     rejected: dict[str, tuple[str, ...]] = {}
+    held: dict[str, dict[str, Any]] = {}
     by_reason: Counter[str] = Counter()
     for track_id, track in catalog.tracks.items():
         reasons = rejection_reasons(track, registry, exclusions)
         if reasons:
             rejected[track_id] = reasons
             by_reason.update(reasons)
+            if exclusions.ai.reason_for(track_id) is not None:
+                held[track_id] = _held_entry(track, catalog)
         else:
             admitted[track_id] = track
     issues = catalog.issues + extra_issues
@@ -85,5 +92,20 @@ def build_pool(
         rejected_by_reason=dict(by_reason),
         rejected_tracks=rejected,
         issues=issues,
+        held_tracks=held,
     )
     return PoolBuild(snapshot, encoded, report)
+
+
+def _held_entry(track: Track, catalog: Catalog) -> dict[str, Any]:
+    """A held track as the review queue shows it, names from the catalogue delivery."""
+    artist, label = catalog.artists.get, catalog.labels.get(track.label_id)
+    return {
+        "title": track.title,
+        "artists": [
+            {"artist_id": a, "name": found.name if (found := artist(a)) else None}
+            for a in track.artist_ids
+        ],
+        "label": {"label_id": track.label_id, "name": label.name if label else None},
+        "partner": track.partner,
+    }

@@ -144,6 +144,7 @@ def _report_document(report: PoolReport, built_at: datetime) -> dict[str, object
             for i in report.issues
         ],
         "rejected_tracks": {t: list(r) for t, r in sorted(report.rejected_tracks.items())},
+        "held_tracks": dict(sorted(report.held_tracks.items())),
     }
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -46,7 +46,7 @@ from recsys.api.schemas import (
 from recsys.api.services import Services, services
 from recsys.api.trail import synced_after_commit
 from recsys.curation.links import make_link, unlinkable_artists
-from recsys.curation.pool_names import PoolNames, unknown_track
+from recsys.curation.pool_names import PoolNames, held_tracks, unknown_track
 from recsys.curation.store import load_links, put_link, remove_link
 
 router = APIRouter(responses=ERROR_RESPONSES, route_class=AuthFirstRoute)
@@ -160,9 +160,16 @@ def list_review_queue(found: Found, _: Curator) -> Response:
         artist_names=catalog.artist_names,
         tracks=catalog.tracks,
         label_names=_label_names(found.settings.state_dir, catalog.pool_version),
+        held=_held_tracks(found.settings.state_dir, catalog.pool_version),
     )
     queue = review_queue(found.conn(), found.settings.ai)
     return json_response({"queue": [names.queue_entry(entry) for entry in queue]})
+
+
+@lru_cache(maxsize=4)
+def _held_tracks(state_dir: Path, pool_version: str) -> dict[str, dict[str, Any]]:
+    """A pool's held tracks (flagged and refused), from its report, read once per version."""
+    return held_tracks(state_dir, pool_version)
 
 
 @lru_cache(maxsize=4)

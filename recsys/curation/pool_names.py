@@ -32,6 +32,9 @@ class PoolNames:
     artist_names: Mapping[str, str] = field(default_factory=dict)
     tracks: Mapping[str, Track] = field(default_factory=dict)
     label_names: Mapping[str, str] = field(default_factory=dict)
+    # Refused tracks an AI verdict holds, as the pool report describes them (``held_tracks``):
+    # what the review queue mostly holds, and the snapshot does not.
+    held: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def artist(self, artist_id: str) -> dict[str, Any]:
         return {"artist_id": artist_id, "name": self.artist_names.get(artist_id)}
@@ -49,6 +52,9 @@ class PoolNames:
         ``None`` (and no artists) for what the pool does not know."""
         track = self.tracks.get(track_id)
         if track is None:
+            held = self.held.get(track_id)
+            if held is not None:
+                return {k: held.get(k) for k in ("title", "artists", "label", "partner")}
             return {"title": None, "artists": [], "label": None, "partner": None}
         return {
             "title": track.title,
@@ -65,21 +71,29 @@ class PoolNames:
 NO_NAMES = PoolNames()
 
 
-def names_of(pool: PoolSnapshot) -> PoolNames:
+def names_of(pool: PoolSnapshot, held: Mapping[str, Mapping[str, Any]] | None = None) -> PoolNames:
     return PoolNames(
         artist_names={a: artist.name for a, artist in pool.artists.items()},
         tracks=pool.tracks,
         label_names={x: label.name for x, label in pool.labels.items()},
+        held=held or {},
     )
+
+
+def held_tracks(state_dir: Path, version: str) -> dict[str, dict[str, Any]]:
+    """The pool report's held tracks (``pool.builder.PoolReport.held_tracks``); none for a
+    report written before it kept them."""
+    return dict(read_report(state_dir / SNAPSHOT_DIR, version).get("held_tracks", {}))
 
 
 def current_pool_names(conn: sqlite3.Connection, state_dir: Path) -> PoolNames:
     """The current pool's names; none at all before the first pool build (a read answer
     still answers then, every name ``None``)."""
-    if current_pool_version(conn) is None:
+    version = current_pool_version(conn)
+    if version is None:
         return NO_NAMES
     # A damaged snapshot raises: it is reported, never shown as "no names".
-    return names_of(load_current_pool(conn, state_dir))
+    return names_of(load_current_pool(conn, state_dir), held_tracks(state_dir, version))
 
 
 def unknown_track(

@@ -94,6 +94,12 @@ def test_flag_review_queue_and_curator_decision(tmp_path: Path, data_dir: Path) 
         }
     ]
     assert _admitted(state, data_dir) == 1
+    # The build refused t1 (waiting for review), and the pool report keeps what it is: the
+    # queue names it though the snapshot holds only admitted tracks.
+    [entry] = json.loads(run_cli("flags", "queue", state_dir=state).out)
+    assert (entry["track_id"], entry["title"], entry["partner"]) == ("t1", "Song t1", "pt1")
+    assert entry["artists"] == [{"artist_id": "ar1", "name": "Artist ar1"}]
+    assert entry["label"] == {"label_id": "lb1", "name": "Good Label"}
     cleared = run_cli(
         "flags",
         "review",

@@ -162,6 +162,19 @@ def test_curator_reads_name_artists_tracks_and_labels_over_http(
         "label": {"label_id": known.label_id, "name": pool.labels[known.label_id].name},
         "partner": known.partner,
     }
+    # A track the detector holds was refused by the build: named from the pool report.
+    conn = open_engine_state(state)
+    try:
+        version = current_pool_version(conn)
+        assert version is not None
+        held = read_report(state / SNAPSHOT_DIR, version)["held_tracks"]
+    finally:
+        conn.close()
+    waiting = sorted(set(held) & set(entries))
+    assert waiting, "the world's detector holds some catalogue tracks for review"
+    first = entries[waiting[0]]
+    assert first["title"] == held[waiting[0]]["title"] and first["title"]
+    assert first["artists"] and all(x["name"] for x in first["artists"])
     upcoming = entries["tr-upcoming"]
     assert (upcoming["max_score"], upcoming["waiting_for"]) == (0.6, "review")
     assert (upcoming["title"], upcoming["artists"], upcoming["label"], upcoming["partner"]) == (
