@@ -95,6 +95,7 @@ class Scratch(NamedTuple):
     tag_value: npt.NDArray[np.float64]  # per tag: its weight in the listener's tag profile
     tag_stamp: npt.NDArray[np.int64]  # per tag: the user stamp if in their profile
     candidate_stamp: npt.NDArray[np.int64]  # per artist: the stamp once a listener's candidate
+    candidates: npt.NDArray[np.int64]  # a listener's candidates across their mixes, listed
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +227,7 @@ class BatchGenerator:
                 tag_value=np.zeros(max(arrays.tags, 1), np.float64),
                 tag_stamp=np.zeros(max(arrays.tags, 1), np.int64),
                 candidate_stamp=per_artist(),
+                candidates=per_artist(),
             )
             self._mixing = Mixing(
                 catalog=arrays.catalog,

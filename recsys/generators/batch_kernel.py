@@ -1292,7 +1292,7 @@ def _discovery_threshold(top, top_w, clusters, user_f, m, user_stamp, state):  #
         n_planned = 1
     state[1] += 1
     listener_mark = state[1]
-    union = np.empty(len(scratch.artist_value), np.int64)
+    union = scratch.candidates  # reused: a listener's own array would cost an allocation each
     n_union = 0
     for i in range(n_planned):
         if planned[i] < 0:
