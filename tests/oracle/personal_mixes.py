@@ -123,8 +123,7 @@ def _discovery_threshold(
     """The listener's discovery slots go to their best candidates across all their planned
     mixes: the best dot over every planned mix's candidates, and the own score of the N-th
     best candidate (each artist once), N being ``discovery_candidates_per_slot`` x ``target -
-    familiar target`` per planned mix;
-    no threshold (-inf) when there are no more than N candidates."""
+    familiar target`` per planned mix; no threshold (-inf) when there are no more than N."""
     settings = ctx.settings
     union: dict[str, None] = {}
     for anchors in planned:
