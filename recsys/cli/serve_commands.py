@@ -53,6 +53,11 @@ def add_parsers(commands: Any) -> None:
     add = verbs.add_parser("add", help="make a token and print it once")
     add.add_argument("--name", required=True, help="who or what uses the token")
     add.add_argument("--role", required=True, choices=sorted(ROLES))
+    add.add_argument(
+        "--secret-only",
+        action="store_true",
+        help="print only the token itself (for TOKEN=$(recsys tokens add ... --secret-only))",
+    )
     _add_operator_arguments(add, "issued from the command line")
     add.set_defaults(handler=run_add)
     show = verbs.add_parser("list", help="list tokens (names and roles, never secrets)")
@@ -87,7 +92,10 @@ def run_add(args: argparse.Namespace, ctx: CommandContext) -> int:
         secret = add_token(conn, name, args.role, by=by, why=why, now=ctx.now)
     finally:
         conn.close()
-    ctx.print_json({"name": name, "role": args.role, "token": secret})
+    if args.secret_only:
+        ctx.print(secret)
+    else:
+        ctx.print_json({"name": name, "role": args.role, "token": secret})
     print("recsys: the token is shown only this once; store it safely", file=sys.stderr)
     return 0
 

@@ -81,3 +81,23 @@ def test_the_tokens_command_prints_a_token_once_and_lists_none(tmp_path: Path) -
     assert missing.code == 2 and "no active token" in missing.err
     bad_role = run_cli("tokens", "add", "--name", "x", "--role", "root", state_dir=state)
     assert bad_role.code == 2
+    # For a shell: TOKEN=$(recsys tokens add ... --secret-only) holds the token and nothing else.
+    bare = run_cli(
+        "tokens",
+        "add",
+        "--name",
+        "curator-bo",
+        "--role",
+        "curator",
+        "--secret-only",
+        state_dir=state,
+    )
+    assert bare.code == 0, bare.err
+    token = bare.out.strip()
+    assert bare.out == token + "\n" and token.startswith(TOKEN_PREFIX)
+    conn = open_engine_state(state)
+    try:
+        found = find_token(conn, token)
+    finally:
+        conn.close()
+    assert found is not None and found.name == "curator-bo"
