@@ -15,7 +15,7 @@ from pool.model import AiFlag, AiReview, FlagSource, ReviewDecision
 from pool.state import add_flag, record_review, review_queue
 from recsys.cli.command_context import CommandContext, valid_id, valid_text
 from recsys.cli.trust_commands import add_staff_arguments
-from recsys.curation.pool_names import current_pool_names, unknown_track
+from recsys.curation.pool_names import current_pool_names, current_pool_tracks, unknown_track
 from recsys.errors import UsageError
 from recsys.jobs.exclusion_sync import publish_exclusions
 
@@ -71,7 +71,7 @@ def run_review(args: argparse.Namespace, ctx: CommandContext) -> int:
     review = AiReview(track_id, cast(ReviewDecision, args.decision), by, ctx.now, why)
     conn = ctx.open_state()
     try:
-        pool_tracks = current_pool_names(conn, ctx.settings.state_dir).tracks
+        pool_tracks = current_pool_tracks(conn, ctx.settings.state_dir)
         refused = unknown_track(conn, ctx.settings.state_dir, track_id, pool_tracks)
         if refused is not None:
             raise UsageError(refused)

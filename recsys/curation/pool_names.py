@@ -86,6 +86,14 @@ def held_tracks(state_dir: Path, version: str) -> dict[str, dict[str, Any]]:
     return dict(read_report(state_dir / SNAPSHOT_DIR, version).get("held_tracks", {}))
 
 
+def current_pool_tracks(conn: sqlite3.Connection, state_dir: Path) -> Mapping[str, Track]:
+    """The current pool's tracks (none before the first build), for ``unknown_track``:
+    without the names and the report's held tracks ``current_pool_names`` also reads."""
+    if current_pool_version(conn) is None:
+        return {}
+    return load_current_pool(conn, state_dir).tracks
+
+
 def current_pool_names(conn: sqlite3.Connection, state_dir: Path) -> PoolNames:
     """The current pool's names; none at all before the first pool build (a read answer
     still answers then, every name ``None``)."""

@@ -45,10 +45,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import implicit.cpu.als
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
 
 from pool.fields import FieldError, check_id
 from pool.importer import load_current_pool
@@ -59,7 +57,7 @@ from recsys.embeddings.als import AlsSettings, confidence
 from recsys.embeddings.tag_space import artist_tag_counts
 from recsys.engine.loading import Engine, load_engine
 from recsys.evaluation.metrics import list_coherence
-from recsys.evaluation.report import PLAIN_ALS_TUNED, top_tag_sets
+from recsys.evaluation.report import PLAIN_ALS_TUNED, plain_als_top, top_tag_sets
 from recsys.jobs.rebuild import run_rebuild
 from recsys.serving.answers import read_release_radar, read_user_mixes
 from recsys.settings import Settings
@@ -206,19 +204,7 @@ def als_rankings(plays: sp.csr_matrix, settings: AlsSettings, depth: int) -> lis
     if depth <= 0 or plays.shape[0] == 0:
         return [[] for _ in range(plays.shape[0])]
     conf = confidence(sp.csr_matrix(plays, dtype=np.float32), settings)
-    with threadpool_limits(1, "blas"):
-        model = implicit.cpu.als.AlternatingLeastSquares(
-            factors=settings.factors,
-            regularization=settings.regularization,
-            iterations=settings.iterations,
-            num_threads=settings.threads,
-            random_state=settings.seed,
-        )
-        model.fit(conf, show_progress=False)
-        ids, _ = model.recommend(
-            np.arange(conf.shape[0]), conf, N=depth, filter_already_liked_items=True
-        )
-    ranked = np.asarray(ids, dtype=np.int64).reshape(conf.shape[0], -1)
+    ranked = plain_als_top(conf, settings, depth)
     return [[int(a) for a in row if a >= 0] for row in ranked]
 
 

@@ -42,7 +42,7 @@ from threadpoolctl import threadpool_limits
 
 from pool.trust_import import import_trust_files
 from recsys.domain.vocabulary import Vocabulary
-from recsys.embeddings.als import confidence
+from recsys.embeddings.als import AlsSettings, confidence
 from recsys.embeddings.artist_model import ArtistModel, train_artist_model
 from recsys.embeddings.tag_space import artist_tag_counts, tag_vectors
 from recsys.evaluation.hetrec import HetrecData
@@ -68,6 +68,7 @@ __all__ = [
     "format_report",
     "is_data_dir",
     "mix_artist_lists",
+    "plain_als_top",
     "top_tag_sets",
 ]
 
@@ -196,27 +197,32 @@ def _popularity(train: sp.csr_matrix) -> IntMatrix:
     return _batched(train, lambda rows: np.tile(listeners, (len(rows), 1)))
 
 
-def _plain_als(train: sp.csr_matrix, settings: Settings, seed: int) -> IntMatrix:
-    """The contract's reference: plain implicit ALS, its settings chosen on validation
-    (``PLAIN_ALS_TUNED``), implicit's own ranking.
-
-    No tags; BLAS pinned to one thread as implicit asks, keyword arguments only.
-    """
-    als = replace(settings.als, **PLAIN_ALS_TUNED)
-    conf = confidence(train, als)
+def plain_als_top(conf: sp.csr_matrix, als: AlsSettings, depth: int) -> IntMatrix:
+    """The contract's reference ranker: plain implicit ALS (CPU, keyword arguments only, no
+    tags) fitted on the confidence matrix ``conf`` with ``als``, and implicit's own
+    ``recommend`` of each row's best ``depth`` unplayed columns (-1 pads a short row). BLAS
+    pinned to one thread as implicit asks. The hetrec report and the discovery report both
+    rank with it."""
     with threadpool_limits(1, "blas"):
         model = implicit.cpu.als.AlternatingLeastSquares(
             factors=als.factors,
             regularization=als.regularization,
             iterations=als.iterations,
             num_threads=als.threads,
-            random_state=seed,
+            random_state=als.seed,
         )
         model.fit(conf, show_progress=False)
         ids, _ = model.recommend(
-            np.arange(conf.shape[0]), conf, N=K, filter_already_liked_items=True
+            np.arange(conf.shape[0]), conf, N=depth, filter_already_liked_items=True
         )
     return np.asarray(ids, dtype=np.int64).reshape(conf.shape[0], -1)
+
+
+def _plain_als(train: sp.csr_matrix, settings: Settings, seed: int) -> IntMatrix:
+    """Plain ALS with its settings chosen on validation (``PLAIN_ALS_TUNED``), the split's
+    seed."""
+    als = replace(settings.als, **PLAIN_ALS_TUNED, seed=seed)
+    return plain_als_top(confidence(train, als), als, K)
 
 
 def _engine_model(data: EvaluationData, split: _Split, settings: Settings) -> ArtistModel:

@@ -22,36 +22,51 @@ HEAVY_USER = 1
 HEAVY_PLAYS = 200_000
 
 
-def write_hetrec_folder(folder: Path, users: int = 48, seed: int = 0) -> Path:
+def write_hetrec_folder(
+    folder: Path,
+    users: int = 48,
+    seed: int = 0,
+    *,
+    artists_per_scene: int = ARTISTS_PER_SCENE,
+    own: int = 7,
+    other: int = 3,
+    plays: tuple[float, float] = (5.0, 1.2),
+    tag_share: float = 0.6,
+    heavy_plays: int | None = HEAVY_PLAYS,
+) -> Path:
     """Write ``artists.dat``, ``tags.dat``, ``user_artists.dat`` and
-    ``user_taggedartists.dat`` (tab-separated, with headers) into ``folder``."""
+    ``user_taggedartists.dat`` (tab-separated, with headers) into ``folder``: each listener
+    plays ``own`` artists of their home scene and ``other`` anywhere, with lognormal(``plays``)
+    plays, tagging a ``tag_share`` of them; ``HEAVY_USER``'s first artist gets ``heavy_plays``
+    (None: no heavy listener)."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     scenes = list(SCENES)
     tag_ids = {tag: i + 1 for i, tag in enumerate(t for s in scenes for t in SCENES[s])}
-    n_artists = len(scenes) * ARTISTS_PER_SCENE
-    scene_of = [scenes[a // ARTISTS_PER_SCENE] for a in range(n_artists)]
+    n_artists = len(scenes) * artists_per_scene
+    scene_of = [scenes[a // artists_per_scene] for a in range(n_artists)]
     artists = ["id\tname\turl\tpictureURL"] + [
         f"{100 + a}\t{scene_of[a].title()} Artist {a}\thttp://x/{a}\thttp://p/{a}"
         for a in range(n_artists)
     ]
     tags = ["tagID\ttagValue"] + [f"{i}\t{tag}" for tag, i in tag_ids.items()]
-    plays = ["userID\tartistID\tweight"]
+    rows = ["userID\tartistID\tweight"]
     tagged = ["userID\tartistID\ttagID\tday\tmonth\tyear"]
     for user in range(1, users + 1):
         home = user % len(scenes)
-        own = rng.choice(ARTISTS_PER_SCENE, size=7, replace=False) + home * ARTISTS_PER_SCENE
-        other = rng.choice(n_artists, size=3, replace=False)
-        for rank, artist in enumerate(sorted(set(own.tolist()) | set(other.tolist()))):
-            weight = HEAVY_PLAYS if user == HEAVY_USER and rank == 0 else rng.lognormal(5, 1.2)
-            plays.append(f"{user}\t{100 + artist}\t{int(weight) + 1}")
-            if rng.random() < 0.6:
+        mine = rng.choice(artists_per_scene, size=own, replace=False) + home * artists_per_scene
+        elsewhere = rng.choice(n_artists, size=other, replace=False)
+        for rank, artist in enumerate(sorted(set(mine.tolist()) | set(elsewhere.tolist()))):
+            heavy = heavy_plays is not None and user == HEAVY_USER and rank == 0
+            weight = heavy_plays if heavy else rng.lognormal(*plays)
+            rows.append(f"{user}\t{100 + artist}\t{int(weight) + 1}")
+            if rng.random() < tag_share:
                 tag = SCENES[scene_of[artist]][int(rng.integers(3))]
                 tagged.append(f"{user}\t{100 + artist}\t{tag_ids[tag]}\t1\t1\t2010")
     for name, lines in {
         "artists.dat": artists,
         "tags.dat": tags,
-        "user_artists.dat": plays,
+        "user_artists.dat": rows,
         "user_taggedartists.dat": tagged,
     }.items():
         (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")

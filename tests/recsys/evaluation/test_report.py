@@ -30,51 +30,27 @@ from recsys.evaluation.report import (
 )
 from recsys.settings import Settings, load_settings
 from recsys.world import WorldConfig, generate_world
+from tests.recsys.evaluation.hetrec_folder import SCENES, write_hetrec_folder
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 SEEDS = [1, 2]
-GENRES = {
-    "metal": ("metal", "heavy", "guitar"),
-    "techno": ("techno", "electronic", "dance"),
-    "jazz": ("jazz", "swing", "saxophone"),
-    "folk": ("folk", "acoustic", "songwriter"),
-}
-ARTISTS_PER_GENRE = 12
 USERS = 120
+ARTISTS_PER_GENRE = 12
 
 
 def write_hetrec(folder: Path) -> Path:
     """A hetrec-format folder with four clear scenes: listeners stay mostly in one scene and tag
     the artists they play with its tags, so any working model beats popularity."""
-    rng = np.random.default_rng(0)
-    folder.mkdir(parents=True)
-    genres = list(GENRES)
-    tag_ids = {tag: i + 1 for i, tag in enumerate(t for g in genres for t in GENRES[g])}
-    n_artists = len(genres) * ARTISTS_PER_GENRE
-    genre_of = [genres[a // ARTISTS_PER_GENRE] for a in range(n_artists)]
-    artists = ["id\tname\turl\tpictureURL"] + [
-        f"{100 + a}\tArtist {a}\thttp://x/{a}\thttp://p/{a}" for a in range(n_artists)
-    ]
-    tags = ["tagID\ttagValue"] + [f"{i}\t{tag}" for tag, i in tag_ids.items()]
-    plays = ["userID\tartistID\tweight"]
-    tagged = ["userID\tartistID\ttagID\tday\tmonth\tyear"]
-    for user in range(USERS):
-        home = user % len(genres)
-        own = rng.choice(ARTISTS_PER_GENRE, size=8, replace=False) + home * ARTISTS_PER_GENRE
-        other = rng.choice(n_artists, size=2, replace=False)
-        for artist in sorted(set(own.tolist()) | set(other.tolist())):
-            plays.append(f"{user + 1}\t{100 + artist}\t{int(rng.lognormal(4, 1)) + 1}")
-            if rng.random() < 0.5:
-                tag = GENRES[genre_of[artist]][int(rng.integers(3))]
-                tagged.append(f"{user + 1}\t{100 + artist}\t{tag_ids[tag]}\t1\t1\t2010")
-    for name, lines in {
-        "artists.dat": artists,
-        "tags.dat": tags,
-        "user_artists.dat": plays,
-        "user_taggedartists.dat": tagged,
-    }.items():
-        (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return folder
+    return write_hetrec_folder(
+        folder,
+        USERS,
+        artists_per_scene=ARTISTS_PER_GENRE,
+        own=8,
+        other=2,
+        plays=(4.0, 1.0),
+        tag_share=0.5,
+        heavy_plays=None,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +104,7 @@ def test_hetrec_report_has_the_pinned_keys_and_fractions(hetrec_report: dict[str
     assert hetrec_report["data"] == {
         "kind": "hetrec2011-lastfm-2k",
         "users": USERS,
-        "artists": len(GENRES) * ARTISTS_PER_GENRE,
+        "artists": len(SCENES) * ARTISTS_PER_GENRE,
         "pairs": hetrec_report["data"]["pairs"],
     }
 
