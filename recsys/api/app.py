@@ -30,6 +30,7 @@ from pool.errors import ReviewRefusedError
 from pool.fields import FieldError
 from recsys import __version__
 from recsys.api import routes_listener, routes_staff, routes_users
+from recsys.api.docs_page import install_docs
 from recsys.api.errors import ApiError, conflict, erased, error_body, invalid_field
 from recsys.api.live import Clock, LiveEngine, StateConnections
 from recsys.api.reads import STORE_COOLDOWN_S, ListenerReads
@@ -126,6 +127,7 @@ def create_app(
     )
     for router in (routes_listener.router, routes_staff.router, routes_users.router):
         app.include_router(router)
+    install_docs(app)
     install_error_handlers(app)
     app.add_middleware(RequestLog)
     return app
