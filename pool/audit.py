@@ -167,23 +167,67 @@ def read_anonymous_refusals(
 
 
 def read_audit(conn: sqlite3.Connection, since: datetime | None = None) -> list[AuditEntry]:
-    query = "SELECT at, actor, role, action, subject, before, after, why, result FROM audit_log"
+    query = f"SELECT {AUDIT_COLUMNS} FROM audit_log"
     params: tuple[str, ...] = ()
     if since is not None:
         query += " WHERE at >= ?"
         params = (since.isoformat(),)
-    rows = conn.execute(query + " ORDER BY id", params).fetchall()
-    return [
-        AuditEntry(
-            at=datetime.fromisoformat(at),
-            actor=actor,
-            role=role,
-            action=action,
-            subject=subject,
-            before=json.loads(before) if before is not None else None,
-            after=json.loads(after) if after is not None else None,
-            why=why,
-            result=result,
-        )
-        for at, actor, role, action, subject, before, after, why, result in rows
-    ]
+    return [_entry(row) for row in conn.execute(query + " ORDER BY id", params)]
+
+
+def _entry(row: tuple[Any, ...]) -> AuditEntry:
+    at, actor, role, action, subject, before, after, why, result = row
+    return AuditEntry(
+        at=datetime.fromisoformat(at),
+        actor=actor,
+        role=role,
+        action=action,
+        subject=subject,
+        before=json.loads(before) if before is not None else None,
+        after=json.loads(after) if after is not None else None,
+        why=why,
+        result=result,
+    )
+
+
+AUDIT_COLUMNS = "at, actor, role, action, subject, before, after, why, result"
+
+
+def search_audit(
+    conn: sqlite3.Connection,
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    subject: str | None = None,
+    limit: int = 200,
+) -> list[tuple[int, AuditEntry]]:
+    """The newest entries (with their ids) by ``actor`` exactly, whose action starts with
+    ``action``, and whose subject holds ``subject``: what a person looking into a change
+    asks ("everything tina did", "every block", "everything about ar000042")."""
+    clauses, params = [], []
+    if actor:
+        clauses.append("actor = ?")
+        params.append(actor)
+    if action:
+        clauses.append("action LIKE ? ESCAPE '\\'")
+        params.append(_like_escaped(action) + "%")
+    if subject:
+        clauses.append("subject LIKE ? ESCAPE '\\'")
+        params.append("%" + _like_escaped(subject) + "%")
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    rows = conn.execute(
+        f"SELECT id, {AUDIT_COLUMNS} FROM audit_log{where} ORDER BY id DESC LIMIT ?",
+        (*params, limit),
+    ).fetchall()
+    return [(int(row[0]), _entry(row[1:])) for row in rows]
+
+
+def audit_entry(conn: sqlite3.Connection, entry_id: int) -> AuditEntry | None:
+    row = conn.execute(
+        f"SELECT {AUDIT_COLUMNS} FROM audit_log WHERE id = ?", (entry_id,)
+    ).fetchone()
+    return None if row is None else _entry(row)
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -108,4 +108,5 @@ def _held_entry(track: Track, catalog: Catalog) -> dict[str, Any]:
         ],
         "label": {"label_id": track.label_id, "name": label.name if label else None},
         "partner": track.partner,
+        "declaration": track.ai_declaration,
     }

@@ -100,7 +100,7 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
-def _trust_row(conn: sqlite3.Connection, kind: TrustKind, subject_id: str) -> dict[str, Any] | None:
+def trust_row(conn: sqlite3.Connection, kind: TrustKind, subject_id: str) -> dict[str, Any] | None:
     row = conn.execute(
         "SELECT trusted, changed_by, changed_at, why FROM trust_registry"
         " WHERE kind = ? AND subject_id = ?",
@@ -124,7 +124,7 @@ def set_trust(
 ) -> dict[str, Any] | None:
     """Grant or revoke trust, with its audit record, in one transaction; returns the old row."""
     with transaction(conn):
-        before = _trust_row(conn, kind, subject_id)
+        before = trust_row(conn, kind, subject_id)
         conn.execute(
             "INSERT INTO trust_registry VALUES (?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (kind, subject_id) DO UPDATE SET trusted = excluded.trusted,"

@@ -18,7 +18,9 @@
     ├── RebuildLockedError   (recsys.jobs.rebuild) another rebuild holds the state's lock
     ├── RebuildFailedError   (recsys.cli.rebuild_commands) the cron job stopped before its
     │                        switch; the previous mixes stay served
-    └── StoreBusyError       (recsys.cli.store_commands) `store gc` while a rebuild runs
+    ├── StoreBusyError       (recsys.cli.store_commands) `store gc` while a rebuild runs
+    └── LinkChangedError     (recsys.curation.store) a curator's edit of a pair another
+                             curator changed since they read it: refused, nothing written
 
 Errors of the pool (``pool.errors.PoolError``) are reported the same way by the CLI.
 """

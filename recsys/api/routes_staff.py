@@ -13,18 +13,14 @@ A committed change answers success even when the store misses that sync
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from pool.audit import read_anonymous_refusals, read_audit
 from pool.fields import FieldError, check_score, check_text, check_timestamp
-from pool.importer import SNAPSHOT_DIR
 from pool.model import AiFlag, AiReview
-from pool.snapshot import read_label_names
 from pool.state import add_flag, record_review, review_queue
 from recsys.api.auth import AuthFirstRoute, Principal, require_role
 from recsys.api.errors import from_field_error, invalid_field, not_found
@@ -46,7 +42,12 @@ from recsys.api.schemas import (
 from recsys.api.services import Services, services
 from recsys.api.trail import synced_after_commit
 from recsys.curation.links import make_link, unlinkable_artists
-from recsys.curation.pool_names import PoolNames, held_tracks, unknown_track
+from recsys.curation.pool_names import (
+    PoolNames,
+    pool_held_tracks,
+    pool_label_names,
+    unknown_track,
+)
 from recsys.curation.store import load_links, put_link, remove_link
 
 router = APIRouter(responses=ERROR_RESPONSES, route_class=AuthFirstRoute)
@@ -159,24 +160,11 @@ def list_review_queue(found: Found, _: Curator) -> Response:
     names = PoolNames(
         artist_names=catalog.artist_names,
         tracks=catalog.tracks,
-        label_names=_label_names(found.settings.state_dir, catalog.pool_version),
-        held=_held_tracks(found.settings.state_dir, catalog.pool_version),
+        label_names=pool_label_names(found.settings.state_dir, catalog.pool_version),
+        held=pool_held_tracks(found.settings.state_dir, catalog.pool_version),
     )
     queue = review_queue(found.conn(), found.settings.ai)
     return json_response({"queue": [names.queue_entry(entry) for entry in queue]})
-
-
-@lru_cache(maxsize=4)
-def _held_tracks(state_dir: Path, pool_version: str) -> dict[str, dict[str, Any]]:
-    """A pool's held tracks (flagged and refused), from its report, read once per version."""
-    return held_tracks(state_dir, pool_version)
-
-
-@lru_cache(maxsize=4)
-def _label_names(state_dir: Path, pool_version: str) -> dict[str, str]:
-    """A pool's label names, read once per version: a snapshot never changes under its
-    content address, and the live engine keeps tracks and artists but not labels."""
-    return read_label_names(state_dir / SNAPSHOT_DIR, pool_version)
 
 
 @router.post(

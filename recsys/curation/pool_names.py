@@ -16,12 +16,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from pool.importer import SNAPSHOT_DIR, current_pool_version, load_current_pool
 from pool.model import Track
-from pool.snapshot import PoolSnapshot, read_report
+from pool.snapshot import PoolSnapshot, read_label_names, read_report
 from pool.state import track_has_ai_record
 
 
@@ -84,6 +85,19 @@ def held_tracks(state_dir: Path, version: str) -> dict[str, dict[str, Any]]:
     """The pool report's held tracks (``pool.builder.PoolReport.held_tracks``); none for a
     report written before it kept them."""
     return dict(read_report(state_dir / SNAPSHOT_DIR, version).get("held_tracks", {}))
+
+
+@lru_cache(maxsize=4)
+def pool_held_tracks(state_dir: Path, pool_version: str) -> dict[str, dict[str, Any]]:
+    """A pool's held tracks (flagged and refused), from its report, read once per version."""
+    return held_tracks(state_dir, pool_version)
+
+
+@lru_cache(maxsize=4)
+def pool_label_names(state_dir: Path, pool_version: str) -> dict[str, str]:
+    """A pool's label names, read once per version: a snapshot never changes under its
+    content address, and the live engine keeps tracks and artists but not labels."""
+    return read_label_names(state_dir / SNAPSHOT_DIR, pool_version)
 
 
 def current_pool_tracks(conn: sqlite3.Connection, state_dir: Path) -> Mapping[str, Track]:

@@ -10,6 +10,7 @@ from typing import Any, cast
 from pool.audit import AuditEntry, append_audit
 from pool.state import transaction
 from recsys.curation.links import CuratorLink, LinkKind, canonical_pair
+from recsys.errors import RecsysError
 
 LINKS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS curator_links (
@@ -52,6 +53,36 @@ def _upsert(conn: sqlite3.Connection, link: CuratorLink, kind: str) -> None:
     )
 
 
+class LinkChangedError(RecsysError):
+    """The pair changed since the editor read it: their edit would overwrite another
+    curator's without their knowing. ``current`` is the pair's row now (None: no row)."""
+
+    def __init__(self, current: dict[str, Any] | None) -> None:
+        who = "nobody" if current is None else f"{current['curator']} at {current['at']}"
+        super().__init__(f"the pair was changed meanwhile (by {who})")
+        self.current = current
+
+
+def row_mark(row: dict[str, Any] | None) -> str:
+    """A pair's row in a few characters, for an editor to send back with the edit: any
+    later edit of the pair changes it (``put_link``'s and ``remove_link``'s ``if_mark``)."""
+    if row is None:
+        return "none"
+    return f"{row['kind']}|{row['curator']}|{row['at']}"
+
+
+def _check_mark(before: dict[str, Any] | None, if_mark: str | None) -> None:
+    if if_mark is not None and row_mark(before) != if_mark:
+        raise LinkChangedError(before)
+
+
+def link_row(conn: sqlite3.Connection, a: str, b: str) -> dict[str, Any] | None:
+    """The state's row of the pair, whichever order it is named in: its kind (``removed``
+    for a link that was removed), weight, curator, note and time; None for a pair never
+    linked. The console compares it with what a curator saw before saving over it."""
+    return _row(conn, canonical_pair(a, b))
+
+
 def import_links(conn: sqlite3.Connection, links: Iterable[CuratorLink], now: datetime) -> int:
     """Seed from ``curation/links.jsonl``: only pairs the state has never seen (inside the
     caller's transaction), so a curator's later edit or removal always wins over the file."""
@@ -77,10 +108,21 @@ def import_links(conn: sqlite3.Connection, links: Iterable[CuratorLink], now: da
     return added
 
 
-def put_link(conn: sqlite3.Connection, link: CuratorLink, *, why: str, role: str) -> Any:
-    """Add or change a link (similar or block); returns the previous row, if any."""
+def put_link(
+    conn: sqlite3.Connection,
+    link: CuratorLink,
+    *,
+    why: str,
+    role: str,
+    if_mark: str | None = None,
+) -> Any:
+    """Add or change a link (similar or block); returns the previous row, if any.
+
+    With ``if_mark`` (``row_mark`` of the row the editor saw), ``LinkChangedError`` and
+    nothing written when the pair changed since: checked inside the write transaction."""
     with transaction(conn):
         before = _row(conn, link.pair)
+        _check_mark(before, if_mark)
         _upsert(conn, link, link.kind)
         append_audit(
             conn,
@@ -107,11 +149,14 @@ def remove_link(
     why: str,
     role: str,
     now: datetime,
+    if_mark: str | None = None,
 ) -> dict[str, Any] | None:
-    """Remove a link, leaving a tombstone; returns the removed row or None if there was none."""
+    """Remove a link, leaving a tombstone; returns the removed row or None if there was none.
+    ``if_mark`` as for ``put_link``."""
     pair = canonical_pair(artist_a, artist_b)
     with transaction(conn):
         before = _row(conn, pair)
+        _check_mark(before, if_mark)
         if before is None or before["kind"] == "removed":
             return None
         conn.execute(

@@ -56,8 +56,8 @@ def build_similar_artist_graph(
     for artist, neighbours in als_neighbours.items():
         if artist not in pool_artists:
             continue
-        for other, score in neighbours[: settings.als_neighbours]:
-            if score < settings.min_als_score or other not in pool_artists or other == artist:
+        for other, score in als_edges(artist, neighbours, settings):
+            if other not in pool_artists:
                 continue
             pair = canonical_pair(artist, other)
             if pair in blocked:
@@ -69,6 +69,34 @@ def build_similar_artist_graph(
                 existing["score"] = max(existing["score"], float(score))
             # A curated edge keeps the curator's weight: the model never overrides it.
     return graph
+
+
+def als_edges(
+    artist: str, neighbours: Sequence[tuple[str, float]], settings: GraphSettings
+) -> Iterable[tuple[str, float]]:
+    """The edges an artist's ALS neighbours (closest first) give it: the first
+    ``als_neighbours``, those scoring at least ``min_als_score``, never to itself."""
+    for other, score in neighbours[: settings.als_neighbours]:
+        if score >= settings.min_als_score and other != artist:
+            yield other, score
+
+
+def als_pair_score(
+    als_neighbours: Mapping[str, Sequence[tuple[str, float]]],
+    a: str,
+    b: str,
+    settings: GraphSettings,
+) -> float | None:
+    """The score ALS alone gives the edge between ``a`` and ``b`` (the stronger of the two
+    directions), or None when the model gives them none: what the pair falls back to when a
+    curator's link or block between them is removed."""
+    scores = [
+        float(score)
+        for artist, other in ((a, b), (b, a))
+        for found, score in als_edges(artist, als_neighbours.get(artist, ()), settings)
+        if found == other
+    ]
+    return max(scores) if scores else None
 
 
 def similar_artists(graph: nx.Graph, artist_id: str, limit: int) -> list[SimilarArtist]:

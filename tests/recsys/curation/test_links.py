@@ -13,7 +13,15 @@ from pool.audit import read_audit
 from pool.fields import FieldError
 from pool.state import transaction
 from recsys.curation.links import make_link, parse_link_row
-from recsys.curation.store import import_links, load_links, put_link, remove_link
+from recsys.curation.store import (
+    LinkChangedError,
+    import_links,
+    link_row,
+    load_links,
+    put_link,
+    remove_link,
+    row_mark,
+)
 from recsys.state.schema import open_engine_state
 
 AT = datetime(2026, 11, 1, tzinfo=UTC)
@@ -110,3 +118,34 @@ def test_links_of_one_artist(conn: sqlite3.Connection) -> None:
     put_link(conn, _link("ar1", "ar2"), why="w", role="curator")
     put_link(conn, _link("ar3", "ar4"), why="w", role="curator")
     assert [link.pair for link in load_links(conn, "ar2")] == [("ar1", "ar2")]
+
+
+def test_an_edit_over_a_changed_pair_is_refused_and_writes_nothing(
+    conn: sqlite3.Connection,
+) -> None:
+    """Two curators edit the same pair: the second, who saw the pair before the first's edit,
+    is told instead of overwriting it; nothing of theirs lands, not even an audit record."""
+    seen = row_mark(link_row(conn, "ar1", "ar2"))
+    assert seen == "none"
+    put_link(conn, _link(kind="similar"), why="first", role="curator", if_mark=seen)
+    entries = len(read_audit(conn))
+    second = make_link(
+        artist_a="ar2",
+        artist_b="ar1",
+        kind="block",
+        weight=None,
+        curator="dana",
+        note="not alike",
+        created_at=AT + timedelta(minutes=1),
+    )
+    with pytest.raises(LinkChangedError) as refused:
+        put_link(conn, second, why="second", role="curator", if_mark=seen)
+    assert refused.value.current is not None and refused.value.current["curator"] == "cora"
+    with pytest.raises(LinkChangedError):
+        remove_link(conn, "ar1", "ar2", by="dana", why="x", role="curator", now=AT, if_mark=seen)
+    assert [link.kind for link in load_links(conn)] == ["similar"]
+    assert len(read_audit(conn)) == entries
+    # Told of the first edit, the second curator may save over it knowingly.
+    now_seen = row_mark(link_row(conn, "ar1", "ar2"))
+    put_link(conn, second, why="second, knowingly", role="curator", if_mark=now_seen)
+    assert [link.kind for link in load_links(conn)] == ["block"]
