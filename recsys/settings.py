@@ -43,6 +43,11 @@ class ServeSettings:
     log_user_ids: str
     rebuild_workers: int
     cache_mib: int
+    console_session_minutes: int
+
+    def __post_init__(self) -> None:
+        if self.console_session_minutes < 1:
+            raise ValueError("console_session_minutes must be at least 1")
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from recsys.api.reads import STORE_COOLDOWN_S, ListenerReads
 from recsys.api.responses import JsonResponse, json_response
 from recsys.api.services import Services
 from recsys.api.trail import audit_failure
+from recsys.console.mount import install_console
 from recsys.errors import CorruptFileError, NotFoundError, UserErasedError
 from recsys.settings import Settings
 from recsys.state.privacy import user_hash_key
@@ -125,6 +126,7 @@ def create_app(
         radio_bytes=radio_cache_bytes,
         store_cooldown_s=store_cooldown_s,
     )
+    install_console(app)
     for router in (routes_listener.router, routes_staff.router, routes_users.router):
         app.include_router(router)
     install_docs(app)

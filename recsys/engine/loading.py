@@ -106,6 +106,11 @@ class Engine:
         first = bisect.bisect_left(times, moment, key=lambda block: block[0])
         return blocked_partners((a, b) for _, a, b in times[first:])
 
+    def regenerated(self, context: GenerationContext) -> Engine:
+        """This engine over another context whose graph or blocks differ (a curator's edit
+        previewed): with a generator of its own, whose arrays hold that context's blocks."""
+        return replace(self, context=context, _generators=_Generators())
+
     def at(self, now: datetime) -> Engine:
         """The same engine generating as of ``now`` (for requests served later)."""
         return replace(self, context=replace(self.context, now=now))

@@ -12,11 +12,12 @@ from pathlib import Path
 from pool.errors import StateError
 from pool.state import open_state
 from recsys.curation.store import LINKS_SCHEMA
+from recsys.state.console_sessions import SESSIONS_SCHEMA
 from recsys.state.privacy import PRIVACY_SCHEMA
 from recsys.state.tokens import TOKENS_SCHEMA
 from recsys.state.users import USER_SCHEMA
 
-ENGINE_SCHEMAS = (LINKS_SCHEMA, USER_SCHEMA, PRIVACY_SCHEMA, TOKENS_SCHEMA)
+ENGINE_SCHEMAS = (LINKS_SCHEMA, USER_SCHEMA, PRIVACY_SCHEMA, TOKENS_SCHEMA, SESSIONS_SCHEMA)
 
 
 def open_engine_state(state_dir: Path) -> sqlite3.Connection:
