@@ -68,8 +68,7 @@ class RadioDiff:
 
     @property
     def artists_added(self) -> list[str]:
-        """Artists the radio plays after and not before: what the change really brings (a
-        radio is a seeded random walk, so one station more or less reshuffles many tracks)."""
+        """Artists the radio plays after and not before: what the change brings, at a glance."""
         had = {a for t in self.before for a in t.artist_ids}
         return sorted({a for t in self.after for a in t.artist_ids} - had)
 

@@ -1,7 +1,13 @@
 """Artist and track radios: a walk over the similar-artist graph from a seed, on request.
 
 The seed's neighbourhood (one and two edges away) is weighted by edge strength, so the radio
-stays close to the seed's style; random draws over those weights give variety. With a user,
+stays close to the seed's style; random draws over those weights give variety. Each station
+draws from a random stream of its own (seeded by the radio and the station), and each step
+picks the station whose draw comes first in an exponential race weighted by the stations'
+weights: the same odds as one draw over all of them, but an edit that adds or removes one
+station changes only the steps that station wins, instead of reshuffling the whole radio (a
+curator's preview of a link edit shows what the edit does, and listeners' radios stay put).
+With a user,
 artists they play are boosted and tracks they usually skip are played less. An artist a
 curator blocked with the seed never plays on its radio. The drawn tracks are then held to
 the mixes' repetition rules, stated once in the compiled generators (an ``Admission``:
@@ -18,6 +24,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 
 import numpy as np
+import numpy.typing as npt
 
 from recsys.domain.mix import Mix, MixTrack, Reason
 from recsys.generators.context import GenerationContext, UserProfile
@@ -117,14 +124,34 @@ def _weights(
     return weights, heard
 
 
-def _draw(weights: list[float], rng: np.random.Generator) -> int:
-    """An index drawn with probability proportional to its (non-negative) weight; the caller
-    makes sure some weight is positive. A zero weight is never drawn."""
+def _draw(weights: list[float], uniform: float) -> int:
+    """The index that ``uniform`` (in [0, 1)) falls on when each index takes a share of
+    [0, 1) in proportion to its (non-negative) weight; the caller makes sure some weight is
+    positive. A zero weight is never drawn."""
     cumulative = list(accumulate(weights))
-    index = bisect_right(cumulative, rng.random() * cumulative[-1])
+    index = bisect_right(cumulative, uniform * cumulative[-1])
     if index < len(weights):
         return index
     return max(i for i, w in enumerate(weights) if w > 0)  # rounding at the very top
+
+
+def _station_streams(
+    ctx: GenerationContext, key: tuple[str, ...], plan: list[Station], steps: int
+) -> npt.NDArray[np.float64]:
+    """Per station (rows, in plan order), its own uniforms: one per step of the walk for the
+    race, then one per track it plays, for choosing among its top tracks."""
+    streams = np.empty((len(plan), steps + TOP_TRACKS_PER_ARTIST))
+    for row, station in enumerate(plan):
+        streams[row] = ctx.rng_for(*key, station.artist_id).random(streams.shape[1])
+    return streams
+
+
+def _race(weights: npt.NDArray[np.float64], uniforms: npt.NDArray[np.float64]) -> int:
+    """The station an exponential race picks: the smallest ``-ln(1 - u) / weight`` wins,
+    which picks each station with probability weight / sum of weights; weight 0 never wins."""
+    arrival = np.full(len(weights), np.inf)
+    np.divide(-np.log1p(-uniforms), weights, out=arrival, where=weights > 0)
+    return int(np.argmin(arrival))
 
 
 def _walk(
@@ -132,7 +159,7 @@ def _walk(
     plan: list[Station],
     user: UserProfile | None,
     first: MixTrack | None,
-    rng: np.random.Generator,
+    key: tuple[str, ...],
 ) -> list[MixTrack]:
     """A weighted random walk over the stations: each step draws a station by its weight
     (artists the listener plays boosted), then one of its top tracks, better known and less
@@ -154,28 +181,35 @@ def _walk(
                 queues[artist].remove(first.track_id)
     index_of = {s.artist_id: i for i, s in enumerate(plan)}
     # Each station's weight while it can still play (tracks left, under the cap), else 0.
-    available = [
-        w if queues[s.artist_id] and used[s.artist_id] < cap else 0.0
-        for w, s in zip(weights, plan, strict=True)
-    ]
+    available = np.array(
+        [
+            w if queues[s.artist_id] and used[s.artist_id] < cap else 0.0
+            for w, s in zip(weights, plan, strict=True)
+        ],
+        dtype=np.float64,
+    )
+    steps = settings.radio_tracks * 6
+    streams = _station_streams(ctx, key, plan, steps)
+    played = [0] * len(plan)  # tracks each station played: where its own choices resume
     exclusions = user.exclusions if user is not None else None
     attempts = 0
-    while len(tracks) < settings.radio_tracks and attempts < settings.radio_tracks * 6:
-        attempts += 1
+    while len(tracks) < settings.radio_tracks and attempts < steps:
         open_ = available.copy()
         for artist in tracks[-1].artist_ids if tracks else ():
             if artist in index_of:
                 open_[index_of[artist]] = 0.0  # no artist back-to-back
-        if not any(open_):
+        if not open_.any():
             break
-        index = _draw(open_, rng)
+        index = _race(open_, streams[:, attempts])
+        attempts += 1
         station = plan[index]
         queue = queues[station.artist_id]
         choice_weights = [
             (settings.radio_skip_penalty if heard.get(t, 1.0) < 0.5 else 1.0) / (1 + i)
             for i, t in enumerate(queue)
         ]
-        track_id = queue.pop(_draw(choice_weights, rng))
+        track_id = queue.pop(_draw(choice_weights, streams[index, steps + played[index]]))
+        played[index] += 1
         if not queue:
             available[index] = 0.0
         track = ctx.catalog.tracks[track_id]
@@ -207,10 +241,10 @@ def artist_radio(
     ctx: GenerationContext, seed_artist: str, user: UserProfile | None, admit: Admission
 ) -> GenerationResult:
     """A radio around ``seed_artist`` (a pool artist: callers check it is in the graph)."""
-    rng = ctx.rng_for("artist_radio", seed_artist, user.user_id if user else "")
+    key = ("artist_radio", seed_artist, user.user_id if user else "")
     plan = _plan(ctx, seed_artist)
     opener = _opener(ctx, seed_artist, user)
-    tracks = _finish(ctx, admit, user, _walk(ctx, plan, user, opener, rng), seed_artist)
+    tracks = _finish(ctx, admit, user, _walk(ctx, plan, user, opener, key), seed_artist)
     title = f"{ctx.catalog.name(seed_artist)} Radio"
     key = f"{seed_artist}:{user.user_id if user else ''}"
     return _result(make_mix(ctx, "artist_radio", key, title, tracks))
@@ -233,11 +267,11 @@ def track_radio(
 ) -> GenerationResult:
     """A radio that opens with ``seed_track`` (a pool track) and follows its primary artist."""
     track = ctx.catalog.tracks[seed_track]
-    rng = ctx.rng_for("track_radio", seed_track, user.user_id if user else "")
+    key = ("track_radio", seed_track, user.user_id if user else "")
     first = MixTrack(
         seed_track, track.artist_ids, track.title, Reason("seed", {"track_id": seed_track})
     )
-    walked = _walk(ctx, _plan(ctx, track.primary_artist_id), user, first, rng)
+    walked = _walk(ctx, _plan(ctx, track.primary_artist_id), user, first, key)
     title = f"{track.title} Radio"
     key = f"{seed_track}:{user.user_id if user else ''}"
     tracks = _finish(ctx, admit, user, walked, track.primary_artist_id)
