@@ -65,10 +65,10 @@ def sign_in(page: Page, base: str, token: str, then: str = "/console") -> None:
     page.wait_for_url(re.compile(re.escape(then) + r"($|\?)"))
 
 
-def screenshot(page: Page, name: str) -> None:
+def screenshot(page: Page, name: str, *, full_page: bool = True) -> None:
     """A full-page screenshot for the README, when ``RECSYS_CONSOLE_SCREENSHOTS`` names a
     folder (``docs/console``); the tests themselves never need one."""
     folder = os.environ.get(SCREENSHOTS_ENV)
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=full_page)

@@ -246,7 +246,7 @@ def test_each_role_sees_only_its_pages(console: Console, page: Page) -> None:
     assert answer is not None and answer.status == 403
     expect(page.locator("h1")).to_have_text("Not for your role")
     page.goto(f"{console.base}/console/trust")
-    screenshot(page, "trust")
+    screenshot(page, "trust", full_page=False)
     page.click("#sign-out")
     sign_in(page, console.base, console.tokens["curator"], "/console")
     answer = page.goto(f"{console.base}/console/history")
