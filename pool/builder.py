@@ -30,6 +30,9 @@ class PoolReport:
     # review or excluded): the review queue names it though the snapshot keeps only admitted
     # tracks. Title, artists and label with their catalogue names, partner.
     held_tracks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Every artist, label and partner id the catalogue delivery named, admitted or not: what
+    # staff may grant trust to without being told it looks like a typo.
+    delivered: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def issues_by_code(self) -> dict[str, int]:
@@ -93,8 +96,23 @@ def build_pool(
         rejected_tracks=rejected,
         issues=issues,
         held_tracks=held,
+        delivered=delivered_ids(catalog),
     )
     return PoolBuild(snapshot, encoded, report)
+
+
+def delivered_ids(catalog: Catalog) -> dict[str, tuple[str, ...]]:
+    """The ids of each trust kind that the catalogue delivery names."""
+    partners = {a.partner for a in catalog.artists.values()}
+    partners.update(x.partner for x in catalog.labels.values())
+    partners.update(t.partner for t in catalog.tracks.values())
+    labels = set(catalog.labels) | {t.label_id for t in catalog.tracks.values()}
+    artists = set(catalog.artists) | {a for t in catalog.tracks.values() for a in t.artist_ids}
+    return {
+        "artist": tuple(sorted(artists)),
+        "label": tuple(sorted(labels)),
+        "partner": tuple(sorted(partners)),
+    }
 
 
 def _held_entry(track: Track, catalog: Catalog) -> dict[str, Any]:

@@ -145,6 +145,7 @@ def _report_document(report: PoolReport, built_at: datetime) -> dict[str, object
         ],
         "rejected_tracks": {t: list(r) for t, r in sorted(report.rejected_tracks.items())},
         "held_tracks": dict(sorted(report.held_tracks.items())),
+        "delivered": {kind: list(ids) for kind, ids in report.delivered.items()},
     }
 
 

@@ -30,7 +30,7 @@ from recsys.console.web import (
     render,
     require,
 )
-from recsys.curation.pool_names import pool_label_names
+from recsys.curation.pool_names import pool_label_names, unknown_track, unknown_trust_subject
 
 router = APIRouter(include_in_schema=False)
 KINDS = frozenset({"artist", "label", "partner"})
@@ -82,6 +82,10 @@ def _change_trust(request: Request, staff: Staff, form: dict[str, str]) -> str:
         row = trust_row(conn, kind, subject)
         if row is None or not row["trusted"]:
             raise FieldError("id", f"{subject} is not a trusted {kind} of the registry")
+    elif not field(form, "ahead_of_delivery"):
+        unknown = unknown_trust_subject(conn, found.settings.state_dir, kind, subject)
+        if unknown is not None:
+            raise FieldError("id", f"{unknown} (tick “not delivered yet”)")
     by, role, now = staff.name, staff.role, found.now()
     set_trust(conn, kind, subject, trusted=trusted, by=by, why=why, now=now, role=role)
     if trusted:
@@ -109,6 +113,11 @@ def _flag(request: Request, staff: Staff, form: dict[str, str]) -> str:
         raise FieldError("score", "must be a number between 0 and 1") from None
     why = check_text(field(form, "why"), "why")
     found = staff.services
+    pool_tracks = found.live.current().context.catalog.tracks
+    if not field(form, "ahead_of_delivery"):
+        unknown = unknown_track(found.conn(), found.settings.state_dir, track_id, pool_tracks)
+        if unknown is not None:
+            raise FieldError("track_id", f"{unknown} (tick “not delivered yet”)")
     add_flag(
         found.conn(),
         AiFlag(track_id, source, score, found.now()),

@@ -18,12 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pool.importer import SNAPSHOT_DIR, current_pool_version, load_current_pool
-from pool.model import Track
+from pool.model import Track, TrustKind
 from pool.snapshot import PoolSnapshot, read_label_names, read_report
-from pool.state import track_has_ai_record
+from pool.state import track_has_ai_record, trust_row
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +116,33 @@ def current_pool_names(conn: sqlite3.Connection, state_dir: Path) -> PoolNames:
         return NO_NAMES
     # A damaged snapshot raises: it is reported, never shown as "no names".
     return names_of(load_current_pool(conn, state_dir), held_tracks(state_dir, version))
+
+
+@lru_cache(maxsize=4)
+def pool_delivered_ids(state_dir: Path, pool_version: str) -> dict[str, frozenset[str]]:
+    """The artist, label and partner ids the catalogue delivery of a pool's build named
+    (none for a report written before it kept them)."""
+    delivered = read_report(state_dir / SNAPSHOT_DIR, pool_version).get("delivered", {})
+    return {kind: frozenset(ids) for kind, ids in delivered.items()}
+
+
+def unknown_trust_subject(
+    conn: sqlite3.Connection, state_dir: Path, kind: str, subject: str
+) -> str | None:
+    """Why a grant of trust to ``subject`` looks like a typo, or ``None`` when the engine
+    knows the id: the registry already names it, or the catalogue delivery the current pool
+    was built from does. Staff may still grant an id ahead of its first delivery, saying so
+    (the CLI's ``--ahead-of-delivery``, the console's box): the registry may come first."""
+    if trust_row(conn, cast(TrustKind, kind), subject) is not None:
+        return None
+    version = current_pool_version(conn)
+    if version is not None and subject in pool_delivered_ids(state_dir, version).get(kind, ()):
+        return None
+    return (
+        f"unknown {kind}: {subject} is in no catalogue delivery the current pool was built from"
+        " and not in the registry (a typo?); to trust it ahead of its first delivery, say so"
+        " explicitly"
+    )
 
 
 def unknown_track(
