@@ -51,6 +51,14 @@ class _Generators:
         self._generator: BatchGenerator | None = None
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict[str, object]:
+        """Nothing: an engine sent to another process (a cluster worker) makes its own
+        generator there, for its own day (and a lock cannot be pickled)."""
+        return {}
+
+    def __setstate__(self, _: dict[str, object]) -> None:
+        self.__init__()  # type: ignore[misc]
+
     @contextmanager
     def current(self, engine: Engine) -> Iterator[BatchGenerator]:
         """The generator for ``engine``'s context, held alone while the block runs."""

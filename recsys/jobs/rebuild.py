@@ -19,6 +19,7 @@ import gc
 import logging
 import multiprocessing
 import os
+import shutil
 import sqlite3
 import time
 from collections import Counter
@@ -54,6 +55,8 @@ from recsys.training.run import StageHook, StageTimer, run_training
 
 log = logging.getLogger(__name__)
 LOCK_FILE = "rebuild.lock"
+# Files a rebuild writes for cluster workers to read (``recsys.jobs.cluster``), per version.
+REBUILDS_DIR = "rebuilds"
 # Listeners per chunk: large chunks amortise each chunk's fixed costs and keep the compiled
 # generators' arrays in cache (a fifth faster at 2,048 than at 256 on a 100k-user world);
 # chunks shrink towards the end, so no worker idles long while another finishes.
@@ -153,8 +156,20 @@ def _finish(engine: Engine, user: ChunkUser, output: UserOutput) -> tuple[bytes,
     return encode_user(mixes, radar), outcome
 
 
-def _generate_chunk(users: Sequence[str]) -> tuple[int, UserOutcome]:
-    """Generate and store a chunk of users (how many were stored, and what they hold)."""
+def install_generation(generation: Generation | None, writer: VersionWriter | None) -> None:
+    """Make ``generation`` and ``writer`` this process's (a cluster worker's, which loaded
+    them itself), or forget them (None)."""
+    global _ENGINE, _GENERATOR, _ENCODER, _WRITER  # noqa: PLW0603 - this process's generation
+    if generation is None:
+        _ENGINE = _GENERATOR = _ENCODER = None
+    else:
+        _ENGINE, _GENERATOR, _ENCODER = generation.engine, generation.generator, generation.encoder
+    _WRITER = writer
+
+
+def generate_chunk(users: Sequence[str]) -> tuple[int, UserOutcome]:
+    """Generate and store a chunk of users (how many were stored, and what they hold) with
+    this process's generation and writer (``generate_all``'s, or ``install_generation``'s)."""
     if _WRITER is None:
         raise RuntimeError("generate_all sets the writer before any chunk is generated")
     payloads, outcome = _chunk_payloads(users)
@@ -176,13 +191,31 @@ def _chunk_payloads(users: Sequence[str]) -> tuple[list[tuple[str, bytes]], User
         if payload is None:
             output = _GENERATOR.output(chunk, position)
             payloads[position], outcome = _finish(_ENGINE, chunk.users[position], output)
-            _add(total, outcome)
+            add_outcome(total, outcome)
     return [
         (user, payload) for user, payload in zip(users, payloads, strict=True) if payload
     ], total
 
 
 Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class GenerationJob:
+    """Every listener of a rebuild to generate into its store ``version`` through ``writer``;
+    the generation times its "prepare" stage and "generate" on ``timer``."""
+
+    engine: Engine
+    version: str
+    users: Sequence[str]
+    writer: VersionWriter
+    progress: Progress
+    timer: StageTimer
+
+
+# How a rebuild generates: ``local_generation`` forks workers on this machine,
+# ``recsys.jobs.cluster.cluster_generation`` fans out over a Dask cluster.
+GenerateAll = Callable[[GenerationJob], UserOutcome]
 
 
 @dataclass(frozen=True)
@@ -267,21 +300,43 @@ def generate_all(
     done = 0
     try:
         if workers <= 1:
-            for stored, outcome in map(_generate_chunk, chunks):
+            for stored, outcome in map(generate_chunk, chunks):
                 done += stored
-                _add(total, outcome)
+                add_outcome(total, outcome)
                 progress(done, len(users))
         else:
             context = multiprocessing.get_context("fork")
             with context.Pool(workers, initializer=_start_worker) as pool:
-                for stored, outcome in pool.imap_unordered(_generate_chunk, chunks):
+                for stored, outcome in pool.imap_unordered(generate_chunk, chunks):
                     done += stored
-                    _add(total, outcome)
+                    add_outcome(total, outcome)
                     progress(done, len(users))
     finally:
         _ENGINE = _GENERATOR = _ENCODER = _WRITER = None
         gc.unfreeze()
     return total
+
+
+def local_generation(workers: int, announce: Callable[[str], None]) -> GenerateAll:
+    """Generation on this machine over ``workers`` forked processes (1 = in process)."""
+
+    def generate(job: GenerationJob) -> UserOutcome:
+        cold = not compiled_code_cached()
+        if cold:
+            announce(COMPILE_NOTICE)
+        generation = job.timer.run("prepare", lambda: prepare_generation(job.engine, cold=cold))
+        started = time.perf_counter()
+        outcome = generate_all(generation, job.users, job.writer, workers, job.progress)
+        job.timer.seconds["generate"] = round(time.perf_counter() - started, 3)
+        return outcome
+
+    return generate
+
+
+COMPILE_NOTICE = (
+    "compiling the generators and the payload assembly (once after an install or"
+    " upgrade: about half a minute here; later runs load them from numba's cache)"
+)
 
 
 def chunk_bounds(users: int, workers: int) -> list[tuple[int, int]]:
@@ -296,7 +351,7 @@ def chunk_bounds(users: int, workers: int) -> list[tuple[int, int]]:
     return bounds
 
 
-def _add(total: UserOutcome, outcome: UserOutcome) -> None:
+def add_outcome(total: UserOutcome, outcome: UserOutcome) -> None:
     total.mixes += outcome.mixes
     total.tracks += outcome.tracks
     total.empty_radars += outcome.empty_radars
@@ -306,11 +361,13 @@ def _add(total: UserOutcome, outcome: UserOutcome) -> None:
 
 def _drop_leftovers(conn: sqlite3.Connection, state_dir: Path, store: MixStore) -> None:
     """What killed runs left (under the lock, so no run of ours is still writing): store
-    versions that never became current, and model folders that were never published."""
+    versions that never became current, model folders that were never published, and the
+    engine files of cluster runs."""
     dropped = store.drop_stale_versions()
     if dropped:
         log.info("dropped %d unfinished store version(s) of earlier runs", len(dropped))
     prune_models(state_dir / MODELS_DIR, keep=get_pointer(conn, MODEL_POINTER))
+    shutil.rmtree(state_dir / REBUILDS_DIR, ignore_errors=True)
 
 
 def store_version(model_version: str, now: datetime) -> str:
@@ -352,13 +409,16 @@ def run_rebuild(
     allow_shrink: bool = False,
     stage_hook: StageHook | None = None,
     announce: Callable[[str], None] = log.warning,
+    generate: GenerateAll | None = None,
 ) -> dict[str, Any]:
     """The whole cron job; returns its summary. Raises (nothing switched) on failure.
 
     ``stage_hook`` is called with each of ``STAGES`` just before it starts. ``announce`` is
     told, before the ``prepare`` stage, when that stage is about to compile the generators
-    (the first run after an install), so the operator knows why it is slow.
+    (the first run after an install), so the operator knows why it is slow. ``generate``:
+    where listeners are generated (default: ``local_generation(workers, announce)``).
     """
+    generate = generate or local_generation(workers, announce)
     timer = StageTimer(hook=stage_hook)
     state_dir = settings.state_dir
     with rebuild_lock(state_dir):
@@ -378,7 +438,7 @@ def run_rebuild(
             )
             try:
                 published = _generate_and_switch(
-                    conn, settings, run.release, store, now, timer, workers, progress, announce
+                    conn, settings, run.release, store, now, timer, generate, progress
                 )
             except BaseException:
                 discard_release(conn, state_dir, run.release)
@@ -411,9 +471,8 @@ def _generate_and_switch(  # noqa: PLR0917 - the run's parts, passed once
     store: MixStore,
     now: datetime,
     timer: StageTimer,
-    workers: int,
+    generate: GenerateAll,
     progress: Progress,
-    announce: Callable[[str], None],
 ) -> _Published:
     """Load the run's release, generate every user into a new store version, then switch;
     the unfinished version is dropped if anything fails."""
@@ -432,16 +491,7 @@ def _generate_and_switch(  # noqa: PLR0917 - the run's parts, passed once
     version = store_version(engine.context.model_version, now)
     writer = store.begin(version)
     try:
-        cold = not compiled_code_cached()
-        if cold:
-            announce(
-                "compiling the generators and the payload assembly (once after an install or"
-                " upgrade: about half a minute here; later runs load them from numba's cache)"
-            )
-        generation = timer.run("prepare", lambda: prepare_generation(engine, cold=cold))
-        started = time.perf_counter()
-        outcome = generate_all(generation, users, writer, workers, progress)
-        timer.seconds["generate"] = round(time.perf_counter() - started, 3)
+        outcome = generate(GenerationJob(engine, version, users, writer, progress, timer))
         mixes = MixesRelease(store, writer, users)
         switch = timer.run(
             "switch",
