@@ -26,6 +26,7 @@ write it can change the state anyway).
 from __future__ import annotations
 
 import logging
+import mmap
 import pickle
 import shutil
 import time
@@ -45,6 +46,8 @@ from recsys.store.factory import open_store
 
 log = logging.getLogger(__name__)
 ENGINE_FILE = "engine.pickle"
+ARRAYS_FILE = "engine-arrays.bin"
+ALIGNMENT = 64  # bytes: each array starts where any dtype may
 PLUGIN_NAME = "recsys-rebuild-generation"
 CHUNK_RETRIES = 3
 # What a worker runs before each chunk (tests: deterministic faults); None in production.
@@ -60,13 +63,47 @@ def engine_path(state_dir: Path, version: str) -> Path:
 
 
 def write_engine(engine: Engine, path: Path) -> None:
-    """The loaded engine, once, where every worker reads it (written aside, then renamed,
-    so a worker never reads half a file)."""
+    """The loaded engine, once, where every worker reads it: a pickle whose large arrays
+    (histories, factors: protocol 5's out-of-band buffers) go to a file of their own, which
+    workers map into memory instead of reading, so workers on one host share its pages. Each
+    file is written aside and renamed, so a worker never reads half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
+    buffers: list[pickle.PickleBuffer] = []
+    stream = pickle.dumps(engine, protocol=5, buffer_callback=buffers.append)
+    offsets, position = [], 0
+    partial = _arrays_file(path).with_suffix(".partial")
     with partial.open("wb") as handle:
-        pickle.dump(engine, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        for buffer in buffers:
+            raw = buffer.raw()
+            position += -position % ALIGNMENT
+            handle.seek(position)
+            handle.write(raw)
+            offsets.append((position, raw.nbytes))
+            position += raw.nbytes
+    partial.replace(_arrays_file(path))
+    partial = path.with_suffix(".partial")
+    partial.write_bytes(pickle.dumps((offsets, stream), protocol=5))
     partial.replace(path)
+
+
+def read_engine(path: Path) -> Engine:
+    """The engine ``write_engine`` wrote, its large arrays mapped read-only from the file."""
+    offsets, stream = pickle.loads(path.read_bytes())
+    arrays = _arrays_file(path)
+    views: list[memoryview] = []
+    if arrays.stat().st_size:
+        with arrays.open("rb") as handle:
+            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        whole = memoryview(mapped)
+        views = [whole[start : start + size] for start, size in offsets]
+    else:
+        views = [memoryview(b"") for _ in offsets]
+    engine: Engine = pickle.loads(stream, buffers=views)
+    return engine
+
+
+def _arrays_file(path: Path) -> Path:
+    return path.with_name(ARRAYS_FILE)
 
 
 @dataclass
@@ -93,8 +130,7 @@ class GenerationPlugin(WorkerPlugin):
         global _LOADED  # noqa: PLW0603 - one generation per worker process
         if _LOADED is not None and _LOADED.version == self.version:
             return
-        with Path(self.engine_file).open("rb") as handle:
-            engine: Engine = pickle.load(handle)
+        engine = read_engine(Path(self.engine_file))
         generation = rebuild.prepare_generation(engine)
         writer = open_store(self.settings).begin(self.version).for_worker()
         rebuild.install_generation(generation, writer)
