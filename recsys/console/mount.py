@@ -38,11 +38,21 @@ def _refused(request: Request, error: Exception) -> Response:
     return render("error.html", error.status, title=error.title, detail=error.detail)
 
 
+async def _no_such_page(rest: str) -> Response:
+    return render(
+        "error.html", 404, title="No such page", detail=f"the console has no page /console/{rest}"
+    )
+
+
 def install_console(app: FastAPI) -> None:
     """Mount the console on ``app`` (whose ``state.services`` is already set)."""
     install_console_key(app.state, app.state.services)
     for module in (routes_session, routes_artists, routes_review, routes_trust, routes_history):
         app.include_router(module.router)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console.static")
+    # Last: any other console path is a page that does not exist, said as a page.
+    app.add_api_route(
+        "/console/{rest:path}", _no_such_page, methods=["GET"], include_in_schema=False
+    )
     app.add_exception_handler(SignInRequiredError, _sign_in)
     app.add_exception_handler(ConsoleRefusalError, _refused)
