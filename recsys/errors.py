@@ -19,6 +19,8 @@
     ├── RebuildFailedError   (recsys.cli.rebuild_commands) the cron job stopped before its
     │                        switch; the previous mixes stay served
     ├── StoreBusyError       (recsys.cli.store_commands) `store gc` while a rebuild runs
+    ├── ClusterRebuildError  (recsys.jobs.cluster) no Dask scheduler answers, or a chunk of
+    │                        listeners failed on the cluster after its retries: nothing switched
     └── LinkChangedError     (recsys.curation.store) a curator's edit of a pair another
                              curator changed since they read it: refused, nothing written
 
