@@ -151,6 +151,30 @@ def load_registry(conn: sqlite3.Connection) -> TrustRegistry:
     )
 
 
+def search_trust(
+    conn: sqlite3.Connection, kind: TrustKind | None, needle: str, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """The first ``limit`` registry rows (by kind and id) of ``kind`` (all kinds: None) whose
+    id holds ``needle`` (case-insensitive), and how many there are in all: a page of a
+    registry that may hold every artist of a large catalogue."""
+    where, params = ["instr(lower(subject_id), ?) > 0"], [needle.casefold()]
+    if kind is not None:
+        where.append("kind = ?")
+        params.append(kind)
+    clause = " WHERE " + " AND ".join(where)
+    (total,) = conn.execute(f"SELECT COUNT(*) FROM trust_registry{clause}", params).fetchone()
+    rows = conn.execute(
+        "SELECT kind, subject_id, trusted, changed_by, changed_at, why FROM trust_registry"
+        f"{clause} ORDER BY kind, subject_id LIMIT ?",
+        (*params, limit),
+    )
+    found = [
+        {"kind": k, "id": s, "trusted": bool(t), "by": b, "at": a, "why": w}
+        for k, s, t, b, a, w in rows
+    ]
+    return found, int(total)
+
+
 def list_trust(conn: sqlite3.Connection, kind: TrustKind | None = None) -> list[dict[str, Any]]:
     query = "SELECT kind, subject_id, trusted, changed_by, changed_at, why FROM trust_registry"
     params: tuple[str, ...] = ()

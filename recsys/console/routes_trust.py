@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from pool.fields import FieldError, check_choice, check_id, check_score, check_text
 from pool.model import AiFlag, FlagSource, TrustKind
-from pool.state import add_flag, list_trust, set_trust, trust_row
+from pool.state import add_flag, search_trust, set_trust, trust_row
 from recsys.api.trail import synced_after_commit
 from recsys.console.web import (
     TRUST,
@@ -35,21 +35,19 @@ from recsys.curation.pool_names import pool_label_names, unknown_track, unknown_
 router = APIRouter(include_in_schema=False)
 KINDS = frozenset({"artist", "label", "partner"})
 SOURCES = frozenset({"curator", "label", "detector", "listener"})
-SHOWN = 500
+SHOWN = 200
 
 
 def _registry(staff: Staff, kind: str, q: str) -> tuple[list[dict[str, Any]], int]:
     found = staff.services
     catalog = found.live.current().context.catalog
     labels = pool_label_names(found.settings.state_dir, catalog.pool_version)
-    rows = list_trust(found.conn(), cast(TrustKind, kind) if kind in KINDS else None)
-    needle = q.strip().casefold()
-    if needle:
-        rows = [r for r in rows if needle in r["id"].casefold()]
-    for row in rows[:SHOWN]:
+    which = cast(TrustKind, kind) if kind in KINDS else None
+    rows, total = search_trust(found.conn(), which, q.strip(), SHOWN)
+    for row in rows:
         names = catalog.artist_names if row["kind"] == "artist" else labels
         row["name"] = names.get(row["id"]) if row["kind"] != "partner" else None
-    return rows[:SHOWN], len(rows)
+    return rows, total
 
 
 @router.get("/console/trust", name="console.trust")
