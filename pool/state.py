@@ -436,15 +436,19 @@ def load_serving_exclusions(
     )
 
 
-def review_queue(conn: sqlite3.Connection, rules: AiRules) -> list[dict[str, Any]]:
+def review_queue(
+    conn: sqlite3.Connection, rules: AiRules, flags: list[AiFlag] | None = None
+) -> list[dict[str, Any]]:
     """Tracks waiting for a curator, highest score first: withheld by the detector's review
-    band, only reported by listeners, or cleared once and waiting for a second curator."""
-    flags = load_flags(conn)
+    band, only reported by listeners, or cleared once and waiting for a second curator.
+    ``flags``: every flag, when the caller has loaded them already."""
+    flags = load_flags(conn) if flags is None else flags
     verdicts = judge_ai_flags(flags, load_reviews(conn), rules)
     requests = load_review_requests(conn)
+    waiting = verdicts.review_queue | requests.keys()
     scores: dict[str, float] = {}
     for flag in flags:
-        if flag.track_id in verdicts.review_queue or flag.track_id in requests:
+        if flag.track_id in waiting:
             scores[flag.track_id] = max(scores.get(flag.track_id, 0.0), flag.score)
     queue = []
     for track_id, score in sorted(scores.items(), key=lambda item: (-item[1], item[0])):

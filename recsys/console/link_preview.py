@@ -4,8 +4,9 @@ A curator adding, blocking or removing a link between artists A and B sees A's r
 and as it would be (tracks added and removed), and how many listeners' stored mixes play
 both artists. The "after" radio comes from the same generator as the real one, over the
 engine with only the pair's edge changed: the graph's weights and blocks are copied shallowly
-with A's and B's rows replaced, and the graph itself is cut down to the two hops a radio walks
-(a full copy of a large graph would cost seconds). Removing a block also rebuilds the
+with A's and B's rows replaced, and the graph is seen through an overlay of that one edge
+(``PairEdgeOverlay``: a copy of a large graph would cost seconds). Removing a block also
+rebuilds the
 generator's arrays, which hold the blocks the repetition rules check; that is rare and costs
 more. The edge the pair falls back to when a curated link or block goes is what ALS alone
 gives it (``als_pair_score``), as the next engine build would make it.
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import networkx as nx
 
@@ -134,7 +135,7 @@ def engine_after(engine: Engine, change: LinkChange, graph_settings: Any) -> Eng
     else:
         blocked[a], blocked[b] = partners_a - {b}, partners_b - {a}
     unblocks = was_blocked and change.kind != "block"
-    graph = _graph_after(ctx.graph, weights, change.artist, (a, b), edge, whole=unblocks)
+    graph = _graph_after(ctx.graph, (a, b), edge, whole=unblocks)
     context = replace(ctx, graph=graph, weights=weights, blocked=blocked, _shared={})
     if unblocks:
         # The repetition rules' arrays hold the old block: a generator of their own.
@@ -142,25 +143,34 @@ def engine_after(engine: Engine, change: LinkChange, graph_settings: Any) -> Eng
     return replace(engine, context=context)
 
 
+class PairEdgeOverlay:
+    """A graph with one pair's edge replaced, for the only lookup a radio makes of it (an
+    edge's data, for a track's reason: ``edge_reason``): copying even the seed's two hops of
+    a large graph costs more than the two radios. Not a ``networkx.Graph``: any other use
+    fails loudly rather than reading the wrong graph."""
+
+    def __init__(self, graph: nx.Graph, pair: tuple[str, str], edge: dict[str, Any] | None):
+        self._graph = graph
+        self._pair = frozenset(pair)
+        self._edge = edge
+
+    def __contains__(self, node: object) -> bool:
+        return node in self._graph
+
+    def get_edge_data(self, u: str, v: str, default: Any = None) -> Any:
+        if frozenset((u, v)) == self._pair:
+            return default if self._edge is None else self._edge
+        return self._graph.get_edge_data(u, v, default)
+
+
 def _graph_after(
-    graph: nx.Graph,
-    weights: Mapping[str, Mapping[str, float]],
-    seed: str,
-    pair: tuple[str, str],
-    edge: dict[str, Any] | None,
-    *,
-    whole: bool,
+    graph: nx.Graph, pair: tuple[str, str], edge: dict[str, Any] | None, *, whole: bool
 ) -> nx.Graph:
-    """The graph with the pair's edge changed: whole (for arrays built from it), or only the
-    seed's two hops (all a radio reads of it: the edges that give its tracks' reasons)."""
-    if whole:
-        changed = graph.copy()
-    else:
-        first = set(weights.get(seed, {})) | {seed}
-        near = set(first)
-        for artist in first:
-            near.update(weights.get(artist, {}))
-        changed = nx.Graph(graph.subgraph([artist for artist in near if artist in graph]))
+    """The graph with the pair's edge changed: a copy when arrays are built from it (a
+    block removed: the generator's own arrays), else an overlay of that one edge."""
+    if not whole:
+        return cast(nx.Graph, PairEdgeOverlay(graph, pair, edge))
+    changed = graph.copy()
     a, b = pair
     if changed.has_edge(a, b):
         changed.remove_edge(a, b)

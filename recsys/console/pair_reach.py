@@ -6,13 +6,13 @@ together. The stored payloads name the artists of each listener's mixes in their
 listeners and a preview must answer at once, so beyond ``SAMPLE`` listeners an even sample of
 them is read and the count is scaled up, and the page says so: an exact count of a small
 world, an estimate of a large one, never a number that pretends to be what it is not.
-Answers are kept per store version and pair.
+The sample's headers are read once per store version into an index (artist -> the sampled
+listeners whose mixes hold it), so a pair's count is one set intersection.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,7 +20,6 @@ from recsys.payload.codec import read_payload
 from recsys.store.base import MixStore, StoreUnavailableError
 
 SAMPLE = 500
-KEPT = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +42,28 @@ class PairReach:
         return round(self.holding * self.listeners / self.read)
 
 
+@dataclass(frozen=True, slots=True)
+class _Index:
+    """Per store version: the sampled listeners, and per artist those whose mixes hold it."""
+
+    version: str | None
+    read: int
+    listeners: int
+    holders: dict[str, frozenset[int]]
+
+    def reach(self, pair: tuple[str, str]) -> PairReach:
+        a, b = pair
+        both = self.holders.get(a, frozenset()) & self.holders.get(b, frozenset())
+        return PairReach(len(both), self.read, self.listeners)
+
+
 class PairReachCounter:
-    """``count`` with the answers of recent (store version, pair) questions kept."""
+    """``count`` over an index of the current store version's sampled headers, made once per
+    version (and per number of listeners)."""
 
     def __init__(self, sample: int = SAMPLE) -> None:
         self._sample = sample
-        self._answers: OrderedDict[tuple[str | None, str, str], PairReach] = OrderedDict()
+        self._index: _Index | None = None
         self._lock = threading.Lock()
 
     def count(
@@ -57,34 +72,27 @@ class PairReachCounter:
         """None when the store does not answer (the page says so rather than guessing)."""
         try:
             version = store.current_version()
-            key = (version, *pair)
             with self._lock:
-                known = self._answers.get(key)
-            if known is not None:
-                return known
-            reach = count_pair(store, listeners, pair, self._sample)
+                index = self._index
+                if index is None or (index.version, index.listeners) != (version, len(listeners)):
+                    index = self._index = index_sample(store, version, listeners, self._sample)
         except StoreUnavailableError:
             return None
-        with self._lock:
-            self._answers[key] = reach
-            if len(self._answers) > KEPT:
-                self._answers.popitem(last=False)
-        return reach
+        return index.reach(pair)
 
 
-def count_pair(
-    store: MixStore, listeners: Sequence[str], pair: tuple[str, str], sample: int
-) -> PairReach:
+def index_sample(
+    store: MixStore, version: str | None, listeners: Sequence[str], sample: int
+) -> _Index:
     """Read the stored headers of ``listeners`` (an even sample of ``sample`` of them)."""
     step = max(1, -(-len(listeners) // sample)) if sample > 0 else 1
     chosen = listeners[::step]
-    a, b = pair
-    holding = 0
-    for user_id in chosen:
+    holders: dict[str, set[int]] = {}
+    for position, user_id in enumerate(chosen):
         payload = store.read_user(user_id)
         if payload is None:
             continue
-        artists = read_payload(payload).mixes.artist_ids
-        if a in artists and b in artists:
-            holding += 1
-    return PairReach(holding, len(chosen), len(listeners))
+        for artist in read_payload(payload).mixes.artist_ids:
+            holders.setdefault(artist, set()).add(position)
+    frozen = {artist: frozenset(found) for artist, found in holders.items()}
+    return _Index(version, len(chosen), len(listeners), frozen)
