@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from pool.fields import check_id, check_text
+from recsys.domain.mix import Basis
 
 # check_id raises FieldError, a ValueError, which pydantic reports with the field's location.
 Id = Annotated[
@@ -86,6 +87,9 @@ class ReasonOut(BaseModel):
 class TrackOut(BaseModel):
     track_id: str
     artist_ids: list[str]
+    artist_names: list[str] = Field(
+        description="The artists' names, in the order of artist_ids (the pool's names)."
+    )
     title: str
     reason: ReasonOut
 
@@ -97,6 +101,15 @@ class MixOut(BaseModel):
     generated_at: str
     pool_version: str
     model_version: str
+    personalised: bool = Field(
+        description="Whether the mix was built from this listener's own listening history."
+    )
+    basis: Basis = Field(
+        description="What the mix was built on: 'your listening history' when personalised,"
+        " otherwise why not ('unknown listener', 'opted out', 'no listening history yet',"
+        " 'no model yet', 'store unavailable', or for a radio asked for no listener"
+        " 'no listener given')."
+    )
     tracks: list[TrackOut]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from recsys.domain.mix import Mix, MixKind, MixTrack
 from recsys.generators.context import GenerationContext
@@ -37,6 +37,10 @@ def format_mix_id(kind: str, digest: str) -> str:
 def make_mix(
     ctx: GenerationContext, kind: MixKind, key: str, title: str, tracks: list[MixTrack]
 ) -> Mix:
+    """A generator's mix, each track with its artists' names from the pool (the one place
+    every generator's tracks pass, so none can leave them out). Not yet stamped for a
+    listener (``Mix.stamped``): the generators know whether to personalise, not why not."""
+    name = ctx.catalog.name
     return Mix(
         mix_id=mix_id(ctx, kind, key),
         kind=kind,
@@ -44,5 +48,5 @@ def make_mix(
         generated_at=ctx.now,
         pool_version=ctx.catalog.pool_version,
         model_version=ctx.model_version,
-        tracks=tuple(tracks),
+        tracks=tuple(replace(t, artist_names=tuple(name(a) for a in t.artist_ids)) for t in tracks),
     )

@@ -46,6 +46,7 @@ from recsys.jobs.publish import (
 )
 from recsys.payload.codec import encode_user
 from recsys.payload.encoder import PayloadEncoder
+from recsys.serving.basis import listener_basis
 from recsys.serving.final_filter import final_filter
 from recsys.settings import Settings
 from recsys.state.schema import open_engine_state
@@ -141,14 +142,16 @@ def generate_user(engine: Engine, user_id: str) -> tuple[bytes, UserOutcome]:
 
 
 def _finish(engine: Engine, user: ChunkUser, output: UserOutput) -> tuple[bytes, UserOutcome]:
-    """A generated user through the final filter (as ``run_generator``), encoded."""
+    """A generated user through the final filter (as ``run_generator``), stamped with the
+    basis of their answers, encoded."""
     outcome = UserOutcome(notes=output.notes)
+    basis = listener_basis(engine, user)
     mixes = []
     for mix in output.mixes:
-        filtered, removed = final_filter(mix, engine.gate, user.exclusions)
+        filtered, removed = final_filter(mix.stamped(basis), engine.gate, user.exclusions)
         mixes.append(filtered)
         outcome.dropped.update(removed)
-    radar, removed = final_filter(output.release_radar, engine.gate, user.exclusions)
+    radar, removed = final_filter(output.release_radar.stamped(basis), engine.gate, user.exclusions)
     outcome.dropped.update(removed)
     outcome.mixes = len(mixes)
     outcome.tracks = sum(len(m.tracks) for m in mixes) + len(radar.tracks)
@@ -183,7 +186,7 @@ def _chunk_payloads(users: Sequence[str]) -> tuple[list[tuple[str, bytes]], User
     if _ENGINE is None or _GENERATOR is None or _ENCODER is None:
         raise RuntimeError("generate_all sets the engine before any chunk is generated")
     chunk = _GENERATOR.run([_ENGINE.listener(user_id) for user_id in users])
-    encoded = _ENCODER.encode(chunk)
+    encoded = _ENCODER.encode(chunk, [listener_basis(_ENGINE, user) for user in chunk.users])
     mixes, tracks, empty_radars, notes = encoded.totals()
     total = UserOutcome(mixes=mixes, tracks=tracks, empty_radars=empty_radars, notes=notes)
     payloads = encoded.payloads

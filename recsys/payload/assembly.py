@@ -23,6 +23,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from recsys.domain.mix import BASES
 from recsys.generators.batch_kernel import (
     MIX_ANCHOR1,
     MIX_ANCHOR2,
@@ -36,18 +37,21 @@ from recsys.generators.batch_kernel import (
 )
 from recsys.generators.result import MIX_DIGEST_LENGTH
 
-# Pieces, by number: a mix head is MIX_OPEN id MIX_TITLE title MIX_REST; a title is
+# Pieces, by number: a mix head is MIX_OPEN id MIX_TITLE title, then its rest; a title is
 # TITLE_MIX index TITLE_COLON name [TITLE_COMMA name] TITLE_MORE; a radar head is RADAR_OPEN
-# id RADAR_REST; a header is HEADER_0 bytes HEADER_1 tracks HEADER_2 artists HEADER_3 bytes
+# id, then its rest; a header is HEADER_0 bytes HEADER_1 tracks HEADER_2 artists HEADER_3 bytes
 # HEADER_4 tracks HEADER_5 artists HEADER_6 (the mixes' part, then the radar's); a track's
-# head is TRACK_OPEN id TRACK_ARTISTS artists TRACK_TITLE title TRACK_REASON, then its reason
-# follows.
-MIX_OPEN, MIX_TITLE, MIX_REST = 0, 1, 2
-TITLE_MIX, TITLE_COLON, TITLE_COMMA, TITLE_MORE = 3, 4, 5, 6
-RADAR_OPEN, RADAR_REST = 7, 8
-HEADER_0 = 9  # to HEADER_6 = 15
-TRACK_OPEN, TRACK_ARTISTS, TRACK_TITLE, TRACK_REASON = 16, 17, 18, 19
-PIECES = 20
+# head is TRACK_OPEN id TRACK_ARTISTS artists TRACK_NAMES names TRACK_TITLE title
+# TRACK_REASON, then its reason follows. A head's rest (its versions, whether it is
+# personalised and its basis, up to its tracks) depends on the listener's basis, number b of
+# ``domain.mix.BASES``: piece RESTS + 2 b for a mix, RESTS + 2 b + 1 for a radar.
+MIX_OPEN, MIX_TITLE = 0, 1
+TITLE_MIX, TITLE_COLON, TITLE_COMMA, TITLE_MORE = 2, 3, 4, 5
+RADAR_OPEN = 6
+HEADER_0 = 7  # to HEADER_6 = 13
+TRACK_OPEN, TRACK_ARTISTS, TRACK_NAMES, TRACK_TITLE, TRACK_REASON = 14, 15, 16, 17, 18
+RESTS = 19
+PIECES = RESTS + 2 * len(BASES)
 DIGEST = MIX_DIGEST_LENGTH
 _COMMA, _OPEN_LIST, _CLOSE_LIST, _CLOSE_OBJECT = 44, 91, 93, 125
 _OPEN_OBJECT, _QUOTE, _BACKSLASH = 123, 34, 92
@@ -147,19 +151,21 @@ def _put_tracks(buf, n, text, rows, column, reasons, start, stop):  # type: igno
 
 @njit(cache=True, _nrt=False)
 def _measure_heads(numbers, text, credits, sizes):  # type: ignore[no-untyped-def]
-    track_ids, titles, artist_ids, pieces = text
+    track_ids, titles, artist_ids, artist_names, pieces = text
     t_ptr, t_art = credits
     for k in range(len(numbers)):
         track = numbers[k]
         size = _len(pieces, TRACK_OPEN) + _len(track_ids, track) + _len(pieces, TRACK_ARTISTS)
         size += _list_size(artist_ids, t_art, t_ptr[track], t_ptr[track + 1])
+        size += _len(pieces, TRACK_NAMES)
+        size += _list_size(artist_names, t_art, t_ptr[track], t_ptr[track + 1])
         sizes[k] = size + _len(pieces, TRACK_TITLE) + _len(titles, track)
         sizes[k] += _len(pieces, TRACK_REASON)
 
 
 @njit(cache=True, _nrt=False)
 def _write_heads(buf, numbers, text, credits):  # type: ignore[no-untyped-def]
-    track_ids, titles, artist_ids, pieces = text
+    track_ids, titles, artist_ids, artist_names, pieces = text
     t_ptr, t_art = credits
     n = 0
     for k in range(len(numbers)):
@@ -168,6 +174,8 @@ def _write_heads(buf, numbers, text, credits):  # type: ignore[no-untyped-def]
         n = _put(buf, n, track_ids, track)
         n = _put(buf, n, pieces, TRACK_ARTISTS)
         n = _put_list(buf, n, artist_ids, t_art, t_ptr[track], t_ptr[track + 1])
+        n = _put(buf, n, pieces, TRACK_NAMES)
+        n = _put_list(buf, n, artist_names, t_art, t_ptr[track], t_ptr[track + 1])
         n = _put(buf, n, pieces, TRACK_TITLE)
         n = _put(buf, n, titles, track)
         n = _put(buf, n, pieces, TRACK_REASON)
@@ -177,8 +185,9 @@ def _write_heads(buf, numbers, text, credits):  # type: ignore[no-untyped-def]
 @njit(cache=True)
 def track_heads(numbers, text, credits):  # type: ignore[no-untyped-def]
     """The JSON objects of tracks ``numbers`` up to their reason (``payload.render.track_head``),
-    end to end, and each one's length. ``text`` holds the tables of track ids, titles and
-    artist ids, and the pieces; ``credits`` the tracks' artists (indptr, artists)."""
+    end to end, and each one's length. ``text`` holds the tables of track ids, titles,
+    artist ids and artist names (JSON, quoted), and the pieces; ``credits`` the tracks'
+    artists (indptr, artists)."""
     sizes = np.empty(len(numbers), np.int64)
     _measure_heads(numbers, text, credits, sizes)
     buf = np.empty(sizes.sum(), np.uint8)
@@ -198,23 +207,24 @@ def _title_size(text, index, first, second):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, _nrt=False)
-def _measure(users, rows, text, members, sizes):  # type: ignore[no-untyped-def]
+def _measure(users, rows, text, members, bases, sizes):  # type: ignore[no-untyped-def]
     """Per listener of ``users``, the bytes of their header, mixes and radar into ``sizes``."""
     mix_ptr, radar_ptr, mixes, tracks, radar, track_reasons, radar_reasons = rows
     pieces, track_ids, artist_ids = text[5], text[2], text[3]
     (mt_ptr, mt), (ma_ptr, ma), (rt_ptr, rt), (ra_ptr, ra) = members
     for k in range(len(users)):
         u = users[k]
+        rest = RESTS + 2 * bases[u]
         mixes_size = 2 + max(mix_ptr[u + 1] - mix_ptr[u] - 1, 0)
         for m in range(mix_ptr[u], mix_ptr[u + 1]):
             second = mixes[m, MIX_ANCHOR2] if mixes[m, MIX_ANCHORS] > 1 else -1
             title = _title_size(text, m - mix_ptr[u] + 1, mixes[m, MIX_ANCHOR1], second)
             head = _len(pieces, MIX_OPEN) + DIGEST + _len(pieces, MIX_TITLE) + title
-            mixes_size += head + _len(pieces, MIX_REST)
+            mixes_size += head + _len(pieces, rest)
             mixes_size += _tracks_size(
                 text, tracks, TRACK, track_reasons, mixes[m, MIX_START], mixes[m, MIX_STOP]
             )
-        radar_size = _len(pieces, RADAR_OPEN) + DIGEST + _len(pieces, RADAR_REST)
+        radar_size = _len(pieces, RADAR_OPEN) + DIGEST + _len(pieces, rest + 1)
         radar_size += _tracks_size(
             text, radar, RADAR_TRACK, radar_reasons, radar_ptr[u], radar_ptr[u + 1]
         )
@@ -234,8 +244,8 @@ def _measure(users, rows, text, members, sizes):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, inline="always")
-def _put_mixes(buf, n, u, rows, text, mix_digests):  # type: ignore[no-untyped-def]
-    """A listener's own mixes: a list of mix objects."""
+def _put_mixes(buf, n, u, rows, text, mix_digests, rest):  # type: ignore[no-untyped-def]
+    """A listener's own mixes: a list of mix objects (``rest``: their heads' rest piece)."""
     mix_ptr, mixes, tracks, track_reasons = rows[0], rows[2], rows[3], rows[5]
     names, pieces = text[4], text[5]
     buf[n] = _OPEN_LIST
@@ -257,7 +267,7 @@ def _put_mixes(buf, n, u, rows, text, mix_digests):  # type: ignore[no-untyped-d
             n = _put(buf, n, pieces, TITLE_COMMA)
             n = _put(buf, n, names, mixes[m, MIX_ANCHOR2])
         n = _put(buf, n, pieces, TITLE_MORE)
-        n = _put(buf, n, pieces, MIX_REST)
+        n = _put(buf, n, pieces, rest)
         n = _put_tracks(
             buf, n, text, tracks, TRACK, track_reasons, mixes[m, MIX_START], mixes[m, MIX_STOP]
         )
@@ -267,7 +277,7 @@ def _put_mixes(buf, n, u, rows, text, mix_digests):  # type: ignore[no-untyped-d
 
 
 @njit(cache=True, _nrt=False)
-def _write(buf, offsets, users, rows, text, members, digests, sizes):  # type: ignore[no-untyped-def]
+def _write(buf, offsets, users, rows, text, members, digests, bases, sizes):  # type: ignore[no-untyped-def]
     """The payloads of ``users`` end to end into ``buf`` (measured by ``_measure``); where
     each starts into ``offsets``. Returns the first miscounted listener's place, or -1."""
     radar_ptr, radar, radar_reasons = rows[1], rows[4], rows[6]
@@ -277,6 +287,7 @@ def _write(buf, offsets, users, rows, text, members, digests, sizes):  # type: i
     n = 0
     for k in range(len(users)):
         u = users[k]
+        rest = RESTS + 2 * bases[u]
         start = n
         offsets[k] = n
         header_size, mixes_size, radar_size = sizes[k, 0], sizes[k, 1], sizes[k, 2]
@@ -297,13 +308,13 @@ def _write(buf, offsets, users, rows, text, members, digests, sizes):  # type: i
         n = _put(buf, n, pieces, HEADER_0 + 5)
         n = _put_list(buf, n, artist_ids, ra, ra_ptr[u], ra_ptr[u + 1])
         n = _put(buf, n, pieces, HEADER_0 + 6)
-        n = _put_mixes(buf, n, u, rows, text, mix_digests)  # the mixes: a list of mix objects
+        n = _put_mixes(buf, n, u, rows, text, mix_digests, rest)  # a list of mix objects
         # The Release Radar: one mix object.
         n = _put(buf, n, pieces, RADAR_OPEN)
         for i in range(DIGEST):
             buf[n + i] = radar_digests[u, i]
         n += DIGEST
-        n = _put(buf, n, pieces, RADAR_REST)
+        n = _put(buf, n, pieces, rest + 1)
         n = _put_tracks(
             buf, n, text, radar, RADAR_TRACK, radar_reasons, radar_ptr[u], radar_ptr[u + 1]
         )
@@ -326,6 +337,7 @@ def assemble_payloads(  # type: ignore[no-untyped-def]
     text,
     mix_digests,
     radar_digests,
+    bases,
 ):
     """The uncompressed payloads of the chunk's listeners at positions ``users`` (sorted),
     end to end in ``buf`` (a larger copy when it is too small; the caller keeps it for the
@@ -336,19 +348,19 @@ def assemble_payloads(  # type: ignore[no-untyped-def]
     tables (text, start, stop) of track heads (``track_heads``), reasons, track ids, artist
     ids and artist names (JSON; names without their quotes), then the constant pieces;
     ``mix_digests`` the id digits of each mix row, and ``radar_digests`` of each listener's
-    radar."""
+    radar; ``bases`` each listener's basis (its number in ``domain.mix.BASES``)."""
     every = np.arange(len(radar_digests) + 1)
     mix_ptr = np.searchsorted(mixes[:, MIX_USER], every)
     radar_ptr = np.searchsorted(radar[:, RADAR_USER], every)
     rows = (mix_ptr, radar_ptr, mixes, tracks, radar, track_reasons, radar_reasons)
     sizes = np.empty((len(users), 3), np.int64)
-    _measure(users, rows, text, members, sizes)
+    _measure(users, rows, text, members, bases, sizes)
     total = 4 * len(users) + sizes.sum()
     if total > len(buf):
         buf = np.empty(max(2 * len(buf), total), np.uint8)
     offsets = np.empty(len(users) + 1, np.int64)
     digests = (mix_digests, radar_digests)
-    miscounted = _write(buf, offsets, users, rows, text, members, digests, sizes)
+    miscounted = _write(buf, offsets, users, rows, text, members, digests, bases, sizes)
     if miscounted >= 0:
         raise AssertionError("a payload's size was miscounted")
     return buf, offsets

@@ -26,7 +26,9 @@ import zstandard
 from recsys.domain.mix import Mix
 from recsys.payload.render import MixRenderer
 
-PAYLOAD_VERSION = 2
+# 3: mixes say whether they are personalised and on what basis, tracks name their artists.
+# A read serves older payloads through the final filter's way, which fills both in.
+PAYLOAD_VERSION = 3
 _HEADER = struct.Struct(">I")  # length of the header that precedes the rendered parts
 
 

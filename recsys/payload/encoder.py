@@ -12,6 +12,7 @@ byte.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from recsys.domain.mix import MixKind
+from recsys.domain.mix import BASES, PERSONAL_BASIS, Basis, MixKind
 from recsys.generators.batch import (
     RADAR_TITLE,
     BatchGenerator,
@@ -124,7 +125,7 @@ def payload_pieces(
     as everywhere else, so they cannot differ."""
     marker, title_marker, index = "@ID@", "@TITLE@", "7"
 
-    def head(kind: MixKind, title: str) -> bytes:
+    def head(kind: MixKind, title: str, basis: Basis = PERSONAL_BASIS) -> bytes:
         return mix_head(
             format_mix_id(kind, marker),
             kind,
@@ -132,22 +133,34 @@ def payload_pieces(
             generated_at=generated_at,
             pool_version=pool_version,
             model_version=model_version,
+            personalised=basis == PERSONAL_BASIS,
+            basis=basis,
         )
 
-    mix = _split(head("mix", title_marker), [marker.encode(), title_marker.encode()])
+    # A head's rest (after its title, or a radar's after its id) per basis; what comes
+    # before is the same for every basis.
+    rests = []
+    for basis in BASES:
+        rests.append(
+            _split(head("mix", title_marker, basis), [marker.encode(), title_marker.encode()])[2]
+        )
+        rests.append(_split(head("release_radar", RADAR_TITLE, basis), [marker.encode()])[1])
+    mix = _split(head("mix", title_marker), [marker.encode(), title_marker.encode()])[:2]
     # A title's pieces, JSON-escaped as the head escapes the whole title.
     escaped = orjson.dumps(mix_title(index, ["@1@", "@2@"]))[1:-1]
     title = _split(escaped, [index.encode(), b"@1@", b"@2@"])
     one = orjson.dumps(mix_title(index, ["@1@"]))[1:-1]
     if one != b"".join((title[0], index.encode(), title[1], b"@1@", title[3])):
         raise ValueError("mix titles are no longer 'prefix index: names suffix'")
-    radar = _split(head("release_radar", RADAR_TITLE), [marker.encode()])
+    radar = _split(head("release_radar", RADAR_TITLE), [marker.encode()])[:1]
     # The sizes' places are marked with strings too: a number could occur in the pool's name.
     part = {"bytes": "@B@", "tracks": ["@T@"], "artists": ["@A@"], "pools": [pool_version]}
     header = orjson.dumps({"v": PAYLOAD_VERSION, "mixes": part, "release_radar": part})
     header_pieces = _split(header, [b'"@B@"', b'"@T@"', b'"@A@"'] * 2)
-    track = _split(track_head("@T@", ("@A@",), "@N@"), [b'"@T@"', b'"@A@"', b'"@N@"'])
-    pieces = [*mix, *title, *radar, *header_pieces, *track]
+    track = _split(
+        track_head("@T@", ("@A@",), ("@M@",), "@N@"), [b'"@T@"', b'"@A@"', b'"@M@"', b'"@N@"']
+    )
+    pieces = [*mix, *title, *radar, *header_pieces, *track, *rests]
     if len(pieces) != PIECES:
         raise AssertionError(f"{len(pieces)} payload pieces, not {PIECES}")
     lengths = np.fromiter(map(len, pieces), np.int64, len(pieces))
@@ -202,12 +215,14 @@ class PayloadEncoder:
         tracks, artists = len(arrays.track_ids), len(arrays.artist_ids)
         # Rendered as met (``_fill``): per track its id's JSON, its title's, and its object up
         # to the reason; per reason number (``reason_ids``) its JSON closing the track; per
-        # artist its id's JSON and its name's, without quotes (for mix titles).
+        # artist its id's JSON, its name's (for tracks) and its name's without quotes (for
+        # mix titles).
         self._titles = TextTable(tracks)
         self._heads = TextTable(tracks)
         self._track_json = TextTable(tracks)
         self._reasons = TextTable(3 * artists + len(self._g_nbr) + 1)
         self._artist_json = TextTable(artists)
+        self._name_json = TextTable(artists)
         self._names = TextTable(artists)
         self._generated_at = ctx.now.isoformat()
         pool, model = ctx.catalog.pool_version, ctx.model_version
@@ -223,13 +238,17 @@ class PayloadEncoder:
         rebuild does it once before its workers fork, not once in every worker."""
         if empty.users:
             raise ValueError("warm_up takes a chunk of no listener")
-        self.encode(empty)
+        self.encode(empty, [])
         first = np.arange(min(1, len(self._track_ids)))
         self._fill_tracks(first)
         self._fill_names(np.arange(min(1, len(self._artist_ids))))
 
-    def encode(self, chunk: CompiledChunk) -> EncodedChunk:
-        """Each user's payload, or None where the ``Mix`` way must make it."""
+    def encode(self, chunk: CompiledChunk, bases: Sequence[Basis]) -> EncodedChunk:
+        """Each user's payload, or None where the ``Mix`` way must make it; ``bases`` is
+        each user's basis (``serving.basis.listener_basis``), one of ``domain.mix.BASES``."""
+        if len(bases) != len(chunk.users):
+            raise ValueError(f"{len(bases)} bases for {len(chunk.users)} users")
+        basis_numbers = np.fromiter(map(BASES.index, bases), np.int64, len(bases))
         self._fill(chunk)
         n = len(chunk.users)
         mix_ptr, radar_ptr = chunk.bounds
@@ -266,6 +285,7 @@ class PayloadEncoder:
                 self._pieces,
             ),
             *self._digests(chunk, assembled),
+            basis_numbers,
         )
         view = memoryview(self._buffer)
         for k, position in enumerate(assembled.tolist()):
@@ -322,6 +342,8 @@ class PayloadEncoder:
         artists = self._artist_json.missing(credits)
         if artists:
             self._artist_json.add_json(artists, [self._artist_ids[a] for a in artists])
+            name = self._ctx.catalog.name
+            self._name_json.add_json(artists, [name(self._artist_ids[a]) for a in artists])
         found = [self._ctx.catalog.tracks[self._track_ids[t]] for t in new]
         self._titles.add_json(new, [t.title for t in found])
         self._track_json.add_json(new, [t.track_id for t in found])
@@ -329,6 +351,7 @@ class PayloadEncoder:
             self._track_json.arrays,
             self._titles.arrays,
             self._artist_json.arrays,
+            self._name_json.arrays,
             self._pieces,
         )
         heads, sizes = track_heads(numbers, text, self._credits)

@@ -16,14 +16,29 @@ from recsys.domain.mix import Mix, MixTrack, Reason
 _REASON_KEY = b',"reason":'
 
 
-def track_head(track_id: str, artist_ids: tuple[str, ...], title: str) -> bytes:
+def track_head(
+    track_id: str, artist_ids: tuple[str, ...], artist_names: tuple[str, ...], title: str
+) -> bytes:
     """A track's JSON object up to its reason: append the reason's JSON and ``}``."""
-    fields = {"track_id": track_id, "artist_ids": list(artist_ids), "title": title}
+    fields = {
+        "track_id": track_id,
+        "artist_ids": list(artist_ids),
+        "artist_names": list(artist_names),
+        "title": title,
+    }
     return orjson.dumps(fields)[:-1] + _REASON_KEY
 
 
 def mix_head(
-    mix_id: str, kind: str, title: str, *, generated_at: str, pool_version: str, model_version: str
+    mix_id: str,
+    kind: str,
+    title: str,
+    *,
+    generated_at: str,
+    pool_version: str,
+    model_version: str,
+    personalised: bool,
+    basis: str,
 ) -> bytes:
     """A mix's JSON object up to its tracks: append the tracks joined by ``,`` and ``]}``."""
     fields = {
@@ -33,6 +48,8 @@ def mix_head(
         "generated_at": generated_at,
         "pool_version": pool_version,
         "model_version": model_version,
+        "personalised": personalised,
+        "basis": basis,
     }
     return orjson.dumps(fields)[:-1] + b',"tracks":['
 
@@ -44,8 +61,8 @@ class MixRenderer:
 
     def __init__(self, max_tracks: int = 200_000) -> None:
         self._max_tracks = max_tracks
-        # track id -> (artists, title, the track's JSON object up to its reason)
-        self._tracks: dict[str, tuple[tuple[str, ...], str, bytes]] = {}
+        # track id -> (artists, their names, title, the track's JSON object up to its reason)
+        self._tracks: dict[str, tuple[tuple[str, ...], tuple[str, ...], str, bytes]] = {}
         # id of a reason -> (the reason, its JSON). Generators share reason objects (one per
         # anchor in a mix, one per graph edge in a rebuild); holding the object keeps its id
         # from being reused by another while it is cached.
@@ -53,12 +70,12 @@ class MixRenderer:
 
     def _head(self, track: MixTrack) -> bytes:
         cached = self._tracks.get(track.track_id)
-        if cached is not None and cached[0] == track.artist_ids and cached[1] == track.title:
-            return cached[2]
-        head = track_head(track.track_id, track.artist_ids, track.title)
+        if cached is not None and cached[:3] == (track.artist_ids, track.artist_names, track.title):
+            return cached[3]
+        head = track_head(track.track_id, track.artist_ids, track.artist_names, track.title)
         if len(self._tracks) >= self._max_tracks:
             self._tracks.clear()
-        self._tracks[track.track_id] = (track.artist_ids, track.title, head)
+        self._tracks[track.track_id] = (track.artist_ids, track.artist_names, track.title, head)
         return head
 
     def _reason(self, reason: Reason) -> bytes:
@@ -81,6 +98,8 @@ class MixRenderer:
             generated_at=mix.generated_at.isoformat(),
             pool_version=mix.pool_version,
             model_version=mix.model_version,
+            personalised=mix.personalised,
+            basis=mix.basis,
         )
         return head + b",".join(parts) + b"]}"
 

@@ -2,7 +2,8 @@
 
 One function per endpoint of docs/contract.md section 5, shared by the CLI (`recsys mixes`, ...)
 and the HTTP API, so both print exactly the same JSON. Every mix passes the final filter inside
-``run_generator`` before it is returned.
+``run_generator`` before it is returned, and is stamped with the basis it was built on
+(``serving.basis``): personalised or not, and why not.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from typing import Any, Literal
 import orjson
 
 from recsys.domain.exclusions import UserExclusions
-from recsys.domain.mix import Mix, mix_from_dict
+from recsys.domain.mix import STORE_UNAVAILABLE, Mix, mix_from_dict
 from recsys.engine.loading import Engine
 from recsys.errors import NotFoundError
 from recsys.generators.context import anonymous
 from recsys.generators.registry import GenerationRequest, run_generator
 from recsys.graph.similar_artists import similar_artists
 from recsys.payload.codec import PAYLOAD_VERSION, StoredPart, read_payload
+from recsys.serving.basis import basis_of
 from recsys.serving.final_filter import StoredReadGate, filter_changes, final_filter
 from recsys.store.base import MixStore, StoreUnavailableError
 
@@ -32,16 +34,22 @@ def _only(mixes: tuple[Mix, ...]) -> Mix:
     return mixes[0]
 
 
+def _generate(name: str, engine: Engine, request: GenerationRequest) -> tuple[Mix, ...]:
+    """``run_generator``'s mixes, stamped with the basis of the request's listener."""
+    result, _ = run_generator(name, engine, request)
+    basis = basis_of(engine, request.user)
+    return tuple(m.stamped(basis) for m in result.mixes)
+
+
 def user_mixes(engine: Engine, user_id: str) -> dict[str, Any]:
     request = GenerationRequest(user=engine.profile(user_id))
-    result, _ = run_generator("personal_mixes", engine, request)
-    return {"user_id": user_id, "mixes": [m.as_dict() for m in result.mixes]}
+    mixes = _generate("personal_mixes", engine, request)
+    return {"user_id": user_id, "mixes": [m.as_dict() for m in mixes]}
 
 
 def release_radar(engine: Engine, user_id: str) -> dict[str, Any]:
     request = GenerationRequest(user=engine.profile(user_id))
-    result, _ = run_generator("release_radar", engine, request)
-    return _only(result.mixes).as_dict()
+    return _only(_generate("release_radar", engine, request)).as_dict()
 
 
 def _limited(mix: Mix, limit: int | None) -> dict[str, Any]:
@@ -63,8 +71,7 @@ def artist_radio(
         raise NotFoundError(f"unknown artist: {artist_id} is not a verified artist of the pool")
     user = engine.profile(user_id) if user_id is not None else None
     request = GenerationRequest(user=user, seed_artist=artist_id)
-    result, _ = run_generator("artist_radio", engine, request)
-    return _limited(_only(result.mixes), limit)
+    return _limited(_only(_generate("artist_radio", engine, request)), limit)
 
 
 def track_radio(
@@ -74,8 +81,7 @@ def track_radio(
         raise NotFoundError(f"unknown track: {track_id} is not a playable track of the pool")
     user = engine.profile(user_id) if user_id is not None else None
     request = GenerationRequest(user=user, seed_track=track_id)
-    result, _ = run_generator("track_radio", engine, request)
-    return _limited(_only(result.mixes), limit)
+    return _limited(_only(_generate("track_radio", engine, request)), limit)
 
 
 def similar(engine: Engine, artist_id: str, limit: int) -> dict[str, Any]:
@@ -101,20 +107,25 @@ def similar(engine: Engine, artist_id: str, limit: int) -> dict[str, Any]:
     }
 
 
-def _hydrate(engine: Engine, stored: dict[str, Any]) -> Mix:
-    """A stored mix with titles and artists from the current pool (a track the pool no
-    longer holds keeps no metadata and is removed by the final filter)."""
+def _hydrate(engine: Engine, stored: dict[str, Any], user_id: str) -> Mix:
+    """A stored mix with titles, artists and their names from the current pool (a track the
+    pool no longer holds keeps no metadata and is removed by the final filter). A mix stored
+    before mixes carried their basis is stamped with the listener's basis now."""
     mix = mix_from_dict(stored)
-    tracks = engine.context.catalog.tracks
+    if "basis" not in stored:
+        mix = mix.stamped(basis_of(engine, engine.listener(user_id)))
+    catalog = engine.context.catalog
     return mix.with_tracks(
         tuple(
             replace(
                 t,
-                artist_ids=track.artist_ids if track else (),
+                artist_ids=artists,
+                artist_names=tuple(catalog.name(a) for a in artists),
                 title=track.title if track else "",
             )
             for t in mix.tracks
-            for track in (tracks.get(t.track_id),)
+            for track in (catalog.tracks.get(t.track_id),)
+            for artists in (track.artist_ids if track else (),)
         )
     )
 
@@ -192,7 +203,8 @@ def _stored_json(
     mixes = parsed if kind == "mixes" else [parsed]
     blocked = engine.context.blocked
     filtered = [
-        final_filter(_hydrate(engine, m), gate, exclusions, blocked)[0].as_dict() for m in mixes
+        final_filter(_hydrate(engine, m, user_id), gate, exclusions, blocked)[0].as_dict()
+        for m in mixes
     ]
     return orjson.dumps(filtered if kind == "mixes" else filtered[0])
 
@@ -246,6 +258,7 @@ def _fallback(
 ) -> dict[str, Any]:
     request = GenerationRequest(user=anonymous(user_id, exclusions))
     result, _ = run_generator(name, engine, request)
+    mixes = [m.stamped(STORE_UNAVAILABLE).as_dict() for m in result.mixes]
     if name == "personal_mixes":
-        return {"user_id": user_id, "mixes": [m.as_dict() for m in result.mixes]}
-    return _only(result.mixes).as_dict()
+        return {"user_id": user_id, "mixes": mixes}
+    return mixes[0]

@@ -28,6 +28,7 @@ from recsys.jobs.rebuild import (
 )
 from recsys.listening.history import load_history
 from recsys.serving import answers
+from recsys.serving.basis import listener_basis
 from recsys.settings import Settings, load_settings
 from recsys.state.privacy import erase_user
 from recsys.state.schema import open_engine_state
@@ -321,5 +322,7 @@ def test_a_cold_preparation_generates_as_a_warm_one(tmp_path: Path) -> None:
     payloads = []
     for cold in (False, True):
         generation = prepare_generation(world.engine, cold=cold)
-        payloads.append(generation.encoder.encode(generation.generator.run(users)).payloads)
+        bases = [listener_basis(world.engine, user) for user in users]
+        chunk = generation.generator.run(users)
+        payloads.append(generation.encoder.encode(chunk, bases).payloads)
     assert payloads[0] == payloads[1] and any(payloads[0])

@@ -12,12 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from recsys.domain.mix import OPTED_OUT, PERSONAL_BASIS, UNKNOWN_LISTENER
 from recsys.engine.loading import Engine
 from recsys.generators.batch import BatchGenerator
 from recsys.generators.batch_arrays import build_generation_arrays
 from recsys.generators.context import UserProfile
 from recsys.payload.codec import decompress_payload, encode_user, read_payload
 from recsys.payload.encoder import PayloadEncoder
+from recsys.serving.basis import listener_basis
 from recsys.serving.final_filter import ServingGate, final_filter
 from tests.recsys.trained_world import train_world
 
@@ -47,12 +49,15 @@ def test_encoded_payloads_are_those_of_the_mix_way(tmp_path: Path) -> None:
         engine.gate.pool_track_ids,
         replace(exclusions, taken_down=exclusions.taken_down | {flagged}),
     )
-    encoded = PayloadEncoder(generator, gate).encode(chunk)
+    bases = [listener_basis(engine, user) for user in profiles]
+    encoded = PayloadEncoder(generator, gate).encode(chunk, bases)
     flagged_users, compared, anonymous_encoded, excluding_encoded = 0, 0, 0, 0
+    encoded_bases: set[str] = set()
     for position, (user, found) in enumerate(zip(profiles, encoded.payloads, strict=True)):
         output = generator.output(chunk, position)
-        mixes = [final_filter(m, gate, user.exclusions)[0] for m in output.mixes]
-        radar = final_filter(output.release_radar, gate, user.exclusions)[0]
+        basis = bases[position]
+        mixes = [final_filter(m.stamped(basis), gate, user.exclusions)[0] for m in output.mixes]
+        radar = final_filter(output.release_radar.stamped(basis), gate, user.exclusions)[0]
         expected = decompress_payload(encode_user(mixes, radar))
         given = [t for m in (*output.mixes, output.release_radar) for t in m.tracks]
         held = {t.track_id for t in given}
@@ -67,6 +72,7 @@ def test_encoded_payloads_are_those_of_the_mix_way(tmp_path: Path) -> None:
         compared += 1
         excluding_encoded += excluding
         anonymous_encoded += not user.personalised
+        encoded_bases.add(basis)
         assert decompress_payload(found) == expected, user.user_id
         stored = read_payload(found)
         assert encoded.mixes[position] == len(mixes)
@@ -78,6 +84,8 @@ def test_encoded_payloads_are_those_of_the_mix_way(tmp_path: Path) -> None:
     assert compared > 0.9 * len(profiles)
     assert anonymous_encoded >= 3  # opt-outs and strangers: the popular anchors' mixes
     assert excluding_encoded >= 1  # listeners with exclusions, their own mixes encoded
+    # Mix heads of several bases assembled, each byte for byte the Mix way's.
+    assert encoded_bases >= {PERSONAL_BASIS, OPTED_OUT, UNKNOWN_LISTENER}
 
 
 def test_listeners_without_personalisation_get_their_own_mix_ids(tmp_path: Path) -> None:
@@ -93,8 +101,13 @@ def test_listeners_without_personalisation_get_their_own_mix_ids(tmp_path: Path)
     ]
     assert len(anonymous) >= 3  # opt-outs of the world, and listeners never seen
     chunk = generator.run(anonymous)
-    found = PayloadEncoder(generator, engine.gate).encode(chunk).payloads
+    bases = [listener_basis(engine, user) for user in anonymous]
+    found = PayloadEncoder(generator, engine.gate).encode(chunk, bases).payloads
     assert all(payload is not None for payload in found)
+    # Each says it is not personalised, and why (opted out, a stranger, no history yet).
+    stored = [read_payload(payload).mixes.parsed() for payload in found if payload is not None]
+    assert not any(m["personalised"] for mixes in stored for m in mixes)
+    assert {m["basis"] for mixes in stored for m in mixes} >= {OPTED_OUT, UNKNOWN_LISTENER}
     assert len(set(found)) == len(anonymous)  # each under their own mix ids
     outputs = [generator.output(chunk, i) for i in range(len(anonymous))]
     tracks = {tuple(t.track_id for m in o.mixes for t in m.tracks) for o in outputs}
@@ -116,8 +129,9 @@ def test_an_encoder_warmed_up_before_the_fork_encodes_as_a_fresh_one(tmp_path: P
     warmed = PayloadEncoder(generator, engine.gate)
     warmed.warm_up(generator.warm_up())
     warmed.render_catalogue()
-    fresh = PayloadEncoder(generator, engine.gate).encode(chunk)
-    assert warmed.encode(chunk).payloads == fresh.payloads
+    bases = [listener_basis(engine, user) for user in profiles]
+    fresh = PayloadEncoder(generator, engine.gate).encode(chunk, bases)
+    assert warmed.encode(chunk, bases).payloads == fresh.payloads
     assert sum(p is not None for p in fresh.payloads) > 0.9 * len(profiles)
     with pytest.raises(ValueError, match="no listener"):
         warmed.warm_up(chunk)

@@ -23,6 +23,14 @@ from recsys.api import create_app
 from recsys.api.errors import error_body
 from recsys.curation.links import make_link
 from recsys.curation.store import put_link
+from recsys.domain.mix import (
+    BASES,
+    NO_LISTENER,
+    OPTED_OUT,
+    PERSONAL_BASIS,
+    STORE_UNAVAILABLE,
+    UNKNOWN_LISTENER,
+)
 from recsys.serving import answers
 from recsys.state.schema import open_engine_state
 from recsys.state.tokens import revoke_token
@@ -438,3 +446,76 @@ def test_openapi_documents_every_endpoint_and_the_bearer_scheme(api: Api) -> Non
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert "security" not in spec["paths"]["/v1/users/{user_id}/mixes"]["get"]
     assert "security" in spec["paths"]["/v1/flags"]["post"]
+
+
+def _mixes_of(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """The mixes of a listener's answer (``{"mixes": [...]}``) or the one mix it is."""
+    return list(answer["mixes"]) if "mixes" in answer else [answer]
+
+
+def _bases(api: Api, path: str) -> set[tuple[bool, str]]:
+    answer = api.client.get(path)
+    assert answer.status_code == 200, answer.text
+    return {(m["personalised"], m["basis"]) for m in _mixes_of(answer.json())}
+
+
+def test_every_mix_answer_says_whether_it_is_personalised_and_why(api: Api) -> None:
+    engine = api.app.state.services.live.engine
+    opted_out = sorted(engine.optouts)[0]
+    artist = next(iter(engine.context.graph))
+    personal = (True, PERSONAL_BASIS)
+    assert _bases(api, f"/v1/users/{USER}/mixes") == {personal}  # stored, served as stored
+    assert _bases(api, f"/v1/users/{USER}/release-radar") == {personal}
+    assert _bases(api, f"/v1/radio/artist/{artist}?user_id={USER}") == {personal}
+    assert _bases(api, f"/v1/radio/artist/{artist}") == {(False, NO_LISTENER)}
+    assert _bases(api, "/v1/users/never-seen/mixes") == {(False, UNKNOWN_LISTENER)}
+    assert _bases(api, "/v1/users/never-seen/release-radar") == {(False, UNKNOWN_LISTENER)}
+    assert _bases(api, f"/v1/users/{opted_out}/mixes") == {(False, OPTED_OUT)}
+    api.store.down = True  # for a listener not read yet (the answers above are cached)
+    assert _bases(api, "/v1/users/u0000002/mixes") == {(False, STORE_UNAVAILABLE)}
+    assert _bases(api, "/v1/users/u0000002/release-radar") == {(False, STORE_UNAVAILABLE)}
+
+
+def test_every_mix_track_names_its_artists_in_order(api: Api) -> None:
+    names = api.app.state.services.live.engine.context.catalog.artist_names
+    artist = next(iter(api.app.state.services.live.engine.context.graph))
+    tracks = [
+        track
+        for path in (
+            f"/v1/users/{USER}/mixes",
+            f"/v1/users/{USER}/release-radar",
+            "/v1/users/never-seen/mixes",
+            f"/v1/radio/artist/{artist}",
+        )
+        for mix in _mixes_of(api.client.get(path).json())
+        for track in mix["tracks"]
+    ]
+    assert tracks
+    for track in tracks:
+        assert track["artist_names"] == [names[a] for a in track["artist_ids"]], track
+    # A stored mix read through the final filter's way (the listener excluded a track of it
+    # since the rebuild) is named and stamped as well.
+    stored = api.client.get(f"/v1/users/{USER}/mixes").json()["mixes"]
+    excluded = stored[0]["tracks"][0]["track_id"]
+    body = {"kind": "track", "id": excluded}
+    added = api.client.post(f"/v1/users/{USER}/exclusions", json=body, headers=api.as_role("app"))
+    assert added.status_code in (200, 201), added.text
+    filtered = api.client.get(f"/v1/users/{USER}/mixes").json()["mixes"]
+    assert excluded not in {t["track_id"] for m in filtered for t in m["tracks"]}
+    assert {(m["personalised"], m["basis"]) for m in filtered} == {(True, PERSONAL_BASIS)}
+    for track in (t for m in filtered for t in m["tracks"]):
+        assert track["artist_names"] == [names[a] for a in track["artist_ids"]], track
+
+
+def test_openapi_documents_the_basis_and_the_artist_names(api: Api) -> None:
+    schemas = api.client.get("/openapi.json").json()["components"]["schemas"]
+    mix, track = schemas["MixOut"], schemas["TrackOut"]
+    assert {"personalised", "basis"} <= set(mix["required"])
+    assert mix["properties"]["personalised"]["type"] == "boolean"
+    assert set(mix["properties"]["basis"]["enum"]) == set(BASES)
+    assert "artist_names" in track["required"]
+    # The pinned fields stay.
+    assert {"mix_id", "kind", "title", "generated_at", "pool_version", "model_version"} <= set(
+        mix["required"]
+    )
+    assert {"track_id", "artist_ids", "title", "reason"} <= set(track["required"])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from recsys.domain.mix import Mix, MixTrack, Reason
+from recsys.domain.mix import PERSONAL_BASIS, Mix, MixTrack, Reason
 from recsys.payload.codec import PAYLOAD_VERSION, decode_user, encode_user
 from recsys.store.base import MixStore, StoreIntegrityError
 from recsys.store.embedded import EmbeddedStore
@@ -28,9 +28,13 @@ def _payload(tag: str) -> bytes:
         AT,
         "pool-1",
         "als-1",
-        (MixTrack("t1", ("a",), "One", Reason("history", {"artist_id": "a"})),),
+        (
+            MixTrack(
+                "t1", ("a",), "One", Reason("history", {"artist_id": "a"}), artist_names=("A",)
+            ),
+        ),
     )
-    return encode_user([mix], None)
+    return encode_user([mix.stamped(PERSONAL_BASIS)], None)
 
 
 @pytest.fixture(params=["embedded", pytest.param("redis", marks=pytest.mark.redis)])
@@ -51,10 +55,13 @@ def test_payload_round_trip() -> None:
         {
             "track_id": "t1",
             "artist_ids": ["a"],
+            "artist_names": ["A"],
             "title": "One",
             "reason": {"type": "history", "via": {"artist_id": "a"}},
         }
     ]
+    assert document["mixes"][0]["personalised"] is True
+    assert document["mixes"][0]["basis"] == PERSONAL_BASIS
     assert document["release_radar"] is None
 
 
