@@ -1,3 +1,3 @@
 """Listening data: streamed from the feed, screened for fraud, turned into training matrices."""
 
-__all__ = ["fraud", "history", "reader", "training"]
+__all__ = ["fraud", "fraud_kernel", "history", "reader", "training"]

@@ -1,26 +1,31 @@
-"""Streaming reader for ``listens/*.csv`` into compact integer arrays.
+"""Columnar reader for ``listens/*.csv`` into compact integer arrays.
 
 A service's listening log is the largest input by far, so rows are never held as Python
-objects: each good row becomes five integers appended to typed buffers. Rows that fail to
-parse are counted and reported with file and line; plays of tracks the catalog does not know
-are counted and dropped; opted-out and erased users never enter the log at all.
+objects. Each file is read in blocks of whole lines; pyarrow's CSV parser splits a block into
+columns and dictionary-encodes its ids, so Python touches only each block's distinct ids
+(checked once, mapped onto the vocabularies) and numpy does the rest, dates included. A block
+with anything unusual in it (quotes, a blank line, bytes that are not UTF-8, a value that breaks
+a rule) is read again in smaller pieces, and a piece that still fails line by line under the
+same rules, so every bad row is reported with file and line. Plays of tracks the catalog does
+not know are counted and dropped; opted-out and erased users never enter the log at all.
 """
 
 from __future__ import annotations
 
 import csv
-from array import array
 from collections import Counter
-from collections.abc import Container, Sequence
+from collections.abc import Container
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from itertools import repeat
 from operator import attrgetter
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
 from pool.feeds import split_csv_line, without_bom
 from pool.fields import MAX_ID_LENGTH
@@ -31,7 +36,11 @@ LISTENS_GLOB = "listens/*.csv"
 COLUMNS = ("user_id", "track_id", "played_at", "ms_played", "plays")
 MAX_PLAYS_PER_ROW = 100_000
 MAX_ISSUES_KEPT = 200
-CHUNK_BYTES = 8 << 20
+# A block is parsed as one table; a bigger one repeats fewer ids across blocks (each block's
+# distinct ids are looked up in Python), a smaller one costs less to re-read when it is bad.
+CHUNK_BYTES = 32 << 20
+# A bad block is retried columnar in pieces of this many lines before going line by line.
+PIECE_LINES = 4096
 _EPOCH = date(1970, 1, 1).toordinal()
 
 
@@ -147,8 +156,127 @@ def _split(text: str) -> list[str]:
     return split_csv_line(text) if '"' in text else text.split(",")
 
 
+# Arrow splits on commas and line ends only: quoting is refused before a block reaches it (the
+# row-by-row path owns CSV quoting, so that a quoted value cannot span lines).
+_PARSE_OPTIONS = pa_csv.ParseOptions(
+    delimiter=",",
+    quote_char=False,
+    double_quote=False,
+    escape_char=False,
+    newlines_in_values=False,
+    ignore_empty_lines=False,
+)
+
+
+def _integers(column: pa.StringArray) -> npt.NDArray[np.int64]:
+    """Plain decimal integers as int64; ``ArrowInvalid`` on anything else.
+
+    Only ASCII digits are read here: Arrow also reads ``0x1f`` as 31 and `` 5`` as 5, and
+    whether Python's ``int`` (the row-by-row rule) agrees is left to that rule."""
+    if not pc.all(pc.ascii_is_decimal(column)).as_py():
+        raise pa.ArrowInvalid("not only decimal digits")
+    numbers: npt.NDArray[np.int64] = pc.cast(column, pa.int64()).to_numpy(zero_copy_only=False)
+    return numbers
+
+
+# ``YYYY-MM-DDTHH:MM:SSZ``, the form every feed we know writes: the lowest and highest byte
+# each position may hold (months, days, hours, minutes and seconds are then checked in full).
+_STAMP_LOWEST = np.frombuffer(b"0000-00-00T00:00:00Z", dtype=np.uint8)
+_STAMP_HIGHEST = np.frombuffer(b"9999-19-39T29:59:59Z", dtype=np.uint8)
+_STAMP_LENGTH = len(_STAMP_LOWEST)
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)
+_ZEROS = ord("0") * 11  # what two ASCII digits read as tens and units add to 10a + b
+
+
+def _utc_days(stamps: pa.StringArray) -> npt.NDArray[np.int64]:
+    """UTC days since 1970-01-01 of ISO 8601 timestamps, exactly as ``_day_number`` reads them.
+
+    Stamps of the plain UTC form are read by numpy from their bytes (digits, separators and
+    calendar ranges checked, so each is one ``datetime.fromisoformat`` accepts, with the same
+    date); every other stamp (an offset, a fraction, another form) goes through
+    ``_day_numbers``, which raises ``ValueError`` or ``OverflowError`` on a bad one."""
+    count = len(stamps)
+    offsets = np.frombuffer(stamps.buffers()[1], dtype=np.int32)[
+        stamps.offset : stamps.offset + count + 1
+    ]
+    data = np.frombuffer(stamps.buffers()[2] or b"", dtype=np.uint8)
+    plain = np.diff(offsets) == _STAMP_LENGTH
+    if plain.all():
+        start = int(offsets[0])
+        text = data[start : start + _STAMP_LENGTH * count].reshape(count, _STAMP_LENGTH)
+    else:
+        text = data[offsets[:-1][plain, None] + np.arange(_STAMP_LENGTH)]
+    formed = ((text >= _STAMP_LOWEST) & (text <= _STAMP_HIGHEST)).all(axis=1)
+    wide = text[:, :13].astype(np.int32)
+    year = (wide[:, 0] * 10 + wide[:, 1]) * 100 + wide[:, 2] * 10 + wide[:, 3] - _ZEROS * 101
+    month = wide[:, 5] * 10 + wide[:, 6] - _ZEROS
+    day = wide[:, 8] * 10 + wide[:, 9] - _ZEROS
+    hour = wide[:, 11] * 10 + wide[:, 12] - _ZEROS
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    valid_month = (month >= 1) & (month <= 12)
+    month_days = _MONTH_DAYS[np.where(valid_month, month, 0)] + (leap & (month == 2))
+    formed &= (year >= 1) & valid_month & (day >= 1) & (day <= month_days) & (hour <= 23)
+    days = np.empty(count, dtype=np.int64)
+    rows = np.flatnonzero(plain)
+    days[rows] = _days_from_civil(year, month, day)
+    others = np.concatenate([np.flatnonzero(~plain), rows[~formed]])
+    if len(others):
+        days[others] = _day_numbers(stamps.take(pa.array(others)).to_pylist())
+    return days
+
+
+def _days_from_civil(
+    year: npt.NDArray[np.int32], month: npt.NDArray[np.int32], day: npt.NDArray[np.int32]
+) -> npt.NDArray[np.int32]:
+    """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's ``days_from_civil``);
+    meaningless where a date is invalid, which the caller then reads another way."""
+    year = year - (month <= 2)
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    result: npt.NDArray[np.int32] = era * 146097 + day_of_era - 719468
+    return result
+
+
+def _dictionary_encoded(column: pa.StringArray) -> tuple[npt.NDArray[np.int32], list[str]]:
+    """Each row's code into the column's distinct values, numbered by first appearance."""
+    encoded = pc.dictionary_encode(column)
+    codes: npt.NDArray[np.int32] = encoded.indices.to_numpy(zero_copy_only=False)
+    return codes, encoded.dictionary.to_pylist()
+
+
+def _vocabulary_indices(
+    codes: npt.NDArray[np.int32],
+    ids: list[str],
+    keep: npt.NDArray[np.bool_],
+    vocabulary: Vocabulary,
+) -> npt.NDArray[np.int32]:
+    """The vocabulary indices of the kept rows' ids, new ids added in the order of the first
+    kept row that names them, as a reader going row by row adds them."""
+    if not keep.all():
+        kept = pc.dictionary_encode(pa.array(codes[keep]))
+        ids = [ids[i] for i in kept.dictionary.to_numpy(zero_copy_only=False)]
+        codes = kept.indices.to_numpy(zero_copy_only=False)
+    indices = np.array(vocabulary.add_many(ids), dtype=np.int32)
+    kept_indices: npt.NDArray[np.int32] = indices[codes]
+    return kept_indices
+
+
+class _Rows(NamedTuple):
+    """Parsed rows of a block: ids as codes into the block's distinct ids, numbers as arrays."""
+
+    user_codes: npt.NDArray[np.int32]
+    user_ids: list[str]
+    track_codes: npt.NDArray[np.int32]
+    track_ids: list[str]
+    days: npt.NDArray[np.int64]
+    ms_played: npt.NDArray[np.int64]
+    plays: npt.NDArray[np.int64]
+
+
 class _Accumulator:
-    """Typed buffers and vocabularies that good rows are appended to."""
+    """Vocabularies, and the integer columns of the rows kept so far, block by block."""
 
     def __init__(
         self,
@@ -160,8 +288,9 @@ class _Accumulator:
         self.excluded_users = excluded_users
         self.erased_users = erased_users
         self.users, self.tracks = Vocabulary(), Vocabulary()
-        self.user, self.track, self.day = array("i"), array("i"), array("i")
-        self.ms, self.plays = array("q"), array("i")
+        self.columns: dict[str, list[npt.NDArray[np.int64] | npt.NDArray[np.int32]]] = {
+            name: [] for name in ("user", "track", "day", "ms", "plays")
+        }
         self.report = ListenReport()
 
     def read_file(self, path: Path, label: str) -> None:
@@ -171,11 +300,11 @@ class _Accumulator:
             if header is None:
                 return
             columns, width, number = header
-            while raws := handle.readlines(CHUNK_BYTES):
-                first, number = number + 1, number + len(raws)
-                self.report.rows += sum(1 for raw in raws if raw.strip())
-                if not self._add_chunk(raws, columns, width):
-                    self._add_chunk_row_by_row(raws, first, columns, width, label)
+            while block := handle.read(CHUNK_BYTES):
+                if not block.endswith(b"\n"):
+                    block += handle.readline()  # whole lines only, so line numbers hold
+                self._add_block(block, number + 1, columns, width, label)
+                number += block.count(b"\n") + (not block.endswith(b"\n"))
 
     def _read_header(self, handle: BinaryIO, label: str) -> tuple[tuple[int, ...], int, int] | None:
         for number, raw in enumerate(handle, start=1):
@@ -199,93 +328,147 @@ class _Accumulator:
             return tuple(header.index(name) for name in COLUMNS), len(header), number
         return None
 
-    def _add_chunk(self, raws: list[bytes], columns: tuple[int, ...], width: int) -> bool:
-        """The fast path for a chunk of clean rows; False (and nothing added) on any anomaly,
-        so the row-by-row path can name each bad row.
+    def _add_block(
+        self, block: bytes, first: int, columns: tuple[int, ...], width: int, label: str
+    ) -> None:
+        """A block of whole lines: columnar when it is clean, else piece by piece, and a piece
+        that is not clean line by line (the only path that can name a bad row)."""
+        if self._add_columnar(block, columns, width):
+            return
+        raws = block.split(b"\n")
+        if raws[-1] == b"":
+            raws.pop()
+        for start in range(0, len(raws), PIECE_LINES):
+            piece = raws[start : start + PIECE_LINES]
+            if len(raws) > PIECE_LINES and self._add_columnar(
+                b"\n".join(piece) + b"\n", columns, width
+            ):
+                continue
+            self._add_row_by_row(piece, first + start, columns, width, label)
 
-        Column-wise and C-speed where it can be: one split of the whole chunk, columns by
-        slicing, numbers and dates converted by numpy, ids checked once per distinct value.
-        """
+    def _add_columnar(self, block: bytes, columns: tuple[int, ...], width: int) -> bool:
+        """The fast path for a block of clean rows; False (and nothing added) on any anomaly.
+
+        Accepts only what the row-by-row rules accept, with the same values: a block with a
+        quote (CSV quoting), a blank line, a lone carriage return or invalid UTF-8 anywhere is
+        left to them, and so is any value that Arrow might read differently from Python."""
+        if not block.isascii():
+            try:
+                block.decode("utf-8")
+            except UnicodeDecodeError:
+                return False
+        if b'"' in block:
+            return False
+        carriage_returns = block.count(b"\r")
+        if carriage_returns and carriage_returns != block.count(b"\r\n"):
+            return False  # Arrow ends a line at a lone one; the row-by-row rule does not
+        names = [f"f{i}" for i in range(width)]
+        wanted = [names[i] for i in columns]
         try:
-            text = b"".join(raws).decode("utf-8")
-        except UnicodeDecodeError:
+            table = pa_csv.read_csv(
+                pa.py_buffer(block),
+                # One block of Arrow's for the whole block: one chunk per column, no copy
+                read_options=pa_csv.ReadOptions(column_names=names, block_size=len(block) + 1),
+                parse_options=_PARSE_OPTIONS,
+                convert_options=pa_csv.ConvertOptions(
+                    column_types=dict.fromkeys(wanted, pa.string()),
+                    include_columns=wanted,
+                    null_values=[],
+                    strings_can_be_null=False,
+                    check_utf8=False,  # the whole block was checked above
+                ),
+            )
+            if any(table.column(name).null_count for name in wanted):
+                return False  # Arrow reads a blank line as a row of nulls
+            users, tracks, stamps, ms_column, plays_column = (
+                table.column(name).combine_chunks() for name in wanted
+            )
+            plays = _integers(plays_column)
+            ms_played = _integers(ms_column)
+            days = _utc_days(stamps)
+            user_codes, user_ids = _dictionary_encoded(users)
+            track_codes, track_ids = _dictionary_encoded(tracks)
+            user_status = self._user_status(user_ids)
+            track_known = self._track_known(track_ids)
+        except (pa.ArrowInvalid, ValueError, OverflowError):  # _RowError is a ValueError
             return False
-        if '"' in text or "\r" in text:
-            return False
-        lines = text.split("\n")
-        if lines and lines[-1] == "":
-            lines.pop()
-        if any(count != width - 1 for count in map(str.count, lines, repeat(",", len(lines)))):
-            return False  # a row with another number of fields, or a blank line
-        fields = ",".join(lines).split(",") if lines else []
-        u, t, p, m, n = columns
-        users, tracks, stamps = fields[u::width], fields[t::width], fields[p::width]
-        try:
-            plays = np.array(fields[n::width], dtype=np.int64)
-            ms_played = np.array(fields[m::width], dtype=np.int64)
-            days = _day_numbers(stamps)
-            for ident in set(users):
-                if ident not in self.users:
-                    _valid_id(ident, "user_id")
-            for ident in set(tracks):
-                if ident not in self.tracks:
-                    _valid_id(ident, "track_id")
-        except (ValueError, OverflowError):  # _RowError is a ValueError
-            return False
-        if lines and not (
+        if not (
             (plays >= 1).all()
             and (plays <= MAX_PLAYS_PER_ROW).all()
             and (ms_played >= 1).all()
             and (ms_played <= plays * 24 * 3_600_000).all()
         ):
             return False
-        self._keep(users, tracks, days, ms_played, plays)
+        self.report.rows += len(plays)
+        self._keep(
+            _Rows(user_codes, user_ids, track_codes, track_ids, days, ms_played, plays),
+            user_status,
+            track_known,
+        )
         return True
+
+    def _user_status(self, user_ids: list[str]) -> npt.NDArray[np.int8]:
+        """Per distinct user of a block: 0 to keep, 1 erased, 2 opted out; a new id that is not
+        valid raises ``_RowError``. A user already in the vocabulary was kept before."""
+        known, erased, excluded = self.users, self.erased_users, self.excluded_users
+
+        def status(ident: str) -> int:
+            if ident in known:
+                return 0
+            _valid_id(ident, "user_id")
+            return 1 if ident in erased else 2 if ident in excluded else 0
+
+        return np.fromiter(map(status, user_ids), dtype=np.int8, count=len(user_ids))
+
+    def _track_known(self, track_ids: list[str]) -> npt.NDArray[np.bool_]:
+        """Per distinct track of a block: in the catalog? A new id that is not valid raises."""
+        known, catalog = self.tracks, self.catalog_tracks
+
+        def in_catalog(ident: str) -> bool:
+            if ident in known:
+                return True
+            _valid_id(ident, "track_id")
+            return ident in catalog
+
+        return np.fromiter(map(in_catalog, track_ids), dtype=bool, count=len(track_ids))
 
     def _keep(
         self,
-        users: Sequence[str],
-        tracks: Sequence[str],
-        days: npt.NDArray[np.int64],
-        ms_played: npt.NDArray[np.int64],
-        plays: npt.NDArray[np.int64],
+        rows: _Rows,
+        user_status: npt.NDArray[np.int8],
+        track_known: npt.NDArray[np.bool_],
     ) -> None:
         """Drop erased, opted-out and unknown-track rows (counting each), append the rest."""
-        status = {
-            user_id: 1
-            if user_id in self.erased_users
-            else 2
-            if user_id in self.excluded_users
-            else 0
-            for user_id in set(users)
-        }
-        known = {track_id: track_id in self.catalog_tracks for track_id in set(tracks)}
-        user_status = np.fromiter(map(status.__getitem__, users), dtype=np.int8, count=len(users))
-        track_known = np.fromiter(map(known.__getitem__, tracks), dtype=bool, count=len(tracks))
+        row_status = user_status[rows.user_codes]
         report = self.report
-        report.erased_rows += int((user_status == 1).sum())
-        report.opted_out_rows += int((user_status == 2).sum())
-        unknown = (user_status == 0) & ~track_known
+        report.erased_rows += int((row_status == 1).sum())
+        report.opted_out_rows += int((row_status == 2).sum())
+        live = row_status == 0
+        known = track_known[rows.track_codes]
+        unknown = live & ~known
         report.unknown_track_rows += int(unknown.sum())
-        report.unknown_track_plays += int(plays[unknown].sum())
-        keep = (user_status == 0) & track_known
-        if keep.all():
-            kept_users, kept_tracks = users, tracks
-        else:
-            rows = np.flatnonzero(keep).tolist()
-            kept_users = [users[i] for i in rows]
-            kept_tracks = [tracks[i] for i in rows]
-        self.user.extend(self.users.add_many(kept_users))
-        self.track.extend(self.tracks.add_many(kept_tracks))
-        self.day.extend(days[keep].tolist())
-        self.ms.extend(ms_played[keep].tolist())
-        self.plays.extend(plays[keep].tolist())
+        report.unknown_track_plays += int(rows.plays[unknown].sum())
+        keep = live & known
+        columns = self.columns
+        columns["user"].append(
+            _vocabulary_indices(rows.user_codes, rows.user_ids, keep, self.users)
+        )
+        columns["track"].append(
+            _vocabulary_indices(rows.track_codes, rows.track_ids, keep, self.tracks)
+        )
+        columns["day"].append(rows.days[keep].astype(np.int32))
+        columns["ms"].append(rows.ms_played[keep])
+        columns["plays"].append(rows.plays[keep].astype(np.int32))
 
-    def _add_chunk_row_by_row(
+    def _add_row_by_row(
         self, raws: list[bytes], first: int, columns: tuple[int, ...], width: int, label: str
     ) -> None:
+        """Each line on its own, bad ones reported; the good ones kept in line order."""
         report = self.report
+        good: list[tuple[str, str, int, int, int]] = []
         for number, raw in enumerate(raws, start=first):
+            if raw.strip():
+                report.rows += 1
             try:
                 text = raw.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError as error:
@@ -299,16 +482,32 @@ class _Accumulator:
             except csv.Error as error:
                 report.note_issue(FeedIssue(label, number, f"malformed CSV ({error})"), "csv")
                 continue
-            self._add_row(fields, columns, width, label, number)
+            row = self._parse_row(fields, columns, width, label, number)
+            if row is not None:
+                good.append(row)
+        if good:
+            users, tracks, days, ms_played, plays = zip(*good, strict=True)
+            user_codes, user_ids = _dictionary_encoded(pa.array(users, type=pa.string()))
+            track_codes, track_ids = _dictionary_encoded(pa.array(tracks, type=pa.string()))
+            rows = _Rows(
+                user_codes,
+                user_ids,
+                track_codes,
+                track_ids,
+                np.array(days, dtype=np.int64),
+                np.array(ms_played, dtype=np.int64),
+                np.array(plays, dtype=np.int64),
+            )
+            self._keep(rows, self._user_status(user_ids), self._track_known(track_ids))
 
-    def _add_row(
+    def _parse_row(
         self, fields: list[str], columns: tuple[int, ...], width: int, label: str, number: int
-    ) -> None:
+    ) -> tuple[str, str, int, int, int] | None:
         report = self.report
         if len(fields) != width:
             reason = f"has {len(fields)} fields, the header has {width}"
             report.note_issue(FeedIssue(label, number, reason), "field_count")
-            return
+            return None
         u, t, p, m, n = columns
         try:
             user_id = _valid_id(fields[u], "user_id")
@@ -318,18 +517,28 @@ class _Accumulator:
             ms_played = _positive(fields[m], "ms_played", plays * 24 * 3_600_000)
         except _RowError as error:
             report.note_issue(FeedIssue(label, number, str(error)), error.key)
-            return
-        self._keep([user_id], [track_id], np.array([day]), np.array([ms_played]), np.array([plays]))
+            return None
+        return user_id, track_id, day, ms_played, plays
 
     def log(self) -> ListenLog:
+        def joined(name: str, dtype: type[np.generic]) -> npt.NDArray[Any]:
+            # One column at a time, its blocks released as it is joined: peak memory stays
+            # near the log's own size.
+            parts = self.columns.pop(name)
+            return (
+                np.concatenate(parts).astype(dtype, copy=False)
+                if parts
+                else np.zeros(0, dtype=dtype)
+            )
+
         return ListenLog(
             users=self.users,
             tracks=self.tracks,
-            user=np.array(self.user, dtype=np.int32),
-            track=np.array(self.track, dtype=np.int32),
-            day=np.array(self.day, dtype=np.int32),
-            ms_played=np.array(self.ms, dtype=np.int64),
-            plays=np.array(self.plays, dtype=np.int32),
+            user=joined("user", np.int32),
+            track=joined("track", np.int32),
+            day=joined("day", np.int32),
+            ms_played=joined("ms", np.int64),
+            plays=joined("plays", np.int32),
         )
 
 
