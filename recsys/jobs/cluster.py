@@ -197,11 +197,25 @@ def generate_on_cluster(
     """Every listener of ``job`` generated over the cluster's workers into its version."""
     users, version = job.users, job.version
     path = engine_path(settings.state_dir, version)
-    job.timer.run("prepare", lambda: write_engine(job.engine, path))
-    started = time.perf_counter()
+    plugin = GenerationPlugin(settings, version, str(path))
+
+    def prepare() -> None:
+        # Every connected worker loads the engine and the compiled code before this returns:
+        # the "prepare" stage, as a local rebuild's; a worker joining later loads on joining.
+        write_engine(job.engine, path)
+        try:
+            client.register_plugin(plugin, name=PLUGIN_NAME)
+        except Exception as error:  # the first worker's failure, raised here by Dask
+            raise ClusterRebuildError(
+                f"the cluster's workers could not load the rebuild from {path}"
+                f" ({type(error).__name__}: {error}); every worker must read the state folder"
+                " (shared storage) and reach the store; nothing was switched"
+            ) from error
+
     total = rebuild.UserOutcome()
     try:
-        client.register_plugin(GenerationPlugin(settings, version, str(path)), name=PLUGIN_NAME)
+        job.timer.run("prepare", prepare)
+        started = time.perf_counter()
         workers = max(1, len(client.scheduler_info().get("workers", {})))
         bounds = rebuild.chunk_bounds(len(users), workers)
         futures: list[Future] = client.map(
