@@ -28,6 +28,23 @@ ISRC_PATTERN = re.compile(r"[A-Z]{2}[A-Z0-9]{3}[0-9]{7}")
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
+# What a message calls a value's type: feeds and bodies are JSON, so JSON's names ("got
+# null", not "got NoneType").
+_JSON_KINDS: dict[type, str] = {
+    type(None): "null",
+    bool: "true or false",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    dict: "an object",
+}
+
+
+def json_kind(value: Any) -> str:
+    return _JSON_KINDS.get(type(value), type(value).__name__)
+
+
 class FieldError(ValueError):
     """A field of a feed row is missing or malformed."""
 
@@ -55,7 +72,7 @@ def check_id(value: Any, field: str) -> str:
     looks like another but is not would let a feed pass one artist off as another.
     """
     if not isinstance(value, str):
-        raise FieldError(field, f"must be a string id, got {type(value).__name__}")
+        raise FieldError(field, f"must be a string id, got {json_kind(value)}")
     if not value or len(value) > MAX_ID_LENGTH:
         raise FieldError(field, f"must be 1-{MAX_ID_LENGTH} characters long")
     if not value.isprintable() or value != value.strip():
@@ -71,7 +88,7 @@ def check_text(value: Any, field: str, *, allow_empty: bool = False) -> str:
     """Free text (a note, a why, a name): at most 1,024 characters, no control characters,
     and encodable as UTF-8, so that it can be written to the state and the audit trail."""
     if not isinstance(value, str):
-        raise FieldError(field, f"must be a string, got {type(value).__name__}")
+        raise FieldError(field, f"must be a string, got {json_kind(value)}")
     if not is_utf8_encodable(value):
         raise FieldError(field, NOT_UTF8)
     if not allow_empty and not value.strip():
@@ -129,7 +146,7 @@ def check_timestamp(value: Any, field: str) -> datetime:
 def check_positive_int(value: Any, field: str, *, maximum: int) -> int:
     # bool is an int subclass: `true` in a feed is a type error, not the number 1.
     if isinstance(value, bool) or not isinstance(value, int):
-        raise FieldError(field, f"must be an integer, got {type(value).__name__}")
+        raise FieldError(field, f"must be an integer, got {json_kind(value)}")
     if value <= 0 or value > maximum:
         raise FieldError(field, f"must be between 1 and {maximum}, got {value}")
     return value
@@ -137,7 +154,7 @@ def check_positive_int(value: Any, field: str, *, maximum: int) -> int:
 
 def check_score(value: Any, field: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise FieldError(field, f"must be a number, got {type(value).__name__}")
+        raise FieldError(field, f"must be a number, got {json_kind(value)}")
     score = float(value)
     if not 0.0 <= score <= 1.0:  # also rejects NaN
         raise FieldError(field, f"must be between 0.0 and 1.0, got {value}")

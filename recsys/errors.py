@@ -21,6 +21,10 @@
     ├── StoreBusyError       (recsys.cli.store_commands) `store gc` while a rebuild runs
     ├── ClusterRebuildError  (recsys.jobs.cluster) no Dask scheduler answers, or a chunk of
     │                        listeners failed on the cluster after its retries: nothing switched
+    ├── ListenError          (recsys.cli.serve_commands) `serve` cannot listen: the port is
+    │                        taken, or the host is not this machine's
+    ├── NothingBuiltError    a read found no state, pool or model where it looked; the message
+    │                        names the folder and the command that fills it
     └── LinkChangedError     (recsys.curation.store) a curator's edit of a pair another
                              curator changed since they read it: refused, nothing written
 
@@ -52,3 +56,8 @@ class UserErasedError(RecsysError):
 
 class CorruptFileError(RecsysError):
     """A file of the state, the store, a pool snapshot or a model is damaged or truncated."""
+
+
+class NothingBuiltError(RecsysError):
+    """A read found nothing built where it looked (no state folder, no pool yet): the message
+    names the folder and the command that fills it. Reads never create state to find out."""

@@ -146,11 +146,18 @@ def _typed(raw: Mapping[str, Any], dotted: str, kind: type) -> Any:
     if kind is float and isinstance(section, int) and not isinstance(section, bool):
         section = float(section)
     if (isinstance(section, bool) and kind is not bool) or not isinstance(section, kind):
-        raise ConfigError(f"setting '{dotted}' must be a {kind.__name__}, got {section!r}")
+        raise ConfigError(f"setting '{dotted}' must be {_KIND_NAMES[kind]}, got {section!r}")
     return section
 
 
 _TYPES: dict[str, type] = {"int": int, "float": float, "bool": bool, "str": str}
+# How a message names each type: "must be an integer", not "must be a int".
+_KIND_NAMES: dict[type, str] = {
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    str: "a string",
+}
 S = TypeVar("S")
 
 

@@ -34,7 +34,7 @@ def run_audit(args: argparse.Namespace, ctx: CommandContext) -> int:
             since = check_timestamp(args.since, "--since")
         except FieldError as error:
             raise UsageError(str(error)) from None
-    conn = ctx.open_state()
+    conn = ctx.open_existing_state()
     try:
         if args.anonymous:
             ctx.print_json([row.as_dict() for row in read_anonymous_refusals(conn, since)])

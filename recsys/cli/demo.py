@@ -3,12 +3,15 @@
 Needs no server and no data: it writes a fresh world under ``<state dir>/demo/`` (replacing the
 previous demo there, and nothing else), builds the trust-gated pool in a demo state beside it,
 screens the listens for fraud, trains ALS and prints an artist's similar artists with the
-source of each edge.
+source of each edge, one listener's mixes, Release Radar and an artist radio. It ends with the
+commands, exactly as to type them, that show the same listener's mixes and serve the API on
+the demo's state: a newcomer's next step must not need the code.
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +22,7 @@ import networkx as nx
 from pool.trust_import import import_trust_files
 from recsys.cli.command_context import CommandContext
 from recsys.cli.pool_commands import print_summary
+from recsys.domain.mix import describe_reason
 from recsys.engine.loading import Engine, load_engine
 from recsys.errors import UsageError
 from recsys.graph.similar_artists import similar_artists
@@ -32,9 +36,25 @@ DEMO_MARKER = ".recsys-demo"
 DEMO_STAFF = "demo-trust-team"
 
 
+# The widest artist and title columns of the tracks printed (longer ones are cut short).
+ARTISTS_WIDTH, TITLE_WIDTH = 34, 30
+
+
 def add_parsers(commands: Any) -> None:
-    demo = commands.add_parser("demo", help="run the pipeline on a generated world and print it")
+    demo = commands.add_parser(
+        "demo",
+        help="run the pipeline on a generated world and print it",
+        description="Generate a synthetic world under STATE_DIR/demo/world (replacing an earlier"
+        " demo there), run the whole pipeline on a state in STATE_DIR/demo/state, print one"
+        " listener's mixes, Release Radar and an artist radio, and the commands that show the"
+        " same on that state. The world's size: [demo] in config/default.toml.",
+    )
     demo.set_defaults(handler=run_demo)
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 mix``, ``2 mixes``: ``many`` when the plural is not ``word + "s"``."""
+    return f"{count} {word if count == 1 else many or word + 's'}"
 
 
 def _fresh_demo_root(root: Path) -> Path:
@@ -82,8 +102,9 @@ def run_demo(args: argparse.Namespace, ctx: CommandContext) -> int:
             now=ctx.now,
         )
         ctx.print(
-            f"   {DEMO_STAFF} imported the world's trust files: {len(grants.granted)} grants,"
-            " each in the audit trail (`recsys trust import`)"
+            f"   {DEMO_STAFF} imported the world's trust files:"
+            f" {plural(len(grants.granted), 'grant')}, each in the audit trail"
+            " (`recsys trust import`)"
         )
         run = run_training(conn, state_dir, world_dir, settings, ctx.now)
     finally:
@@ -115,7 +136,7 @@ def run_demo(args: argparse.Namespace, ctx: CommandContext) -> int:
     user = _showcase_user(engine)
     if user is not None:
         mixes = answers.user_mixes(engine, user)["mixes"]
-        ctx.print(f"6. {len(mixes)} personal mixes for user {user}:")
+        ctx.print(f"6. {plural(len(mixes), 'personal mix', 'personal mixes')} for user {user}:")
         for mix in mixes:
             _print_mix(ctx, mix, names, demo.show_tracks)
         ctx.print("7. their Release Radar:")
@@ -125,7 +146,31 @@ def run_demo(args: argparse.Namespace, ctx: CommandContext) -> int:
         radio = answers.artist_radio(engine, artist, user, None)
         _print_mix(ctx, radio, names, demo.show_tracks)
     ctx.print(f"   (state, reports and models in {state_dir})")
+    ctx.print("next: the same on the demo's state, as JSON and over HTTP (type them as shown):")
+    for command in next_commands(state_dir, user, ctx.settings, args.config, Path.cwd()):
+        ctx.print(f"   {command}")
     return 0
+
+
+def next_commands(
+    state_dir: Path, user: str | None, settings: Settings, config: Path | None, cwd: Path
+) -> list[str]:
+    """The commands that show the demo listener's mixes and serve the API on the demo's
+    state, as a shell takes them: the state folder relative to ``cwd`` when inside it, and
+    the demo's own ``--config`` when it had one."""
+    shown = state_dir.relative_to(cwd) if state_dir.is_relative_to(cwd) else state_dir
+    where = f"--state-dir {shlex.quote(str(shown))}"
+    if config is not None:
+        where += f" --config {shlex.quote(str(config))}"
+    commands = []
+    if user is not None:
+        commands += [f"recsys mixes {shlex.quote(user)} {where}"]
+        commands += [f"recsys release-radar {shlex.quote(user)} {where}"]
+    commands.append(f"recsys serve {where}")
+    if user is not None:
+        host, port = settings.serve.host, settings.serve.port
+        commands.append(f"curl http://{host}:{port}/v1/users/{user}/mixes  # while it serves")
+    return commands
 
 
 def _engine(state_dir: Path, settings: Settings, ctx: CommandContext) -> Engine:
@@ -148,25 +193,27 @@ def _showcase_user(engine: Engine) -> str | None:
     return None if best is None else best[1]
 
 
-def _describe(reason: dict[str, Any], names: dict[str, str]) -> str:
-    via = reason["via"]
-    artist = names.get(via.get("artist_id", ""), via.get("artist_id", ""))
-    kind = reason["type"]
-    if kind == "history":
-        return f"because you listen to {artist}"
-    if kind == "followed_artist":
-        return f"because you follow {artist}"
-    if kind == "curated_link":
-        return f"curated link from {artist} (by {via.get('curator')})"
-    if kind == "als_neighbour":
-        return f"listeners of {artist} also play this ({via.get('score')})"
-    return f"seed: {artist or via.get('track_id', '')}"
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "\u2026"
 
 
 def _print_mix(ctx: CommandContext, mix: dict[str, Any], names: dict[str, str], show: int) -> None:
-    ctx.print(f"   {mix['title']} ({len(mix['tracks'])} tracks)")
-    for track in mix["tracks"][:show]:
-        artists = ", ".join(names.get(a, a) for a in track["artist_ids"])
-        ctx.print(f"      {artists} - {track['title']:<28} {_describe(track['reason'], names)}")
-    if len(mix["tracks"]) > show:
-        ctx.print(f"      ... {len(mix['tracks']) - show} more")
+    """A mix's title, then its first ``show`` tracks in aligned columns: artists, title, and
+    the reason in words (``describe_reason``)."""
+    tracks = mix["tracks"]
+    basis = "personalised" if mix["personalised"] else f"not personalised: {mix['basis']}"
+    ctx.print(f"   {mix['title']} ({plural(len(tracks), 'track')}; {basis})")
+    rows = [
+        (
+            _cut(", ".join(track["artist_names"]), ARTISTS_WIDTH),
+            _cut(track["title"], TITLE_WIDTH),
+            describe_reason(track["reason"], lambda a: names.get(a, a)),
+        )
+        for track in tracks[:show]
+    ]
+    artists_width = max((len(r[0]) for r in rows), default=0)
+    title_width = max((len(r[1]) for r in rows), default=0)
+    for artists, title, reason in rows:
+        ctx.print(f"      {artists:<{artists_width}}  {title:<{title_width}}  {reason}")
+    if len(tracks) > show:
+        ctx.print(f"      ... {len(tracks) - show} more")

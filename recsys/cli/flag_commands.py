@@ -24,16 +24,26 @@ def add_parsers(commands: Any) -> None:
     flags = commands.add_parser("flags", help="flag tracks as AI-generated and review flags")
     verbs = flags.add_subparsers(dest="verb", required=True, metavar="VERB")
     add = verbs.add_parser("add", help="record an AI flag on a track")
-    add.add_argument("track_id")
+    add.add_argument("track_id", help="the flagged track's id (it may not be delivered yet)")
     add.add_argument(
-        "--source", required=True, choices=["detector", "label", "curator", "listener"]
+        "--source",
+        required=True,
+        choices=["detector", "label", "curator", "listener"],
+        help="who flags it: detector, label, curator or listener",
     )
-    add.add_argument("--score", required=True, type=float, help="0.0-1.0")
+    add.add_argument(
+        "--score", required=True, type=float, help="0.0-1.0: how likely it is fully AI-made"
+    )
     add_staff_arguments(add)
     add.set_defaults(handler=run_add)
     review = verbs.add_parser("review", help="a curator's decision on a flagged track")
-    review.add_argument("track_id")
-    review.add_argument("--decision", required=True, choices=["exclude", "clear"])
+    review.add_argument("track_id", help="a track of the review queue (`recsys flags queue`)")
+    review.add_argument(
+        "--decision",
+        required=True,
+        choices=["exclude", "clear"],
+        help="exclude: AI-generated, keep it out; clear: a person's work, let it back in",
+    )
     add_staff_arguments(review)
     review.set_defaults(handler=run_review)
     queue = verbs.add_parser("queue", help="list tracks waiting for a curator's review")
@@ -90,7 +100,7 @@ def run_review(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 
 def run_queue(args: argparse.Namespace, ctx: CommandContext) -> int:
-    conn = ctx.open_state()
+    conn = ctx.open_existing_state()
     try:
         names = current_pool_names(conn, ctx.settings.state_dir)
         ctx.print_json([names.queue_entry(e) for e in review_queue(conn, ctx.settings.ai)])

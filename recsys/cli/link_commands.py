@@ -18,23 +18,25 @@ from recsys.curation.store import load_links, put_link, remove_link
 from recsys.errors import UsageError
 
 
+def _add_pair_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("artist_a", help="one artist's id (a verified artist of the pool)")
+    parser.add_argument("artist_b", help="the other artist's id")
+
+
 def add_parsers(commands: Any) -> None:
     links = commands.add_parser("links", help="curators' similar-artist links")
     verbs = links.add_subparsers(dest="verb", required=True, metavar="VERB")
     add = verbs.add_parser("add", help="link two artists as similar (or change the weight)")
-    add.add_argument("artist_a")
-    add.add_argument("artist_b")
+    _add_pair_arguments(add)
     add.add_argument("--weight", type=float, required=True, help="0.0-1.0: how similar")
     add_staff_arguments(add)
     add.set_defaults(handler=run_put, kind="similar")
     block = verbs.add_parser("block", help="never link these two artists, whatever ALS says")
-    block.add_argument("artist_a")
-    block.add_argument("artist_b")
+    _add_pair_arguments(block)
     add_staff_arguments(block)
     block.set_defaults(handler=run_put, kind="block", weight=None)
     remove = verbs.add_parser("remove", help="remove a link or a block")
-    remove.add_argument("artist_a")
-    remove.add_argument("artist_b")
+    _add_pair_arguments(remove)
     add_staff_arguments(remove)
     remove.set_defaults(handler=run_remove)
     show = verbs.add_parser("list", help="list links, optionally of one artist")
@@ -91,7 +93,7 @@ def run_remove(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 def run_list(args: argparse.Namespace, ctx: CommandContext) -> int:
     artist = valid_id(args.artist, "--artist") if args.artist else None
-    conn = ctx.open_state()
+    conn = ctx.open_existing_state()
     try:
         names = current_pool_names(conn, ctx.settings.state_dir)
         ctx.print_json([names.link(link.as_dict()) for link in load_links(conn, artist)])

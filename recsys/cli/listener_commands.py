@@ -28,26 +28,30 @@ def _limit(text: str) -> int:
 
 def add_parsers(commands: Any) -> None:
     mixes = commands.add_parser("mixes", help="a user's personal mixes (JSON)")
-    mixes.add_argument("user_id")
+    mixes.add_argument("user_id", help="the listener's id (an unknown one gets cold-start mixes)")
     mixes.set_defaults(handler=run_mixes)
     radar = commands.add_parser("release-radar", help="a user's Release Radar (JSON)")
-    radar.add_argument("user_id")
+    radar.add_argument("user_id", help="the listener's id")
     radar.set_defaults(handler=run_release_radar)
     radio = commands.add_parser("radio", help="an artist or track radio (JSON)")
     seed = radio.add_mutually_exclusive_group(required=True)
-    seed.add_argument("--artist", metavar="ID")
-    seed.add_argument("--track", metavar="ID")
+    seed.add_argument("--artist", metavar="ID", help="an artist radio around this artist")
+    seed.add_argument("--track", metavar="ID", help="a track radio starting from this track")
     radio.add_argument("--user", metavar="ID", help="personalise for this user")
-    radio.add_argument("--limit", type=_limit)
+    radio.add_argument("--limit", type=_limit, help="at most N tracks, 1-500 (default: all)")
     radio.set_defaults(handler=run_radio)
     similar = commands.add_parser("similar", help="an artist's similar artists, with sources")
-    similar.add_argument("artist_id")
-    similar.add_argument("--limit", type=_limit, default=20)
+    similar.add_argument("artist_id", help="a verified artist of the pool")
+    similar.add_argument(
+        "--limit", type=_limit, default=20, help="at most N similar artists, 1-500 (default: 20)"
+    )
     similar.set_defaults(handler=run_similar)
 
 
 def engine_for(ctx: CommandContext) -> Engine:
-    conn = ctx.open_state()
+    """The engine of the state folder; a folder with no state or no pool is refused with
+    where it looked and what fills it, and nothing is created there."""
+    conn = ctx.open_state_with_pool()
     try:
         return load_engine(conn, ctx.settings.state_dir, ctx.settings, ctx.now)
     finally:

@@ -35,10 +35,12 @@ from recsys.cli import (
     world_commands,
 )
 from recsys.cli.command_context import CommandContext
+from recsys.cli.help_texts import add_common_options, finish_parsers
 from recsys.errors import ConfigError, RecsysError, UsageError
 from recsys.settings import load_settings
 from recsys.store.embedded import STORE_FILE, is_damaged_database
 
+STATE_DIR_ENV = "RECSYS_STATE_DIR"
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -51,8 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Curated music recommendations from a trust-gated candidate pool.",
     )
     parser.add_argument("--version", action="version", version=f"recsys {__version__}")
-    parser.add_argument("--config", type=Path, help="a TOML file overriding config/default.toml")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    add_common_options(parser, on_verb=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (
         demo,
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         audit_commands,
     ):
         module.add_parsers(commands)
+    finish_parsers(parser)
     return parser
 
 
@@ -112,8 +114,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     state_dir: Path | None = None
+    environ = dict(os.environ)
+    if args.state_dir is not None:
+        # The same way in as RECSYS_STATE_DIR (a relative folder is the working directory's).
+        environ[STATE_DIR_ENV] = str(args.state_dir)
     try:
-        settings = load_settings(args.config, os.environ, Path.cwd())
+        settings = load_settings(args.config, environ, Path.cwd())
         state_dir = settings.state_dir
         ctx = CommandContext(settings=settings, now=datetime.now(UTC))
         return int(args.handler(args, ctx))

@@ -8,7 +8,7 @@ from typing import Any
 
 from pool.importer import SNAPSHOT_DIR, current_pool_version, import_data_dir
 from pool.snapshot import read_report
-from recsys.cli.command_context import CommandContext, add_allow_shrink_argument
+from recsys.cli.command_context import CommandContext, add_allow_shrink_argument, nothing_built
 
 
 def add_parsers(commands: Any) -> None:
@@ -81,14 +81,13 @@ def run_build(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 
 def run_show(args: argparse.Namespace, ctx: CommandContext) -> int:
-    conn = ctx.open_state()
+    conn = ctx.open_existing_state()
     try:
         version = current_pool_version(conn)
     finally:
         conn.close()
-    if version is None:
-        ctx.print("no pool has been built yet: run `recsys pool build --data DIR`")
-        return 1
+    if version is None:  # an error like any other: on stderr, exit 1
+        raise nothing_built("no pool has been built yet", ctx.settings.state_dir)
     report = read_report(ctx.settings.state_dir / SNAPSHOT_DIR, version)
     if args.json:
         ctx.print_json(report["summary"] | {"built_at": report["built_at"]})

@@ -34,7 +34,9 @@ def add_parsers(commands: Any) -> None:
     rebuild = commands.add_parser(
         "rebuild", help="the cron job: import, train, generate every user's mixes, switch"
     )
-    rebuild.add_argument("--data", type=Path, required=True)
+    rebuild.add_argument(
+        "--data", type=Path, required=True, help="data directory (docs/contract.md section 2)"
+    )
     rebuild.add_argument("--workers", type=int, help="generation processes (default: config)")
     rebuild.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_allow_shrink_argument(rebuild)

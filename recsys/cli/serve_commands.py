@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import socket
 import sys
+from contextlib import suppress
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -20,12 +22,13 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.supervisors import Multiprocess
 
 from recsys.api import create_app
 from recsys.api.live import Clock
 from recsys.cli.command_context import CommandContext, valid_id, valid_text
 from recsys.cli.logging_setup import redact_user_ids
-from recsys.errors import UsageError
+from recsys.errors import RecsysError, UsageError
 from recsys.settings import Settings, load_settings
 from recsys.state.tokens import ROLES, add_token, ensure_tokens_schema, list_tokens, revoke_token
 
@@ -35,6 +38,12 @@ from recsys.state.tokens import ROLES, add_token, ensure_tokens_schema, list_tok
 CONFIG_ENV = "RECSYS_SERVE_CONFIG"
 CACHE_ENV = "RECSYS_SERVE_CACHE_MIB"
 MIB = 1024 * 1024
+STATE_DIR_ENV = "RECSYS_STATE_DIR"
+
+
+class ListenError(RecsysError):
+    """``recsys serve`` cannot listen on its address: the port is taken, or the host is not
+    this machine's."""
 
 
 def add_parsers(commands: Any) -> None:
@@ -52,7 +61,12 @@ def add_parsers(commands: Any) -> None:
     verbs = tokens.add_subparsers(dest="verb", required=True, metavar="VERB")
     add = verbs.add_parser("add", help="make a token and print it once")
     add.add_argument("--name", required=True, help="who or what uses the token")
-    add.add_argument("--role", required=True, choices=sorted(ROLES))
+    add.add_argument(
+        "--role",
+        required=True,
+        choices=sorted(ROLES),
+        help="what the token may call: app, curator, trust or admin (everything)",
+    )
     add.add_argument(
         "--secret-only",
         action="store_true",
@@ -63,7 +77,7 @@ def add_parsers(commands: Any) -> None:
     show = verbs.add_parser("list", help="list tokens (names and roles, never secrets)")
     show.set_defaults(handler=run_list)
     revoke = verbs.add_parser("revoke", help="revoke the active token of a name")
-    revoke.add_argument("--name", required=True)
+    revoke.add_argument("--name", required=True, help="the name the token was issued to")
     _add_operator_arguments(revoke, "revoked from the command line")
     revoke.set_defaults(handler=run_revoke)
 
@@ -101,7 +115,7 @@ def run_add(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 
 def run_list(args: argparse.Namespace, ctx: CommandContext) -> int:
-    conn = ctx.open_state()
+    conn = ctx.open_existing_state()
     try:
         ensure_tokens_schema(conn)
         ctx.print_json([token.as_dict() for token in list_tokens(conn)])
@@ -137,6 +151,9 @@ def run_serve(args: argparse.Namespace, ctx: CommandContext) -> int:
     cache_mib = serve.cache_mib if args.cache_mib is None else args.cache_mib
     if cache_mib < 0:
         raise UsageError(f"--cache-mib must be 0 or more, got {cache_mib}")
+    # A state folder with no state or no pool fails here, with where it looked, and before
+    # anything is created in it.
+    ctx.open_state_with_pool().close()
     clock = partial(datetime.now, UTC)
     options: dict[str, Any] = {
         "host": host,
@@ -147,21 +164,50 @@ def run_serve(args: argparse.Namespace, ctx: CommandContext) -> int:
     }
     if workers == 1:
         app = _app(ctx.settings, clock, cache_mib)
-        _announce(ctx, host, port, app)
-        uvicorn.run(app, **options)
+        sock = _listen(host, port)  # a taken port fails here: before "serving" is printed
+        _announce(ctx, host, sock, app)
+        with suppress(KeyboardInterrupt):  # as uvicorn.run: Ctrl-C stops it, exit 0
+            uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[sock])
         return 0
     # Each worker process builds its own app; build one here first so that a state with no
     # pool fails now, with a clear message, not in every worker.
     probe = _app(ctx.settings, clock, cache_mib)
-    _announce(ctx, host, port, probe)
+    sock = _listen(host, port)
+    _announce(ctx, host, sock, probe)
     probe.state.services.state.close_all()
     probe.state.services.store.close()
     config = getattr(args, "config", None)
     if config is not None:
         os.environ[CONFIG_ENV] = str(Path(config).resolve())
     os.environ[CACHE_ENV] = str(cache_mib)
-    uvicorn.run(f"{__name__}:worker_app", factory=True, workers=workers, **options)
+    # The workers load the settings themselves: they get the state folder --state-dir named.
+    os.environ[STATE_DIR_ENV] = str(ctx.settings.state_dir)
+    worker_config = uvicorn.Config(
+        f"{__name__}:worker_app", factory=True, workers=workers, **options
+    )
+    with suppress(KeyboardInterrupt):  # as uvicorn.run: Ctrl-C stops it, exit 0
+        Multiprocess(worker_config, sockets=[sock]).run()
     return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host:port`` (as uvicorn binds one), or ``ListenError``: the
+    server says it is serving only once it listens, and a taken port is one line on stderr,
+    not a "serving" line followed by uvicorn's failure."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family=family, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as error:
+        sock.close()
+        raise ListenError(
+            f"cannot listen on {host}:{port}: {error.strerror or error}"
+            " (another server on that port? choose another with --port)"
+        ) from None
+    sock.set_inheritable(True)  # the workers of a --workers N server accept on it
+    return sock
 
 
 def _app(settings: Settings, clock: Clock, cache_mib: int) -> FastAPI:
@@ -173,10 +219,13 @@ def _app(settings: Settings, clock: Clock, cache_mib: int) -> FastAPI:
     return app
 
 
-def _announce(ctx: CommandContext, host: str, port: int, app: FastAPI) -> None:
+def _announce(ctx: CommandContext, host: str, sock: socket.socket, app: FastAPI) -> None:
+    """The one line that says the server listens, with the port it got (``--port 0``)."""
     engine = app.state.services.live.engine
+    port = sock.getsockname()[1]
+    where = f"[{host}]" if ":" in host else host
     ctx.print(
-        f"recsys: serving http://{host}:{port} (store {app.state.services.store.name},"
+        f"recsys: serving http://{where}:{port} (store {app.state.services.store.name},"
         f" pool {engine.gate.pool_version}, model {engine.context.model_version})"
     )
     ctx.out.flush()

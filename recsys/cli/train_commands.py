@@ -15,7 +15,9 @@ def add_parsers(commands: Any) -> None:
     train = commands.add_parser(
         "train", help="import a data directory, screen listens for fraud, train ALS"
     )
-    train.add_argument("--data", type=Path, required=True)
+    train.add_argument(
+        "--data", type=Path, required=True, help="data directory (docs/contract.md section 2)"
+    )
     train.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_allow_shrink_argument(train)
     train.set_defaults(handler=run_train)

@@ -25,6 +25,11 @@ GRANTS: dict[str, TrustKind] = {
     "trust-label": "label",
     "trust-partner": "partner",
 }
+GRANT_HELP: dict[TrustKind, str] = {
+    "artist": "mark an artist as verified (counts at the next pool build)",
+    "label": "mark a label as trusted (counts at the next pool build)",
+    "partner": "mark a partner as trusted (counts at the next pool build)",
+}
 
 
 def add_staff_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,9 +41,7 @@ def add_parsers(commands: Any) -> None:
     trust = commands.add_parser("trust", help="edit the trust registry (trust team)")
     verbs = trust.add_subparsers(dest="verb", required=True, metavar="VERB")
     for verb, kind in GRANTS.items():
-        grant = verbs.add_parser(
-            verb, help=f"mark a {kind} as trusted/verified (counts at the next pool build)"
-        )
+        grant = verbs.add_parser(verb, help=GRANT_HELP[kind])
         grant.add_argument("id", help=f"{kind} id")
         add_staff_arguments(grant)
         grant.set_defaults(handler=run_grant, kind=kind)
@@ -53,9 +56,9 @@ def add_parsers(commands: Any) -> None:
         ),
     )
     which = revoke.add_mutually_exclusive_group(required=True)
-    which.add_argument("--artist", metavar="ID")
-    which.add_argument("--label", metavar="ID")
-    which.add_argument("--partner", metavar="ID")
+    which.add_argument("--artist", metavar="ID", help="revoke this artist's verification")
+    which.add_argument("--label", metavar="ID", help="revoke this label's trust")
+    which.add_argument("--partner", metavar="ID", help="revoke this partner's trust")
     add_staff_arguments(revoke)
     revoke.set_defaults(handler=run_revoke)
     staff_import = verbs.add_parser(
@@ -75,7 +78,9 @@ def add_parsers(commands: Any) -> None:
     staff_import.add_argument("--json", action="store_true", help="print the summary as JSON")
     staff_import.set_defaults(handler=run_import)
     show = verbs.add_parser("list", help="list the registry")
-    show.add_argument("--kind", choices=["artist", "label", "partner"])
+    show.add_argument(
+        "--kind", choices=["artist", "label", "partner"], help="only entries of this kind"
+    )
     show.set_defaults(handler=run_list)
 
 
@@ -141,7 +146,7 @@ def run_revoke(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 
 def run_list(args: argparse.Namespace, ctx: CommandContext) -> int:
-    conn = ctx.open_state()
+    conn = ctx.open_existing_state()
     try:
         ctx.print_json(list_trust(conn, args.kind))
     finally:

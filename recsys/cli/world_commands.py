@@ -56,10 +56,14 @@ def add_parsers(commands: Any) -> None:
         "generate-world --from-hetrec HETREC_DIR --seed S OUT_DIR, then "
         "recsys evaluate --data OUT_DIR.",
     )
-    world.add_argument("out", type=Path, metavar="OUT_DIR")
+    world.add_argument(
+        "out", type=Path, metavar="OUT_DIR", help="the data directory to write (made if missing)"
+    )
     world.add_argument("--users", type=_positive, help="synthetic: listeners, bots included")
     world.add_argument("--artists", type=_positive, help="synthetic: genuine artists")
-    world.add_argument("--seed", type=int, required=True)
+    world.add_argument(
+        "--seed", type=int, required=True, help="random seed: the same seed, the same world"
+    )
     world.add_argument(
         "--today", type=iso_day, help="the world's 'today' (default: the current UTC date)"
     )
@@ -86,8 +90,8 @@ def run_generate_world(args: argparse.Namespace, ctx: CommandContext) -> int:
             f"generate-world needs {' and '.join(missing)} for a synthetic world "
             "(or --from-hetrec HETREC_DIR)"
         )
-    config = WorldConfig(users=args.users, artists=args.artists, seed=args.seed, today=today)
     try:
+        config = WorldConfig(users=args.users, artists=args.artists, seed=args.seed, today=today)
         summary = generate_world(args.out, config)
     except ValueError as error:
         raise UsageError(str(error)) from None

@@ -293,7 +293,9 @@ class BatchGenerator:
         found = [history.users.index_of(u.user_id) if u.personalised else None for u in users]
         known = np.fromiter((row is not None for row in found), np.bool_, len(users))
         index_rows = np.fromiter((row or 0 for row in found), np.int64, len(users))
-        starts, stops = history.indptr[index_rows], history.indptr[index_rows + 1]
+        # An empty history (no model trained yet) has no row 0: its one pointer serves all.
+        ends = np.minimum(index_rows + 1, len(history.indptr) - 1)
+        starts, stops = history.indptr[index_rows], history.indptr[ends]
         lengths = np.where(known, stops - starts, 0)
         h_ptr = np.zeros(len(users) + 1, np.int64)
         np.cumsum(lengths, out=h_ptr[1:])

@@ -1,4 +1,5 @@
-"""The newcomer's first command, and the pool of a generated world against its truth file."""
+"""The pool of a generated world against its truth file (the newcomer's first command,
+`recsys demo`, is walked through in ``test_cli_walkthrough``)."""
 
 from __future__ import annotations
 
@@ -10,28 +11,6 @@ from pool.ai_status import AiRules
 from pool.state import open_state
 from recsys.world import WorldConfig, generate_world
 from tests.factories import import_trusted
-from tests.recsys.cli_runner import run_cli
-
-
-def test_recsys_demo_runs_the_pipeline_and_explains_each_track(tmp_path: Path) -> None:
-    result = run_cli(
-        "demo",
-        state_dir=tmp_path / "state",
-        env={"RECSYS_DEMO__USERS": "300", "RECSYS_DEMO__ARTISTS": "60"},
-    )
-    assert result.code == 0, result.err
-    for heading in (
-        "built the trust-gated candidate pool",
-        "screened listens",
-        "artists similar to",
-        "personal mixes for user",
-        "Release Radar",
-        "an artist radio",
-    ):
-        assert heading in result.out
-    assert "because you listen to" in result.out
-    assert ("curated by" in result.out) or ("ALS neighbour" in result.out)
-    assert "Traceback" not in result.err
 
 
 def test_the_pool_of_a_world_is_exactly_what_its_truth_file_expects(tmp_path: Path) -> None:

@@ -38,9 +38,9 @@ def test_file_then_environment_override(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"RECSYS_POOL__AI__EXCLUDE_THRESHOLD": "high"}, "must be a float"),
+        ({"RECSYS_POOL__AI__EXCLUDE_THRESHOLD": "high"}, "must be a number"),
         ({"RECSYS_POOL__AI__REVIEW_THRESHOLD": "0.95"}, "review_threshold <= exclude_threshold"),
-        ({"RECSYS_DEMO__USERS": "true"}, "must be a int"),
+        ({"RECSYS_DEMO__USERS": "true"}, "must be an integer"),
         ({"RECSYS_NOPE__KEY": "1"}, "unknown setting 'nope'"),
     ],
 )
