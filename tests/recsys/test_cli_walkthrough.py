@@ -236,3 +236,16 @@ def test_mixes_before_any_model_say_so(tmp_path: Path) -> None:
         assert ran.code == 0, (step, ran.err)
     mixes = json.loads(ran.out)["mixes"]
     assert mixes and {(m["personalised"], m["basis"]) for m in mixes} == {(False, NO_MODEL)}
+
+
+def test_the_readme_quick_start_shows_the_commands_as_the_demo_prints_them(demo: Demo) -> None:
+    """The README's block after `recsys demo` is what the demo prints (the default demo's
+    listener and port there; this run's are its own)."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = readme.split("```text\nnext:", 1)[1].split("```", 1)[0].splitlines()[1:]
+    listener = re.compile(r"u\d{7}")
+
+    def shape(lines: list[str]) -> list[str]:
+        return [listener.sub("USER", re.sub(r":\d+/", ":PORT/", line.strip())) for line in lines]
+
+    assert block and shape(block) == shape(demo.next_commands)
