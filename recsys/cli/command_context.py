@@ -31,7 +31,7 @@ def nothing_built(what: str, state_dir: Path) -> NothingBuiltError:
     command that fills the folder, and how to look elsewhere."""
     return NothingBuiltError(
         f"{what} in {state_dir}: run `{FILL_COMMAND}` to fill it (or `recsys demo`, then"
-        " the commands it prints); to read another state folder, give --state-dir DIR or"
+        " the commands it prints); to use another state folder, give --state-dir DIR or"
         " set RECSYS_STATE_DIR"
     )
 

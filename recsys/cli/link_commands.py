@@ -58,7 +58,8 @@ def run_put(args: argparse.Namespace, ctx: CommandContext) -> int:
         )
     except FieldError as error:
         raise UsageError(str(error)) from None
-    conn = ctx.open_state()
+    # A link joins artists of the pool: without one, nothing to link (and nothing created).
+    conn = ctx.open_state_with_pool()
     try:
         pool = load_current_pool(conn, ctx.settings.state_dir)
         refused = unlinkable_artists(link, pool.artists)
