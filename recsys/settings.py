@@ -42,6 +42,7 @@ class ServeSettings:
     workers: int
     log_user_ids: str
     rebuild_workers: int
+    rebuild_cluster: str
     cache_mib: int
     console_session_minutes: int
 

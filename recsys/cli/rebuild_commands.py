@@ -13,11 +13,11 @@ import argparse
 import logging
 import os
 import sys
-import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from recsys.cli.command_context import CommandContext, add_allow_shrink_argument
+from recsys.cli.rebuild_display import RebuildDisplay
 from recsys.errors import RecsysError
 from recsys.jobs.rebuild import run_rebuild
 from recsys.store.base import StoreUnavailableError
@@ -38,36 +38,27 @@ def add_parsers(commands: Any) -> None:
         "--data", type=Path, required=True, help="data directory (docs/contract.md section 2)"
     )
     rebuild.add_argument("--workers", type=int, help="generation processes (default: config)")
+    rebuild.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="generate on the Dask cluster whose scheduler is at ADDRESS, e.g."
+        " tcp://scheduler:8786 (default: serve.rebuild_cluster; none: this machine)",
+    )
     rebuild.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_allow_shrink_argument(rebuild)
     rebuild.set_defaults(handler=run_rebuild_command)
 
 
-class ProgressReporter:
-    """A one-line bar on a terminal; otherwise an INFO log line every 10%."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.started = time.monotonic()
-        self.next_log = 0.1
-
-    def __call__(self, done: int, total: int) -> None:
-        share = done / total if total else 1.0
-        rate = done / max(time.monotonic() - self.started, 1e-9)
-        if self.tty:
-            bar = "#" * int(share * 30)
-            self.stream.write(f"\rgenerating [{bar:<30}] {done}/{total} users ({rate:,.0f}/s)")
-            if done >= total:
-                self.stream.write("\n")
-            self.stream.flush()
-        elif share >= self.next_log or done >= total:
-            log.info("generated %d/%d users (%.0f users/s)", done, total, rate)
-            self.next_log = share + 0.1
-
-
 def run_rebuild_command(args: argparse.Namespace, ctx: CommandContext) -> int:
     workers = args.workers or ctx.settings.serve.rebuild_workers or os.cpu_count() or 1
+    cluster = args.cluster or ctx.settings.serve.rebuild_cluster or None
+    display = RebuildDisplay(sys.stderr)
+    generate = None
+    if cluster is not None:
+        # Imported only here: a rebuild on one machine never loads Dask.
+        from recsys.jobs.cluster import cluster_generation  # noqa: PLC0415
+
+        generate = cluster_generation(cluster, ctx.settings)
     store = open_store(ctx.settings)
     try:
         if not store.ping():
@@ -79,11 +70,13 @@ def run_rebuild_command(args: argparse.Namespace, ctx: CommandContext) -> int:
             ctx.settings,
             args.data,
             ctx.now,
-            progress=ProgressReporter(sys.stderr),
+            progress=display.progress,
             workers=workers,
             store=store,
             allow_shrink=args.allow_shrink,
-            announce=lambda line: print(f"recsys: {line}", file=sys.stderr, flush=True),
+            stage_hook=display.stage,
+            announce=display.announce,
+            generate=generate,
         )
     except StoreUnavailableError as error:
         raise RebuildFailedError(
@@ -92,6 +85,7 @@ def run_rebuild_command(args: argparse.Namespace, ctx: CommandContext) -> int:
             " rebuild again once the store answers"
         ) from error
     finally:
+        display.finish()
         store.close()
     if args.json:
         ctx.print_json(summary)

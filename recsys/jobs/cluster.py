@@ -154,11 +154,14 @@ def generate_chunk_task(
     return rebuild.generate_chunk(users)
 
 
+CONNECT_TIMEOUT = "20s"
+
+
 @contextmanager
-def connected(address: str) -> Iterator[Client]:
+def connected(address: str, timeout: str = CONNECT_TIMEOUT) -> Iterator[Client]:
     """A client of the cluster at ``address``, with a clear error when none answers."""
     try:
-        client = Client(address, timeout="20s")
+        client = Client(address, timeout=timeout)
     except OSError as error:
         raise ClusterRebuildError(
             f"no Dask scheduler answers at {address} ({error}); start one (`dask scheduler`,"
@@ -176,11 +179,12 @@ def cluster_generation(
     *,
     hook: ChunkHook | None = None,
     retries: int = CHUNK_RETRIES,
+    connect_timeout: str = CONNECT_TIMEOUT,
 ) -> rebuild.GenerateAll:
     """Generation over the Dask cluster whose scheduler is at ``address``."""
 
     def generate(job: rebuild.GenerationJob) -> rebuild.UserOutcome:
-        with connected(address) as client:
+        with connected(address, connect_timeout) as client:
             return generate_on_cluster(client, settings, job, hook=hook, retries=retries)
 
     return generate

@@ -10,6 +10,7 @@ that each fires exactly once whichever worker runs the chunk.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -23,7 +24,9 @@ from recsys.settings import Settings
 from recsys.state.schema import open_engine_state
 from recsys.store.factory import open_store
 from recsys.world import WorldConfig, generate_world
+from tests.factories import grant_trust
 from tests.recsys.api.world import NOW, TODAY, settings_for
+from tests.recsys.cli_runner import run_cli
 from tests.staff import trusted_rebuild
 
 pytestmark = pytest.mark.slow
@@ -39,7 +42,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalCluster]:
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as found:
         yield found
 
@@ -149,6 +152,39 @@ def test_a_lost_worker_or_failed_chunk_costs_a_retry(
     # The cluster has its two workers again for the next test (the nanny restarts one).
     with Client(cluster.scheduler_address) as client:
         client.wait_for_workers(2, timeout=60)
+
+
+def test_the_cli_rebuilds_on_the_cluster(
+    cluster: LocalCluster, data: Path, local_payloads: dict[str, bytes], tmp_path: Path
+) -> None:
+    """`recsys rebuild --data DIR --cluster ADDRESS`, as the cron job runs it."""
+    state = tmp_path / "state"
+    grant_trust(state, data)
+    result = run_cli(
+        "rebuild", "--data", data, "--cluster", cluster.scheduler_address, state_dir=state
+    )
+    assert result.code == 0, result.err
+    assert "rebuild published store version" in result.out
+    assert "stage pool done in" in result.err  # it talks while it runs (no terminal: lines)
+    # Every listener stored (the CLI runs at today's date, so the bytes are not the fixture's).
+    assert set(_payloads(settings_for(state))) == set(local_payloads)
+
+
+def test_no_scheduler_answers(data: Path, tmp_path: Path) -> None:
+    settings = settings_for(tmp_path / "state")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{sock.getsockname()[1]}"  # nobody listens there
+    with pytest.raises(ClusterRebuildError, match="no Dask scheduler answers"):
+        trusted_rebuild(
+            settings,
+            data,
+            NOW,
+            progress=_quiet,
+            workers=1,
+            generate=cluster_generation(address, settings, connect_timeout="1s"),
+        )
+    assert open_store(settings).current_version() is None  # nothing published
 
 
 def test_a_chunk_that_cannot_land_changes_nothing_served(
