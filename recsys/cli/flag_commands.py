@@ -14,7 +14,7 @@ from pool.fields import FieldError, check_score
 from pool.model import AiFlag, AiReview, FlagSource, ReviewDecision
 from pool.state import add_flag, record_review, review_queue
 from recsys.cli.command_context import CommandContext, valid_id, valid_text
-from recsys.cli.trust_commands import add_staff_arguments
+from recsys.cli.trust_commands import add_ahead_argument, add_staff_arguments
 from recsys.curation.pool_names import current_pool_names, current_pool_tracks, unknown_track
 from recsys.errors import UsageError
 from recsys.jobs.exclusion_sync import publish_exclusions
@@ -24,7 +24,7 @@ def add_parsers(commands: Any) -> None:
     flags = commands.add_parser("flags", help="flag tracks as AI-generated and review flags")
     verbs = flags.add_subparsers(dest="verb", required=True, metavar="VERB")
     add = verbs.add_parser("add", help="record an AI flag on a track")
-    add.add_argument("track_id", help="the flagged track's id (it may not be delivered yet)")
+    add.add_argument("track_id", help="the flagged track's id")
     add.add_argument(
         "--source",
         required=True,
@@ -35,6 +35,7 @@ def add_parsers(commands: Any) -> None:
         "--score", required=True, type=float, help="0.0-1.0: how likely it is fully AI-made"
     )
     add_staff_arguments(add)
+    add_ahead_argument(add)
     add.set_defaults(handler=run_add)
     review = verbs.add_parser("review", help="a curator's decision on a flagged track")
     review.add_argument("track_id", help="a track of the review queue (`recsys flags queue`)")
@@ -60,6 +61,11 @@ def run_add(args: argparse.Namespace, ctx: CommandContext) -> int:
     flag = AiFlag(track_id, cast(FlagSource, args.source), score, ctx.now)
     conn = ctx.open_state()
     try:
+        if not args.ahead_of_delivery:
+            pool_tracks = current_pool_tracks(conn, ctx.settings.state_dir)
+            unknown = unknown_track(conn, ctx.settings.state_dir, track_id, pool_tracks)
+            if unknown is not None:
+                raise UsageError(f"{unknown}: pass --ahead-of-delivery to record it anyway")
         add_flag(conn, flag, by=by, why=why, role="trust")
         publish_exclusions(conn, ctx.settings)
     finally:

@@ -17,6 +17,8 @@ from pool.model import TrustKind
 from pool.state import list_trust, set_trust
 from pool.trust_import import import_trust_files
 from recsys.cli.command_context import CommandContext, valid_id, valid_text
+from recsys.curation.pool_names import unknown_trust_subject
+from recsys.errors import UsageError
 from recsys.jobs.exclusion_sync import publish_exclusions
 from recsys.store.base import StoreUnavailableError
 
@@ -37,6 +39,16 @@ def add_staff_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--why", required=True, help="the reason, kept in the audit log")
 
 
+AHEAD_HELP = (
+    "record it although no delivery the current pool was built from names the id (without"
+    " this, such an id is refused as a likely typo)"
+)
+
+
+def add_ahead_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ahead-of-delivery", action="store_true", help=AHEAD_HELP)
+
+
 def add_parsers(commands: Any) -> None:
     trust = commands.add_parser("trust", help="edit the trust registry (trust team)")
     verbs = trust.add_subparsers(dest="verb", required=True, metavar="VERB")
@@ -44,6 +56,7 @@ def add_parsers(commands: Any) -> None:
         grant = verbs.add_parser(verb, help=GRANT_HELP[kind])
         grant.add_argument("id", help=f"{kind} id")
         add_staff_arguments(grant)
+        add_ahead_argument(grant)
         grant.set_defaults(handler=run_grant, kind=kind)
     revoke = verbs.add_parser(
         "revoke",
@@ -60,6 +73,7 @@ def add_parsers(commands: Any) -> None:
     which.add_argument("--label", metavar="ID", help="revoke this label's trust")
     which.add_argument("--partner", metavar="ID", help="revoke this partner's trust")
     add_staff_arguments(revoke)
+    add_ahead_argument(revoke)
     revoke.set_defaults(handler=run_revoke)
     staff_import = verbs.add_parser(
         "import",
@@ -92,6 +106,10 @@ def _change(
     conn = ctx.open_state()
     store_sync = "done"
     try:
+        if not args.ahead_of_delivery:
+            unknown = unknown_trust_subject(conn, ctx.settings.state_dir, kind, subject)
+            if unknown is not None:
+                raise UsageError(f"{unknown}: pass --ahead-of-delivery to record it anyway")
         before = set_trust(conn, kind, subject, trusted=trusted, by=by, why=why, now=ctx.now)
         if not trusted:
             try:

@@ -7,8 +7,8 @@ engine with only the pair's edge changed: the graph's weights and blocks are cop
 with A's and B's rows replaced, and the graph is seen through an overlay of that one edge
 (``PairEdgeOverlay``: a copy of a large graph would cost seconds). Removing a block also
 rebuilds the generator's arrays, which hold the blocks the repetition rules check; that is
-rare and costs more. The edge the pair falls back to when a curated link or block goes is what ALS alone
-gives it (``als_pair_score``), as the next engine build would make it.
+rare and costs more. The edge the pair falls back to when a curated link or block goes is
+what ALS alone gives it (``als_pair_score``), as the next engine build would make it.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 The same state functions as ``recsys trust`` and ``POST /v1/flags``, each change with its
 audit record in one transaction. A revocation (and a flag) counts at the next read: the live
 engine recomputes what is withheld before the page comes back. A grant counts at the next
-pool build. Revoking what the registry does not hold as trusted is refused as a likely typo;
-a grant may name an id no delivery has brought yet (the registry can come first).
+pool build. A grant or revocation naming an id neither the registry nor the delivery the pool
+was built from knows is refused as a likely typo, unless the form says the id comes ahead of
+its delivery (the registry can come first).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from pool.fields import FieldError, check_choice, check_id, check_score, check_text
 from pool.model import AiFlag, FlagSource, TrustKind
-from pool.state import add_flag, search_trust, set_trust, trust_row
+from pool.state import add_flag, search_trust, set_trust
 from recsys.api.trail import synced_after_commit
 from recsys.console.web import (
     TRUST,
@@ -76,11 +77,7 @@ def _change_trust(request: Request, staff: Staff, form: dict[str, str]) -> str:
     found = staff.services
     conn = found.conn()
     trusted = change == "grant"
-    if not trusted:
-        row = trust_row(conn, kind, subject)
-        if row is None or not row["trusted"]:
-            raise FieldError("id", f"{subject} is not a trusted {kind} of the registry")
-    elif not field(form, "ahead_of_delivery"):
+    if not field(form, "ahead_of_delivery"):
         unknown = unknown_trust_subject(conn, found.settings.state_dir, kind, subject)
         if unknown is not None:
             raise FieldError("id", f"{unknown} (tick “not delivered yet”)")

@@ -140,8 +140,7 @@ def unknown_trust_subject(
         return None
     return (
         f"unknown {kind}: {subject} is in no catalogue delivery the current pool was built from"
-        " and not in the registry (a typo?); to trust it ahead of its first delivery, say so"
-        " explicitly"
+        " and not in the registry (a typo?)"
     )
 
 

@@ -281,7 +281,11 @@ def test_every_staff_cli_change_writes_one_record_with_its_by_and_why(
         (("links", "add", a, b, "--weight", "0.8", *staff), "links.similar", "curator"),
         (("links", "block", a, c, *staff), "links.block", "curator"),
         (("links", "remove", a, b, *staff), "links.remove", "curator"),
-        (("trust", "verify-artist", "ar-new", *staff), "trust.grant_artist", "trust"),
+        (
+            ("trust", "verify-artist", "ar-new", "--ahead-of-delivery", *staff),
+            "trust.grant_artist",
+            "trust",
+        ),
         (("trust", "trust-label", label, *staff), "trust.grant_label", "trust"),
         (("trust", "trust-partner", partner, *staff), "trust.grant_partner", "trust"),
         (("trust", "revoke", "--artist", "ar-new", *staff), "trust.revoke_artist", "trust"),

@@ -65,10 +65,16 @@ def test_revoke_and_restore_an_artist_through_the_cli(tmp_path: Path, data_dir: 
 
 def test_flag_review_queue_and_curator_decision(tmp_path: Path, data_dir: Path) -> None:
     state = tmp_path / "state"
+    # Flagged before its first delivery: said so, since no pool knows the track yet.
+    unsaid = run_cli(
+        "flags", "add", "t1", "--source", "detector", "--score", "0.7", *STAFF, state_dir=state
+    )
+    assert unsaid.code == 2 and "--ahead-of-delivery" in unsaid.err
     flagged = run_cli(
         "flags",
         "add",
         "t1",
+        "--ahead-of-delivery",
         "--source",
         "detector",
         "--score",
@@ -274,7 +280,7 @@ def test_a_review_of_a_track_nothing_knows_is_refused(tmp_path: Path) -> None:
     """A curator's decision needs a track the engine knows: in the pool, refused by its build
     (a withheld track is what curators review), or named by a flag. A typo is refused with
     one line naming it, and nothing is recorded. A flag stays free to name any track: it may
-    arrive before the track's feed."""
+    arrive before the track's feed, said with --ahead-of-delivery."""
     data = DataDir()
     data.artist("ar1")
     data.artist("ar3", verified=False)
@@ -298,5 +304,12 @@ def test_a_review_of_a_track_nothing_knows_is_refused(tmp_path: Path) -> None:
     assert _ok("audit", state=state) == audit  # nothing recorded
     assert review("t1").code == 0  # in the pool
     assert review("t3").code == 0  # refused by the build
-    _ok("flags", "add", "t-next", "--source", "detector", "--score", "0.6", *STAFF, state=state)
+    audit = _ok("audit", state=state)
+    refused = run_cli(
+        "flags", "add", "t-next", "--source", "detector", "--score", "0.6", *STAFF, state_dir=state
+    )
+    assert refused.code == 2 and "unknown track: t-next" in refused.err  # a typo, or ahead?
+    assert _ok("audit", state=state) == audit
+    ahead = ("--ahead-of-delivery", *STAFF)
+    _ok("flags", "add", "t-next", "--source", "detector", "--score", "0.6", *ahead, state=state)
     assert review("t-next").code == 0  # named by a flag

@@ -263,7 +263,7 @@ def test_trust_revocation_from_the_registry_page(console: Console, page: Page) -
     page.fill("#trust-subject", "ar999999")
     page.fill("#trust-why", "typo")
     page.click("#trust-revoke")
-    expect(page.locator("p.error")).to_contain_text("not a trusted artist")
+    expect(page.locator("p.error")).to_contain_text("unknown artist: ar999999")
     # A grant or flag naming what no delivery named is refused as a likely typo, unless
     # the trust team says it comes ahead of its delivery.
     page.goto(f"{console.base}/console/trust")
