@@ -249,3 +249,39 @@ def test_the_readme_quick_start_shows_the_commands_as_the_demo_prints_them(demo:
         return [listener.sub("USER", re.sub(r":\d+/", ":PORT/", line.strip())) for line in lines]
 
     assert block and shape(block) == shape(demo.next_commands)
+
+
+def test_the_readme_curator_example_works_as_written(demo: Demo) -> None:
+    """The README's curator block, run by bash in the demo's folder as a newcomer pastes it
+    (this run's free port for 8080; the server it starts is stopped afterwards)."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    start = "export RECSYS_STATE_DIR=.recsys-state/demo/state"
+    block = start + readme.split(start, 1)[1].split("\n```", 1)[0]
+    assert "recsys serve --port 8080 &" in block and "/v1/curation/links" in block
+    port = str(free_port())
+    script = "set -euo pipefail\ntrap 'kill %1 2>/dev/null || true' EXIT\n" + block.replace(
+        "8080", port
+    )
+    bin_dir = str(Path(sys.executable).parent)  # where pip put `recsys` beside this Python
+    env = _environ({"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"})
+    done = subprocess.run(
+        ["bash", "-c", script],
+        cwd=demo.cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    # curl prints each answer as it comes, with no newline between them; the server's own
+    # "recsys: serving ..." line shares the terminal.
+    shown = [line for line in done.stdout.splitlines() if not line.startswith("recsys: ")]
+    decoder, text, answers = json.JSONDecoder(), "\n".join(shown).strip(), []
+    while text:
+        answer, end = decoder.raw_decode(text)
+        answers.append(answer)
+        text = text[end:].lstrip()
+    mixes, link = answers
+    assert mixes["mixes"] and {"personalised", "basis"} <= mixes["mixes"][0].keys()
+    assert link["link"]["kind"] == "block" and link["effective"], link
