@@ -136,6 +136,7 @@ def read_csv(
     """Parse a CSV file whose header must name ``columns`` (in any order; extras ignored)."""
     lines = _decoded_lines(path, label)
     header: list[str] | None = None
+    spanning = False  # inside a quoted value that a line with an odd count of quotes opened
     for item in lines:
         if isinstance(item, FeedIssue):
             yield item
@@ -157,6 +158,17 @@ def read_csv(
                 return
             continue
         if not text.strip():
+            continue
+        if text.count('"') % 2:
+            # Opens (or closes) a quoted value that spans lines: refused, and so is every line
+            # inside it, which would otherwise read as a row of its own.
+            spanning = not spanning
+            yield FeedIssue(
+                label, number, "malformed CSV (unbalanced quotes; a value cannot span lines)"
+            )
+            continue
+        if spanning:
+            yield FeedIssue(label, number, "inside a quoted value that spans lines; refused")
             continue
         try:
             values = split_csv_line(text)

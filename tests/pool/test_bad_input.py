@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from pool.ai_status import AiRules
 from pool.catalog import read_catalog
 from pool.errors import DataDirectoryError
-from pool.feeds import _fast_track, parse_track_checked
+from pool.feeds import _fast_track, parse_track_checked, read_csv
 from pool.fields import FieldError
 from pool.importer import current_pool_version
+from pool.model import FeedIssue
 from pool.state import list_trust
 from tests.factories import DataDir, import_trusted, staff_import, track_row
 from tests.pool.conftest import NOW
@@ -196,3 +197,17 @@ def test_parallel_parse_of_a_large_feed_gives_the_same_catalog_and_line_numbers(
     assert parallel.tracks == sequential.tracks
     assert [str(i) for i in parallel.issues] == [str(i) for i in sequential.issues]
     assert [i.line for i in parallel.issues] == [124, 322]
+
+
+def test_no_line_inside_a_quoted_value_that_spans_lines_is_read_as_a_row(tmp_path: Path) -> None:
+    """RFC 4180 lets a quoted value span lines; a feed's rows are lines, so such a value is
+    refused, and so is every line inside it, which would otherwise read as a row of its own
+    (``"`` then ``0`` then ``"`` used to opt user "0" out)."""
+    path = tmp_path / "optouts.csv"
+    path.write_text('user_id\nu1\n"\n0\n"\nu2\n"ok"\n')
+    parsed = list(read_csv(path, "optouts.csv", ("user_id",), lambda row: row["user_id"]))
+    rows = [item for item in parsed if not isinstance(item, FeedIssue)]
+    issues = [item for item in parsed if isinstance(item, FeedIssue)]
+    assert rows == [(2, "u1"), (6, "u2"), (7, "ok")]
+    assert [issue.line for issue in issues] == [3, 4, 5]
+    assert "inside a quoted value" in issues[1].reason
