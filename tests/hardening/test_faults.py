@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -63,7 +64,8 @@ QUICK_S = 3.0  # "answers quickly": retries and backoff included, far from any h
 # Large enough that generating it takes a good part of a second (the compiled generators
 # make a 1,500-user world in 50 ms), so a kill can land in the middle of it.
 LARGE_WORLD = WorldConfig(users=8000, artists=80, seed=3, today=date(2026, 11, 26))
-FIRST_CHUNK = "recsys.jobs.rebuild: generated "  # the first chunk's progress line
+# The first chunk's progress line, as a rebuild without a terminal prints it.
+FIRST_CHUNK = re.compile(r"recsys: \d\d:\d\d:\d\d generated \d+/\d+ listeners")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -576,7 +578,7 @@ def _kill_after_first_chunk(run: RebuildRun, watch: Callable[[], None] | None = 
             pytest.fail(f"the rebuild ended before it was killed:\n{run.log()}")
         if watch is not None:
             watch()
-        return FIRST_CHUNK in run.log()
+        return FIRST_CHUNK.search(run.log()) is not None
 
     _wait_for(first_chunk_out, "the rebuild's first chunk of users", run.log)
     run.process.send_signal(signal.SIGKILL)
