@@ -42,6 +42,7 @@ from recsys.engine.loading import Engine
 from recsys.errors import RecsysError
 from recsys.jobs import rebuild
 from recsys.settings import Settings
+from recsys.store.base import MixStore
 from recsys.store.factory import open_store
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,7 @@ def _arrays_file(path: Path) -> Path:
 class _Loaded:
     version: str
     generation: rebuild.Generation
+    store: MixStore
 
 
 _LOADED: _Loaded | None = None  # this worker process's generation, set by the plugin
@@ -132,13 +134,15 @@ class GenerationPlugin(WorkerPlugin):
             return
         engine = read_engine(Path(self.engine_file))
         generation = rebuild.prepare_generation(engine)
-        writer = open_store(self.settings).begin(self.version).for_worker()
-        rebuild.install_generation(generation, writer)
-        _LOADED = _Loaded(self.version, generation)
+        store = open_store(self.settings)  # this worker's own connection
+        rebuild.install_generation(generation, store.begin(self.version))
+        _LOADED = _Loaded(self.version, generation, store)
         log.info("worker ready for rebuild %s", self.version)
 
     def teardown(self, worker: Any) -> None:
         global _LOADED  # noqa: PLW0603
+        if _LOADED is not None:
+            _LOADED.store.close()
         _LOADED = None
         rebuild.install_generation(None, None)
 
