@@ -143,6 +143,15 @@ def test_block_with_preview_then_the_next_radio_changes(console: Console, page: 
     expect(page.locator("#saved")).to_be_visible()
     assert other not in console.radio_artists(seed)
     expect(page.locator("#other-links")).to_contain_text("blocked by")
+    # And removed again: the preview brings the artist back, and so does the next radio.
+    row = page.locator(f"#other-links tr[data-artist='{other}']")
+    row.locator("input[name=note]").fill("the audiences overlap after all")
+    row.locator("button[data-kind=remove]").click()
+    expect(page.locator("h1")).to_contain_text("Preview: remove the link")
+    expect(page.locator("#artist-changes")).to_contain_text(other_name)
+    page.click("#save")
+    expect(page.locator("#saved")).to_be_visible()
+    assert other in console.radio_artists(seed)
 
 
 def test_a_second_curator_is_told_of_the_first_ones_edit(
@@ -272,6 +281,14 @@ def test_trust_revocation_from_the_registry_page(console: Console, page: Page) -
     page.fill("#trust-why", "new label signing")
     page.click("#trust-grant")
     expect(page.locator("p.error")).to_contain_text("unknown label: lb9999")
+    page.goto(f"{console.base}/console/trust")
+    page.fill("#trust-subject", "lb9999")
+    page.select_option("#trust-kind", "label")
+    page.fill("#trust-why", "new label signing, contract seen")
+    page.check("#trust-ahead")
+    page.click("#trust-grant")
+    expect(page.locator("#done")).to_contain_text("label lb9999 trusted")
+    expect(page.locator("#registry tr[data-subject='lb9999']")).to_contain_text("trusted")
     page.goto(f"{console.base}/console/trust")
     page.fill("#flag-track", "tr9999999")
     page.fill("#flag-why", "detector run on the upcoming delivery")
