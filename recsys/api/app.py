@@ -37,7 +37,6 @@ from recsys.api.reads import STORE_COOLDOWN_S, ListenerReads
 from recsys.api.responses import JsonResponse, json_response
 from recsys.api.services import Services
 from recsys.api.trail import audit_failure
-from recsys.console.mount import install_console
 from recsys.errors import CorruptFileError, NotFoundError, UserErasedError
 from recsys.settings import Settings
 from recsys.state.privacy import user_hash_key
@@ -126,6 +125,10 @@ def create_app(
         radio_bytes=radio_cache_bytes,
         store_cooldown_s=store_cooldown_s,
     )
+    # Imported here: the console builds on this package's modules (auth, trail, services),
+    # which importing it at the top would load half-made through ``recsys.api``.
+    from recsys.console.mount import install_console  # noqa: PLC0415
+
     install_console(app)
     for router in (routes_listener.router, routes_staff.router, routes_users.router):
         app.include_router(router)

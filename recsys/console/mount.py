@@ -7,7 +7,9 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
+from recsys.api.trail import audit_failure
 from recsys.console import (
     routes_artists,
     routes_history,
@@ -32,9 +34,10 @@ def _sign_in(request: Request, error: Exception) -> Response:
     return sign_in_redirect(error.back_to)
 
 
-def _refused(request: Request, error: Exception) -> Response:
+async def _refused(request: Request, error: Exception) -> Response:
     if not isinstance(error, ConsoleRefusalError):
         raise error
+    await run_in_threadpool(audit_failure, request, error.status, error.detail)
     return render("error.html", error.status, title=error.title, detail=error.detail)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -33,6 +34,7 @@ from recsys.console.web import (
     redirect,
     render,
     require,
+    segment,
 )
 from recsys.curation.links import make_link, unlinkable_artists
 from recsys.curation.pool_names import pool_label_names
@@ -241,7 +243,8 @@ async def edit_link(request: Request, staff: SignedIn, form: Posted, artist_id: 
         except LinkChangedError as changed:
             conflict = changed.current or {"kind": "none"}
         else:
-            return redirect(f"/console/artists/{artist_id}?saved={change.kind}:{change.other}")
+            saved = quote(f"{change.kind}:{change.other}")
+            return redirect(f"/console/artists/{segment(artist_id)}?saved={saved}")
     diff, reach = await run_in_threadpool(_preview, staff, change)
     row = await run_in_threadpool(link_row, staff.services.conn(), artist_id, change.other)
     return render(

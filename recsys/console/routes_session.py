@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from pool.audit import AuditEntry, append_audit
 from pool.state import transaction
+from recsys.api.trail import audit_failure
 from recsys.console.web import (
     COOKIE_PATH,
     SESSION_COOKIE,
@@ -90,7 +91,9 @@ async def sign_in(
         return _sign_in_page(next_page, 403, "the sign-in form expired; please try again")
     started = await run_in_threadpool(_start, request, token.strip())
     if started is None:
-        return _sign_in_page(next_page, 401, "that token is unknown or revoked")
+        detail = "that token is unknown or revoked"
+        await run_in_threadpool(audit_failure, request, 401, detail)  # counted, as the API's
+        return _sign_in_page(next_page, 401, detail)
     session_id, _ = started
     response = redirect(next_page)
     response.set_cookie(

@@ -10,7 +10,9 @@ its delivery (the registry can come first).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, cast
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -63,10 +65,6 @@ async def trust_page(
     return render("trust.html", staff=staff, rows=rows, total=total, kind=kind, q=q, done=done)
 
 
-def _refused(error: FieldError) -> ConsoleRefusalError:
-    return ConsoleRefusalError(422, "Change refused", str(error))
-
-
 def _change_trust(request: Request, staff: Staff, form: dict[str, str]) -> str:
     kind = cast(TrustKind, check_choice(field(form, "kind"), "kind", KINDS))
     subject = check_id(field(form, "subject"), "id")
@@ -89,14 +87,24 @@ def _change_trust(request: Request, staff: Staff, form: dict[str, str]) -> str:
     return f"{kind} {subject} revoked; its tracks leave every answer from the next read."
 
 
+async def _apply(
+    request: Request,
+    staff: Staff,
+    form: dict[str, str],
+    change: Callable[[Request, Staff, dict[str, str]], str],
+) -> Response:
+    """A trust-team form's change, then the registry page saying what it did."""
+    try:
+        done = await run_in_threadpool(change, request, staff, form)
+    except FieldError as error:
+        raise ConsoleRefusalError(422, "Change refused", str(error)) from None
+    return redirect(f"/console/trust?done={quote(done)}")
+
+
 @router.post("/console/trust", name="console.trust_change")
 async def change_trust(request: Request, staff: SignedIn, form: Posted) -> Response:
     require(staff, TRUST, "Changing the trust registry")
-    try:
-        done = await run_in_threadpool(_change_trust, request, staff, form)
-    except FieldError as error:
-        raise _refused(error) from None
-    return redirect(f"/console/trust?done={done}")
+    return await _apply(request, staff, form, _change_trust)
 
 
 def _flag(request: Request, staff: Staff, form: dict[str, str]) -> str:
@@ -131,8 +139,4 @@ def _flag(request: Request, staff: Staff, form: dict[str, str]) -> str:
 @router.post("/console/flags", name="console.flag")
 async def flag_track(request: Request, staff: SignedIn, form: Posted) -> Response:
     require(staff, TRUST, "Flagging tracks")
-    try:
-        done = await run_in_threadpool(_flag, request, staff, form)
-    except FieldError as error:
-        raise _refused(error) from None
-    return redirect(f"/console/trust?done={done}")
+    return await _apply(request, staff, form, _flag)

@@ -6,7 +6,9 @@ session cookie: signed (itsdangerous), HttpOnly (no script reads it), SameSite=S
 other site's page sends it) and limited to ``/console`` with an expiry. The session itself is
 kept in the state (``recsys.state.console_sessions``), so signing out or revoking the token
 ends it everywhere. Every form that changes anything carries the session's CSRF token, and a
-post without it is refused before anything is read or written.
+post without it is refused before anything is read or written. Refusals are audited as the
+API's are (``recsys.api.trail.audit_failure``): a signed-in member's refused page or form is a
+record under their name, a failed sign-in a count of anonymous refusals.
 
 Roles follow the API's: curators edit links and decide reviews, the trust team flags tracks
 and edits the trust registry, admins may do all of it and read the audit trail.
@@ -26,6 +28,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, Signer
 from starlette.concurrency import run_in_threadpool
 
+from recsys.api.auth import Principal
 from recsys.api.services import Services
 from recsys.state.console_sessions import ConsoleSession, console_key, csrf_token, find_session
 from recsys.state.tokens import Role
@@ -86,6 +89,8 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    # An id as one path segment of a link (an id may hold "?", "#" or "%").
+    env.filters["segment"] = lambda value: quote(str(value), safe="")
     env.globals["CURATOR"] = CURATOR
     env.globals["TRUST"] = TRUST
     env.globals["ADMIN"] = ADMIN
@@ -157,6 +162,8 @@ async def signed_in(request: Request) -> Staff:
     if live is None:
         raise SignInRequiredError(_back_to(request) if request.method == "GET" else COOKIE_PATH)
     session_id, session = live
+    # Who is calling, for the audit record of a refusal (as the API's bearer check keeps it).
+    request.state.principal = Principal(session.name, session.role)
     key: bytes = request.app.state.console_key
     return Staff(session.name, session.role, csrf_token(key, session_id), services_of(request))
 
@@ -193,6 +200,11 @@ Posted = Annotated[dict[str, str], Depends(posted_form)]
 
 def field(form: dict[str, str], name: str) -> str:
     return form.get(name, "").strip()
+
+
+def segment(value: str) -> str:
+    """An id as one path segment of a URL the console redirects to."""
+    return quote(value, safe="")
 
 
 def redirect(to: str) -> RedirectResponse:

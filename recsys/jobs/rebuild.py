@@ -291,9 +291,7 @@ def generate_all(
 ) -> UserOutcome:
     """Generate every user in chunks over ``workers`` forked processes (1 = in process), each
     storing its chunks through ``writer`` (a worker through a connection of its own)."""
-    global _ENGINE, _GENERATOR, _ENCODER, _WRITER  # noqa: PLW0603 - shared with forked workers
-    _ENGINE, _GENERATOR, _ENCODER = generation.engine, generation.generator, generation.encoder
-    _WRITER = writer
+    install_generation(generation, writer)  # forked workers inherit it
     # The engine (millions of objects) is read-only from here on. Frozen, the cyclic garbage
     # collector stops walking it at every full collection (a fifth of the generation time on
     # a 20k-user world), and forked workers stop copying its pages to update its headers.
@@ -315,7 +313,7 @@ def generate_all(
                     add_outcome(total, outcome)
                     progress(done, len(users))
     finally:
-        _ENGINE = _GENERATOR = _ENCODER = _WRITER = None
+        install_generation(None, None)
         gc.unfreeze()
     return total
 

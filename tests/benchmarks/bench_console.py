@@ -23,7 +23,6 @@ import argparse
 import os
 import random
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# The server's CPU per request is read as the serving benchmark reads it.
+from tests.benchmarks.bench_serving import _cpu_seconds  # noqa: E402
+from tests.recsys.api.world import free_port  # noqa: E402
 
 P99_MS = 50.0
 TODAY = date(2026, 11, 26)
@@ -204,26 +211,6 @@ def _load(
     }
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its children so far (Linux /proc)."""
-    total = 0.0
-    ticks = os.sysconf("SC_CLK_TCK")
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
-    for each in pids:
-        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait_healthy(base: str, server: subprocess.Popen[bytes], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -245,7 +232,7 @@ def run_benchmark(args: argparse.Namespace) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RECSYS_")}
         env |= {"RECSYS_STATE_DIR": str(root / "state"), "RECSYS_STORE": args.store}
         pool, token = _prepare(root, args, env)
-        port = _free_port()
+        port = free_port()
         base = f"http://127.0.0.1:{port}"
         command = [sys.executable, "-m", "recsys", "serve", "--port", str(port)]
         command += ["--workers", str(args.server_workers)]

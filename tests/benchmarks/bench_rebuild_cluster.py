@@ -17,6 +17,7 @@ import argparse
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -32,7 +33,12 @@ from recsys.jobs.rebuild import run_rebuild
 from recsys.settings import Settings, load_settings
 from recsys.store.factory import open_store
 from recsys.world import WorldConfig, generate_world
-from tests.benchmarks.bench_rebuild import _staff_import
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.benchmarks.bench_rebuild import _staff_import  # noqa: E402
 
 
 class KillOnce:

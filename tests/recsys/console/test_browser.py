@@ -221,12 +221,33 @@ def test_the_audit_entry_of_an_edit_and_its_revert(console: Console, page: Page)
     expect(row).to_contain_text("test-curator")
     expect(row).to_contain_text("tour mates")
     screenshot(page, "history")
+    # Another curator changes the pair meanwhile: reverting the older edit would undo theirs.
+    console.api(
+        "POST",
+        "/v1/curation/links",
+        "second-curator",
+        json={"artist_a": a, "artist_b": b, "kind": "similar", "weight": 0.9, "note": "closer"},
+    )
+    row.locator("input[name=note]").fill("added to the wrong artist")
+    row.locator("button", has_text="Revert").click()
+    expect(page.locator("p.error")).to_contain_text("changed after entry")
+    links = console.api("GET", f"/v1/curation/links?artist_id={a}", "curator")["links"]
+    assert [link["note"] for link in links if b in (link["artist_a"], link["artist_b"])] == [
+        "closer"
+    ]
+    # The newest edit, the other curator's, is the one to revert.
+    page.goto(f"{console.base}/console/history?action=links.similar&subject={a}%7C{b}")
+    row = page.locator("#history tbody tr").first
+    expect(row).to_contain_text("test-second-curator")
     row.locator("input[name=note]").fill("added to the wrong artist")
     row.locator("button", has_text="Revert").click()
     expect(page.locator("#done")).to_contain_text("reverted")
+    # Put back as that edit found it: the first curator's link.
     links = console.api("GET", f"/v1/curation/links?artist_id={a}", "curator")["links"]
-    assert not [link for link in links if b in (link["artist_a"], link["artist_b"])]
-    page.fill("#filter-action", "links.remove")
+    [restored] = [link for link in links if b in (link["artist_a"], link["artist_b"])]
+    assert (restored["kind"], restored["weight"]) == ("similar", 0.7)
+    assert restored["note"].startswith("revert of history entry")
+    page.fill("#filter-action", "links.similar")
     page.fill("#filter-subject", f"{a}|{b}")
     page.click("#filter")
     expect(page.locator("#history tbody tr").first).to_contain_text("revert of history entry")
@@ -244,6 +265,13 @@ def test_a_post_without_the_csrf_token_is_refused(console: Console, page: Page) 
     assert other in console.radio_artists(seed)
     links = console.api("GET", f"/v1/curation/links?artist_id={seed}", "curator")["links"]
     assert not [link for link in links if link["note"] == "forged"]
+    # Each refusal is in the audit trail under the signed-in curator's name, as the API's are.
+    refused = [
+        entry
+        for entry in console.api("GET", "/v1/audit")["entries"]
+        if entry["action"] == "console.link_edit" and entry["result"] == "denied"
+    ]
+    assert [(e["actor"], e["after"]) for e in refused] == [("test-curator", {"status": 403})] * 2
 
 
 def test_each_role_sees_only_its_pages(console: Console, page: Page) -> None:
