@@ -70,6 +70,44 @@ def mix_title(index: int, names: Sequence[str]) -> str:
     return f"Mix {index}: {names[0]}, {names[1]} and more"
 
 
+# Fields of the scratch records (``_records``), each 8 bytes: the marks of an artist that
+# the graph walk and the discovery ranking read for every neighbour (64 bytes: one cache
+# line), the artist's counts in the current mix, and the marks of a track.
+_HOT_ARTIST_MARKS = (
+    ("value_stamp", np.int64),
+    ("value", np.float64),
+    ("played", np.int64),
+    ("excluded", np.int64),
+    ("anchor", np.int64),
+    ("anchor_weight", np.float64),
+    ("candidate", np.int64),
+    ("listener_value", np.float64),
+)
+_ARTIST_COUNTS = (
+    ("counted", np.int64),
+    ("tracks", np.int64),
+    ("discoveries", np.int64),
+    ("anchor_rank", np.int64),
+)
+_TRACK_MARKS = (
+    ("seen", np.int64),
+    ("recent", np.int64),
+    ("played", np.int64),
+    ("excluded", np.int64),
+)
+_CACHE_LINE = 64
+
+
+def _records(count: int, fields: Sequence[tuple[str, type]]) -> np.ndarray:
+    """``count`` zeroed records of ``fields``, the first starting on a cache line, so that
+    a record of 64 bytes is one line. Its fields (``records[name]``) are strided views that
+    the compiled generators index like any array."""
+    dtype = np.dtype(list(fields))
+    raw = np.zeros(count * dtype.itemsize + _CACHE_LINE, np.uint8)
+    start = -raw.ctypes.data % _CACHE_LINE
+    return raw[start : start + count * dtype.itemsize].view(dtype)
+
+
 class Scratch(NamedTuple):
     """The arrays the compiled generators mark as they go, made once per process and reused
     for every listener (a stamp per listener or per mix says which marks are current, so
@@ -201,33 +239,33 @@ class BatchGenerator:
             cap = settings.max_tracks_per_artist
             tracks, artists = len(arrays.track_ids), len(arrays.artist_ids)
 
-            def per_track() -> Ints:
-                return np.zeros(tracks, np.int64)
-
-            def per_artist(dtype: type = np.int64) -> npt.NDArray[np.generic]:
-                return np.zeros(artists, dtype)
-
+            # The marks a listener's inner loops read together share a record: all of an
+            # artist's hot marks lie on one cache line, which the graph walk prefetches a
+            # few neighbours ahead (``_neighbours``) with one request.
+            hot = _records(artists, _HOT_ARTIST_MARKS)
+            counts = _records(artists, _ARTIST_COUNTS)
+            track = _records(tracks, _TRACK_MARKS)
             scratch = Scratch(
-                seen_track=per_track(),
+                seen_track=track["seen"],
                 seen_recording=np.zeros(max(arrays.recordings, 1), np.int64),
-                recent_track=per_track(),
-                played_track=per_track(),
-                played_artist=per_artist(),
-                counted_artist=per_artist(),
-                tracks_per_artist=per_artist(),
-                discoveries_per_artist=per_artist(),
-                artist_value=per_artist(np.float64),
-                value_stamp=per_artist(),
-                anchor_mark=per_artist(),
-                anchor_weight=per_artist(np.float64),
-                anchor_rank=per_artist(),
-                excluded_track=per_track(),
-                excluded_artist=per_artist(),
-                listener_value=per_artist(np.float64),
+                recent_track=track["recent"],
+                played_track=track["played"],
+                played_artist=hot["played"],
+                counted_artist=counts["counted"],
+                tracks_per_artist=counts["tracks"],
+                discoveries_per_artist=counts["discoveries"],
+                artist_value=hot["value"],
+                value_stamp=hot["value_stamp"],
+                anchor_mark=hot["anchor"],
+                anchor_weight=hot["anchor_weight"],
+                anchor_rank=counts["anchor_rank"],
+                excluded_track=track["excluded"],
+                excluded_artist=hot["excluded"],
+                listener_value=hot["listener_value"],
                 tag_value=np.zeros(max(arrays.tags, 1), np.float64),
                 tag_stamp=np.zeros(max(arrays.tags, 1), np.int64),
-                candidate_stamp=per_artist(),
-                candidates=per_artist(),
+                candidate_stamp=hot["candidate"],
+                candidates=np.zeros(artists, np.int64),
             )
             self._mixing = Mixing(
                 catalog=arrays.catalog,

@@ -28,6 +28,8 @@ from typing import Any, NamedTuple
 import numpy as np
 from numba import njit
 
+from recsys.generators.prefetch import prefetch, prefetch_item
+
 # Output columns of a mix track (``tracks`` array).
 TRACK, VIA, NEIGHBOUR, SLOT = 0, 1, 2, 3
 # Output columns of a mix (``mixes`` array).
@@ -37,6 +39,8 @@ MIX_USER, MIX_START, MIX_STOP, MIX_ANCHOR1, MIX_ANCHOR2, MIX_ANCHORS, MIX_POPULA
 # Output columns of a radar track (``radar`` array).
 RADAR_USER, RADAR_TRACK, RADAR_ARTIST, RADAR_CLOSENESS, RADAR_VIA = 0, 1, 2, 3, 4
 _NONE_ABOVE = 2**62  # above every artist number
+# Candidates ahead whose rows are prefetched (``prefetch``), and float32 per cache line.
+_AHEAD, _LINE_FLOATS = 4, 16
 
 
 @njit(cache=True, inline="always")
@@ -646,10 +650,25 @@ def _sort_best_first(values, score, start, stop):  # type: ignore[no-untyped-def
 
 @njit(cache=True, inline="always")
 def _listener_dot(user_f, artist_factors, artist):  # type: ignore[no-untyped-def]
-    """The listener's factors' dot product with ``artist``'s, in float64 and in dimension
-    order (as the oracle adds it up)."""
-    total = 0.0
-    for d in range(len(user_f)):
+    """The listener's factors' dot product with ``artist``'s, in float64, in the order the
+    oracle adds it up: eight running sums, the k-th over dimensions k, k + 8, k + 16, ...
+    of the first multiple of eight, added pairwise, then the remaining dimensions in order.
+    Eight sums, not one: a single running sum waits on each addition before the next (a
+    listener's discovery candidates are a thousand dot products on a large catalogue)."""
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    n = len(user_f)
+    full = n - n % 8
+    for d in range(0, full, 8):
+        s0 += float(user_f[d]) * float(artist_factors[artist, d])
+        s1 += float(user_f[d + 1]) * float(artist_factors[artist, d + 1])
+        s2 += float(user_f[d + 2]) * float(artist_factors[artist, d + 2])
+        s3 += float(user_f[d + 3]) * float(artist_factors[artist, d + 3])
+        s4 += float(user_f[d + 4]) * float(artist_factors[artist, d + 4])
+        s5 += float(user_f[d + 5]) * float(artist_factors[artist, d + 5])
+        s6 += float(user_f[d + 6]) * float(artist_factors[artist, d + 6])
+        s7 += float(user_f[d + 7]) * float(artist_factors[artist, d + 7])
+    total = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+    for d in range(full, n):
         total += float(user_f[d]) * float(artist_factors[artist, d])
     return total
 
@@ -668,13 +687,16 @@ def _listener_tags(m, artist, user_stamp):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, _nrt=False)
-def _score_by_listener(kept, n_kept, user_f, best_dot, m, score, user_stamp):  # type: ignore[no-untyped-def]
+def _score_by_listener(kept, n_kept, listener, m, score, user_stamp):  # type: ignore[no-untyped-def]
     """Each candidate neighbour's score as the listener's own, blended as the engine's ranker
     blends it (``ArtistModel.score_users``): their factors' dot product with the artist's over
     ``best_dot`` (the best of all their mixes' candidates: ``_discovery_threshold``), plus
-    ``m.tag_blend`` x the cosine of their tags, kept in ``listener_value``; plus
-    ``m.graph_weight`` x its graph score over the best candidate's, in ``score``."""
-    own = m.scratch.listener_value
+    ``m.tag_blend`` x the cosine of their tags, kept in ``listener_value`` (already there
+    for a candidate ``_discovery_threshold`` marked with ``scored`` in ``candidate_stamp``);
+    plus ``m.graph_weight`` x its graph score over the best candidate's, in ``score``.
+    ``listener``: (their factors, ``best_dot``, ``scored``)."""
+    user_f, best_dot, scored = listener
+    own, known = m.scratch.listener_value, m.scratch.candidate_stamp
     best_graph = 0.0
     for i in range(n_kept):
         best_graph = max(best_graph, score[kept[i]])
@@ -682,9 +704,23 @@ def _score_by_listener(kept, n_kept, user_f, best_dot, m, score, user_stamp):  #
         best_graph = 1.0
     for i in range(n_kept):
         other = kept[i]
-        dot = _listener_dot(user_f, m.artist_factors, other)
-        own[other] = dot / best_dot + m.tag_blend * _listener_tags(m, other, user_stamp)
+        if known[other] != scored:
+            dot = _listener_dot(user_f, m.artist_factors, other)
+            own[other] = dot / best_dot + m.tag_blend * _listener_tags(m, other, user_stamp)
         score[other] = own[other] + m.graph_weight * (score[other] / best_graph)
+
+
+@njit(cache=True, _nrt=False)
+def _at_least(kept, n_kept, own, threshold):  # type: ignore[no-untyped-def]
+    """Keep (in order) the candidates of ``kept[:n_kept]`` whose own score reaches
+    ``threshold``, the only ones ``_take_discoveries`` takes: the others no longer take
+    part in its ordering. Returns their count."""
+    n = _int(0)
+    for i in range(n_kept):
+        if own[kept[i]] >= threshold:
+            kept[n] = kept[i]
+            n += 1
+    return n
 
 
 @njit(cache=True, inline="always")
@@ -805,7 +841,12 @@ def _neighbours(anchors, weights, m, stamps, kept):  # type: ignore[no-untyped-d
     n_touched = 0
     for k in range(len(anchors)):
         a = anchors[k]
-        for j in range(g_ptr[a], g_ptr[a + 1]):
+        if k + 1 < len(anchors):
+            prefetch_item(g_nbr, g_ptr[anchors[k + 1]])
+        stop = g_ptr[a + 1]
+        for j in range(g_ptr[a], stop):
+            if j + _AHEAD < stop:
+                prefetch_item(score_stamp, g_nbr[j + _AHEAD])  # the artist's hot marks
             other = g_nbr[j]
             if score_stamp[other] != mix_stamp:
                 score_stamp[other] = mix_stamp
@@ -851,7 +892,7 @@ def _fill_mix(anchors, weights, familiar_order, own, ranking, m, stamps, out, ou
     target, familiar_target, cap, discovery_cap, max_tracks = m.sizes
     scratch, work, min_share = m.scratch, m.work, m.min_share
     own_art, own_trk = own
-    user_f, best_dot, threshold = ranking
+    user_f, best_dot, threshold, scored = ranking
     played_track, score = scratch.played_track, scratch.artist_value
     anchor_mark, anchor_weight, anchor_rank = (
         scratch.anchor_mark,
@@ -877,7 +918,9 @@ def _fill_mix(anchors, weights, familiar_order, own, ranking, m, stamps, out, ou
     if wanted > 0:
         n_kept = _neighbours(anchors, weights, m, stamps, kept)
         if len(user_f) > 0:
-            _score_by_listener(kept, n_kept, user_f, best_dot, m, score, user_stamp)
+            listener = (user_f, best_dot, scored)
+            _score_by_listener(kept, n_kept, listener, m, score, user_stamp)
+            n_kept = _at_least(kept, n_kept, scratch.listener_value, threshold)
         marked = (anchor_mark, mix_stamp, anchor_weight, anchor_rank)
         n_discovery = _take_discoveries(
             kept, n_kept, wanted, discovery, m, marked, rules, threshold
@@ -1259,12 +1302,61 @@ def _fits(members, top, m):  # type: ignore[no-untyped-def]
     return min(target, every + discoveries) >= m.limits[3]
 
 
+@njit(cache=True, _nrt=False)
+def _gather(kept, n_kept, mark, stamp, union, n_union):  # type: ignore[no-untyped-def]
+    """Append to ``union[:n_union]`` each of ``kept[:n_kept]`` not yet marked with
+    ``stamp`` in ``mark``, marking it; returns the new count."""
+    for j in range(n_kept):
+        a = kept[j]
+        if mark[a] != stamp:
+            mark[a] = stamp
+            union[n_union] = a
+            n_union += 1
+    return n_union
+
+
+@njit(cache=True, _nrt=False)
+def _own_scores(union, n_union, user_f, m, user_stamp, own):  # type: ignore[no-untyped-def]
+    """Each candidate's own score (``_score_by_listener``'s blend) into ``own`` and into
+    ``listener_value``, for the mixes to reuse: its factors are read once per listener, not
+    once per mix. Returns the best dot product (1 when none is positive), which scales
+    them. Without reference counting: the loops bind the factors and tag arrays anew at
+    every candidate, at an atomic increment and decrement each otherwise."""
+    artist_factors, listener_value = m.artist_factors, m.scratch.listener_value
+    at_ptr, at_tag, at_w = m.artist_tags
+    columns = artist_factors.shape[1]
+    best = 0.0
+    for j in range(n_union):
+        if j + _AHEAD < n_union:
+            ahead = union[j + _AHEAD]
+            for c in range(0, columns, _LINE_FLOATS):
+                prefetch(artist_factors, ahead, c)
+            if columns > 0:
+                prefetch(artist_factors, ahead, columns - 1)
+            prefetch_item(at_ptr, ahead)
+        own[j] = _listener_dot(user_f, artist_factors, union[j])
+        best = max(best, own[j])
+    if best <= 0.0:
+        best = 1.0
+    for j in range(n_union):
+        if j + _AHEAD < n_union:
+            ahead = union[j + _AHEAD]
+            prefetch_item(at_tag, at_ptr[ahead])
+            prefetch_item(at_w, at_ptr[ahead])
+            prefetch_item(listener_value, ahead)
+        own[j] = own[j] / best + m.tag_blend * _listener_tags(m, union[j], user_stamp)
+        listener_value[union[j]] = own[j]
+    return best
+
+
 @njit(cache=True)
 def _discovery_threshold(top, top_w, clusters, user_f, m, user_stamp, state):  # type: ignore[no-untyped-def]
     """A listener's discovery slots go to their best candidates across all their mixes, not
     to each mix's best however weak: returns (the best dot product of the listener's factors
     with any candidate's, which scales every candidate's own score; the threshold, the own
-    score of their N-th best candidate, -inf when they have no more than N), where N is the
+    score of their N-th best candidate, -inf when they have no more than N; the stamp that
+    marks the candidates in ``candidate_stamp``, whose own scores it leaves in
+    ``listener_value``), where N is the
     planned mixes' discovery slots (``target - familiar target`` each) times
     ``discovery_candidates_per_slot`` (the ``competition``), and the candidates
     are every planned mix's (``_neighbours``), each artist once. The planned mixes are the
@@ -1302,26 +1394,13 @@ def _discovery_threshold(top, top_w, clusters, user_f, m, user_stamp, state):  #
             _, anchors, weights = _cluster_anchors(top, top_w, cluster_of, planned[i])
         state[1] += 1
         n_kept = _neighbours(anchors, weights, m, (user_stamp, state[1]), kept)
-        for j in range(n_kept):
-            a = kept[j]
-            if scratch.candidate_stamp[a] != listener_mark:
-                scratch.candidate_stamp[a] = listener_mark
-                union[n_union] = a
-                n_union += 1
-    dots = np.empty(n_union, np.float64)
-    best = 0.0
-    for j in range(n_union):
-        dots[j] = _listener_dot(user_f, m.artist_factors, union[j])
-        best = max(best, dots[j])
-    if best <= 0.0:
-        best = 1.0
+        n_union = _gather(kept, n_kept, scratch.candidate_stamp, listener_mark, union, n_union)
+    own = np.empty(n_union, np.float64)
+    best = _own_scores(union, n_union, user_f, m, user_stamp, own)
     wanted = int(m.competition * n_planned * (target - familiar_target))
     if wanted <= 0 or n_union <= wanted:
-        return best, -np.inf
-    own = np.empty(n_union, np.float64)
-    for j in range(n_union):
-        own[j] = dots[j] / best + m.tag_blend * _listener_tags(m, union[j], user_stamp)
-    return best, np.sort(own)[n_union - wanted]
+        return best, -np.inf, listener_mark
+    return best, np.partition(own, n_union - wanted)[n_union - wanted], listener_mark
 
 
 @njit(cache=True)
@@ -1334,12 +1413,12 @@ def _user_mixes(u, top, top_w, own, user_f, popular, user_stamp, m, state, notes
     mixes, tracks, counts = out
     _, min_size, max_mixes, min_tracks = m.limits
     cluster_of, n_clusters = _clusters(top, top_w, m.scenes, min_size)
-    best_dot, threshold = 1.0, -np.inf
+    best_dot, threshold, scored = 1.0, -np.inf, _int(-1)
     if len(user_f) > 0:
-        best_dot, threshold = _discovery_threshold(
+        best_dot, threshold, scored = _discovery_threshold(
             top, top_w, (cluster_of, n_clusters), user_f, m, user_stamp, state
         )
-    ranking = (user_f, best_dot, threshold)
+    ranking = (user_f, best_dot, threshold, scored)
     user_mixes = 0
     for c in range(n_clusters + 1):
         fallback = c == n_clusters

@@ -38,6 +38,7 @@ from recsys.jobs.rebuild import run_rebuild
 from recsys.settings import load_settings
 from recsys.state.schema import open_engine_state
 from recsys.world import WorldConfig, generate_world
+from recsys.world.generate import truth_path
 
 
 def implicit_rate(engine: Engine) -> float:
@@ -97,13 +98,22 @@ def main() -> None:
         help="time the rebuild alone (SPEC's 1M-user scale: the comparison builds implicit's"
         " input in Python, which a world that size does not leave the memory for)",
     )
+    parser.add_argument(
+        "--world",
+        type=Path,
+        help="a folder to keep the generated world in and reuse on the next run (generated"
+        " there when empty; --users and --artists must match the world it holds)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-rebuild-") as tmp:
-        world = Path(tmp) / "world"
-        generate_world(
-            world,
-            WorldConfig(users=args.users, artists=args.artists, seed=1, today=date(2026, 11, 26)),
-        )
+        world = args.world or Path(tmp) / "world"
+        if not truth_path(world).exists():  # written last: the world is whole
+            generate_world(
+                world,
+                WorldConfig(
+                    users=args.users, artists=args.artists, seed=1, today=date(2026, 11, 26)
+                ),
+            )
         totals, generation_rates, implicit_rates = [], [], []
         for run in range(1, args.runs + 1):
             # A fresh state each run: every run does the whole job (import, train, generate).

@@ -193,19 +193,28 @@ def _profile(ctx: GenerationContext, user: UserProfile) -> dict[int, float]:
 def listener_dots(
     ctx: GenerationContext, user: UserProfile, artists: list[str]
 ) -> dict[str, float]:
-    """The listener's factors' dot product with each artist's, added up in float64 in
-    dimension order (0 for an artist the model does not know)."""
+    """The listener's factors' dot product with each artist's, added up in float64 (0 for
+    an artist the model does not know): eight running sums, the k-th over dimensions k,
+    k + 8, ... of the first multiple of eight, added pairwise, then the remaining
+    dimensions in order."""
     model = ctx.model
     assert model is not None and user.factors is not None
+    mine = [float(np.float32(x)) for x in user.factors.tolist()]
+    full = len(mine) - len(mine) % 8
     dots: dict[str, float] = {}
     for artist in artists:
         found = model.artists.index_of(artist)
         dot = 0.0
         if found is not None:
-            for mine, its in zip(
-                user.factors.tolist(), model.artist_factors[found].tolist(), strict=True
-            ):
-                dot += float(np.float32(mine)) * float(np.float32(its))
+            its = [float(np.float32(x)) for x in model.artist_factors[found].tolist()]
+            sums = [0.0] * 8
+            for d in range(full):
+                sums[d % 8] += mine[d] * its[d]
+            dot = ((sums[0] + sums[1]) + (sums[2] + sums[3])) + (
+                (sums[4] + sums[5]) + (sums[6] + sums[7])
+            )
+            for d in range(full, len(mine)):
+                dot += mine[d] * its[d]
         dots[artist] = dot
     return dots
 
