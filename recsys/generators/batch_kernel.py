@@ -1320,8 +1320,8 @@ def _own_scores(union, n_union, user_f, m, user_stamp, own):  # type: ignore[no-
     """Each candidate's own score (``_score_by_listener``'s blend) into ``own`` and into
     ``listener_value``, for the mixes to reuse: its factors are read once per listener, not
     once per mix. Returns the best dot product (1 when none is positive), which scales
-    them. Without reference counting: the loops bind the factors and tag arrays anew at
-    every candidate, at an atomic increment and decrement each otherwise."""
+    them. The rows of the candidates ``_AHEAD`` places on are prefetched: on a catalogue
+    far larger than the cache, each row is otherwise a wait on main memory."""
     artist_factors, listener_value = m.artist_factors, m.scratch.listener_value
     at_ptr, at_tag, at_w = m.artist_tags
     columns = artist_factors.shape[1]

@@ -3,9 +3,11 @@
 On a catalogue of 80k artists, a listener's discovery candidates are a thousand rows of
 factors and tags, scattered over tens of megabytes: each row read waits on main memory,
 because the arithmetic of one dot product fills the processor's window before the next
-row's loads are issued. Asking for the rows a few candidates ahead lets the loads overlap
-(about 4x faster over the candidates of a 1M-user world; on a catalogue that fits the
-cache, it changes nothing). Numba has no prefetch of its own, so this is an intrinsic.
+row's loads are issued. Asking for the rows a few candidates ahead lets the loads overlap:
+1,300 random rows of a 75,937 x 64 float32 matrix took 0.27 ms without and 0.07 ms with it
+in a micro-benchmark, and the generators' scoring of a listener's candidates fell from
+about 1,040 to 430 thousand cycles on the 82,500-artist world. Numba has no prefetch of its
+own, so this is an intrinsic.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ SPEC's scale target (1,000,000 users, about 1M tracks, on one machine), the rebu
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import shutil
 import statistics
@@ -76,6 +77,20 @@ def implicit_rate(engine: Engine) -> float:
     return len(users) / seconds
 
 
+def _check_kept_world(world: Path, config: WorldConfig) -> None:
+    """Refuse a kept world (``--world``) made with other sizes: its figures would be
+    reported as this run's."""
+    truth = json.loads(truth_path(world).read_text("utf-8"))
+    kept = (truth["users"], truth["artists"], truth["seed"], truth["today"])
+    wanted = (config.users, config.artists, config.seed, config.today.isoformat())
+    if kept != wanted:
+        raise SystemExit(
+            f"{world} holds a world of {kept[0]:,} users and {kept[1]:,} artists (seed"
+            f" {kept[2]}, {kept[3]}), not the {wanted[0]:,} and {wanted[1]:,} asked for:"
+            " pass another --world folder, or the sizes it was made with"
+        )
+
+
 def _staff_import(state_dir: Path, world: Path, now: datetime) -> None:
     """Trust comes only from a named staff action, never from the rebuild itself."""
     conn = open_state(state_dir)
@@ -102,18 +117,21 @@ def main() -> None:
         "--world",
         type=Path,
         help="a folder to keep the generated world in and reuse on the next run (generated"
-        " there when empty; --users and --artists must match the world it holds)",
+        " there when empty; one made with other --users or --artists is refused)",
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-rebuild-") as tmp:
         world = args.world or Path(tmp) / "world"
-        if not truth_path(world).exists():  # written last: the world is whole
-            generate_world(
-                world,
-                WorldConfig(
-                    users=args.users, artists=args.artists, seed=1, today=date(2026, 11, 26)
-                ),
+        try:
+            config = WorldConfig(
+                users=args.users, artists=args.artists, seed=1, today=date(2026, 11, 26)
             )
+        except ValueError as error:
+            raise SystemExit(f"bench_rebuild: {error}") from None
+        if truth_path(world).exists():  # written last: the world is whole
+            _check_kept_world(world, config)
+        else:
+            generate_world(world, config)
         totals, generation_rates, implicit_rates = [], [], []
         for run in range(1, args.runs + 1):
             # A fresh state each run: every run does the whole job (import, train, generate).
