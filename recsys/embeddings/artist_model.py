@@ -90,7 +90,12 @@ CANDIDATES_PER_NEIGHBOUR = 5
 
 
 def similar_artist_index(
-    artist_factors: FloatMatrix, tags: sp.csr_matrix, *, neighbours: int, tag_weight: float
+    artist_factors: FloatMatrix,
+    tags: sp.csr_matrix,
+    *,
+    neighbours: int,
+    tag_weight: float,
+    threads: int = 0,
 ) -> tuple[npt.NDArray[np.int32], FloatMatrix]:
     """Each artist's nearest artists: by factor cosine, re-scored with tag cosine.
 
@@ -101,8 +106,10 @@ def similar_artist_index(
     """
     unit = normalised_rows(artist_factors)
     if tag_weight <= 0 or tags.shape[1] == 0:
-        return top_k_cosine(unit, neighbours)
-    index, factor_cos = top_k_cosine(unit, neighbours * CANDIDATES_PER_NEIGHBOUR)
+        return top_k_cosine(unit, neighbours, threads=threads)
+    index, factor_cos = top_k_cosine(
+        unit, neighbours * CANDIDATES_PER_NEIGHBOUR, threads=threads
+    )
     rows = np.repeat(np.arange(index.shape[0]), index.shape[1])
     pair_tags = np.asarray(tags[rows].multiply(tags[index.ravel()]).sum(axis=1)).ravel()
     blended = (factor_cos + tag_weight * pair_tags.reshape(index.shape)) / (1.0 + tag_weight)
@@ -162,7 +169,11 @@ def train_artist_model(
     user_factors = user_factors[: plays.shape[0]]
     profiles = l2_rows(sp.csr_matrix(bm25_weight(plays, K1=100, B=1.0), dtype=np.float32) @ tags)
     index, scores = similar_artist_index(
-        artist_factors, tags, neighbours=neighbours, tag_weight=neighbour_tag_weight
+        artist_factors,
+        tags,
+        neighbours=neighbours,
+        tag_weight=neighbour_tag_weight,
+        threads=settings.threads,
     )
     return ArtistModel(
         version=model_version(

@@ -86,6 +86,7 @@ PLAIN_ALS_TUNED: dict[str, Any] = {
     "alpha": 0.02,
     "factors": 128,
     "regularization": 40.0,
+    "regularization_scale": "absolute",
     "iterations": 15,
     "bm25_k1": 100.0,
     "bm25_b": 1.0,

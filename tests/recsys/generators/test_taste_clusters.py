@@ -5,10 +5,13 @@ modularity to within a small margin)."""
 from __future__ import annotations
 
 import networkx as nx
+import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recsys.generators.taste_clusters import GraphWeights, cluster_artists, find_scenes, louvain
+from tests.oracle.louvain import louvain as oracle_louvain
 
 
 def weights_of(edges: list[tuple[str, str, float]]) -> dict[str, dict[str, float]]:
@@ -109,3 +112,49 @@ def test_partitions_are_as_good_as_networkx_louvain(
         graph.add_edge(a, b, weight=w)
     theirs = nx.community.louvain_communities(graph, weight="weight", seed=seed)
     assert modularity(weights, ours) >= modularity(weights, theirs) - 0.05
+
+
+def _random_weights(nodes: int, edges: int, seed: int) -> dict[str, dict[str, float]]:
+    """A graph of a few loose clusters, as a similar-artist graph is."""
+    rng = np.random.default_rng(seed)
+    cluster = rng.integers(0, max(nodes // 12, 1), size=nodes)
+    raw = []
+    while len(raw) < edges:
+        i, j = (int(x) for x in rng.integers(0, nodes, size=2))
+        if i != j and (cluster[i] == cluster[j] or rng.random() < 0.15):
+            raw.append((f"a{i:05d}", f"a{j:05d}", float(rng.uniform(0.05, 1.0))))
+    return weights_of(raw)
+
+
+@pytest.mark.parametrize(
+    ("nodes", "edges", "seed"), [(40, 90, 1), (600, 2500, 2), (3000, 12000, 3)]
+)
+@pytest.mark.parametrize("resolution", [1.0, 8.0])
+def test_compiled_louvain_finds_the_very_communities_of_the_python_one(
+    nodes: int, edges: int, seed: int, resolution: float
+) -> None:
+    weights = _random_weights(nodes, edges, seed)
+    names = sorted(weights)
+    ours = louvain(names, weights, seed, resolution)
+    assert ours == oracle_louvain(names, weights, seed, resolution)
+    assert len(ours) > 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 30), st.integers(0, 30), st.floats(0.05, 1.0, allow_nan=False)),
+        min_size=0,
+        max_size=150,
+    ),
+    st.integers(0, 10),
+    st.sampled_from([1.0, 2.0, 8.0]),
+)
+def test_compiled_louvain_matches_the_python_one_on_any_graph(
+    raw: list[tuple[int, int, float]], seed: int, resolution: float
+) -> None:
+    weights = weights_of([(f"a{i:02d}", f"a{j:02d}", w) for i, j, w in raw if i != j])
+    names = sorted({f"a{i:02d}" for i, _, _ in raw} | set(weights))  # isolated nodes too
+    assert louvain(names, weights, seed, resolution) == oracle_louvain(
+        names, weights, seed, resolution
+    )
