@@ -192,8 +192,8 @@ def top_k_cosine(
     `implicit`'s own top-k (``implicit.cpu.topk``): the dot products in batches, the selection
     by a heap in C++ on ``threads`` threads (0 = all cores). On the 82,500-artist catalogue of
     SPEC's scale, the 100 nearest of every artist took 90 s with numpy's ``argpartition`` over
-    the whole score block (single-threaded, and 4 GiB of transient blocks) and takes about a
-    tenth of that here (tests/benchmarks/bench_training.py).
+    whole blocks of scores (one thread, and about 4 GiB of transient blocks), and take 12 s
+    here (the rebuild's "als" stage: tests/benchmarks/bench_rebuild.py --artists 82500).
     """
     count = unit_factors.shape[0]
     k = min(k, max(count - 1, 0))

@@ -437,18 +437,22 @@ def run_rebuild(
                 publish=False,
                 max_shrink=settings.max_shrink(allow_shrink=allow_shrink),
             )
+            # The run's catalog, listening history, plays and model are all on disk now and
+            # loaded again as the engine: let them go before generation (at SPEC's scale they
+            # are gigabytes, held twice in the parent and seen by every forked worker).
+            summary, release = run.summary(), run.release
+            del run
             try:
                 published = _generate_and_switch(
-                    conn, settings, run.release, store, now, timer, generate, progress
+                    conn, settings, release, store, now, timer, generate, progress
                 )
             except BaseException:
-                discard_release(conn, state_dir, run.release)
+                discard_release(conn, state_dir, release)
                 raise
         finally:
             conn.close()
     version, users, outcome = published.version, published.users, published.outcome
     log.info("rebuild %s published: %d users", version, len(users))
-    summary = run.summary()
     summary["store"] = {"name": store.name, "version": version}
     summary["generation"] = {
         "users": len(users),

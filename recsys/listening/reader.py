@@ -423,15 +423,13 @@ class _Accumulator:
 
     def _track_known(self, track_ids: list[str]) -> npt.NDArray[np.bool_]:
         """Per distinct track of a block: in the catalog? A new id that is not valid raises."""
-        known, catalog = self.tracks, self.catalog_tracks
-
-        def in_catalog(ident: str) -> bool:
-            if ident in known:
-                return True
+        catalog = self.catalog_tracks
+        known = np.array(self.tracks.known_many(track_ids), dtype=bool)
+        for position in np.flatnonzero(~known).tolist():  # ids this reader has not kept yet
+            ident = track_ids[position]
             _valid_id(ident, "track_id")
-            return ident in catalog
-
-        return np.fromiter(map(in_catalog, track_ids), dtype=bool, count=len(track_ids))
+            known[position] = ident in catalog
+        return known
 
     def _keep(
         self,
