@@ -102,24 +102,47 @@ class ListeningHistory:
         )
 
 
+def _run_sums(
+    values: npt.NDArray[np.integer], rows: npt.NDArray[np.int64], starts: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """``values`` of ``rows`` summed over each run that begins at one of ``starts``."""
+    if not len(starts):
+        return np.zeros(0, dtype=np.int64)
+    sums: npt.NDArray[np.int64] = np.add.reduceat(values[rows].astype(np.int64, copy=False), starts)
+    return sums
+
+
 def build_history(log: ListenLog, verdict: FraudVerdict, pool: PoolSnapshot) -> ListeningHistory:
-    """Aggregate kept rows of pool tracks per (user, track)."""
+    """Aggregate kept rows of pool tracks per (user, track).
+
+    One stable sort of the rows by (user, track) and sums over each run of equal keys, in
+    whole numbers (plays and milliseconds are counts: the sums are exact, as the float sums
+    of a first version were), with no per-row array kept longer than it is needed: at SPEC's
+    scale every 8-byte array over the log is half a gigabyte at the rebuild's peak."""
     in_pool = np.array([t in pool.tracks for t in log.tracks.ids], dtype=bool)
     durations = np.array(
         [pool.tracks[t].duration_ms if t in pool.tracks else 1 for t in log.tracks.ids],
         dtype=np.float64,
     )
-    rows = np.flatnonzero(verdict.kept_rows & in_pool[log.track]) if len(log) else np.zeros(0, int)
-    user = log.user[rows].astype(np.int64)
-    track = log.track[rows].astype(np.int64)
     n_tracks = max(len(log.tracks), 1)
-    keys, group = np.unique(user * n_tracks + track, return_inverse=True)
-    plays = np.bincount(group, weights=verdict.capped_plays[rows]).astype(np.int64)
-    raw_plays = np.bincount(group, weights=log.plays[rows])
-    ms = np.bincount(group, weights=log.ms_played[rows])
-    last_day = np.full(len(keys), np.iinfo(np.int32).min, dtype=np.int64)
-    np.maximum.at(last_day, group, log.day[rows].astype(np.int64))
-    key_user, key_track = keys // n_tracks, keys % n_tracks
+    rows = np.flatnonzero(verdict.kept_rows & in_pool[log.track]) if len(log) else np.zeros(0, int)
+    keys = log.user[rows].astype(np.int64)
+    keys *= n_tracks
+    keys += log.track[rows]
+    order = np.argsort(keys, kind="stable")  # a key's rows stay in log order
+    rows = rows[order]
+    keys = keys[order]
+    del order
+    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]])) if len(keys) else rows
+    unique = keys[starts]
+    del keys
+
+    plays = _run_sums(verdict.capped_plays, rows, starts)
+    raw_plays = _run_sums(log.plays, rows, starts).astype(np.float64)
+    ms = _run_sums(log.ms_played, rows, starts).astype(np.float64)
+    last_day = np.maximum.reduceat(log.day[rows], starts) if len(starts) else np.zeros(0, np.int32)
+    del rows
+    key_user, key_track = unique // n_tracks, unique % n_tracks
     heard = np.clip(ms / np.maximum(raw_plays * durations[key_track], 1.0), 0.0, 1.0)
     # Re-index users densely in first-seen order of the log (keys are sorted by user already).
     present = np.unique(key_user)

@@ -41,39 +41,51 @@ def track_facts(
     )
 
 
+#: kept log rows expanded into (user, artist) entries at once: bounds the temporaries (about 60
+#: bytes a row) whatever the size of the log; at SPEC's scale the whole-log version held
+#: several gigabytes of them at the rebuild's peak
+BLOCK_ROWS = 1 << 22
+
+
 def artist_play_matrix(
-    log: ListenLog, verdict: FraudVerdict, pool: PoolSnapshot
+    log: ListenLog, verdict: FraudVerdict, pool: PoolSnapshot, *, block_rows: int = BLOCK_ROWS
 ) -> tuple[sp.csr_matrix, Vocabulary, Vocabulary]:
-    """Plays per (user, pool artist) of the accounts and rows the fraud screen kept."""
+    """Plays per (user, pool artist) of the accounts and rows the fraud screen kept.
+
+    Users are numbered in the log's order, artists in the order the log's tracks credit them.
+    Kept rows are expanded into one entry per credited artist (most tracks have one) block by
+    block, each block summed into the matrix (plays are whole numbers: float32 sums them
+    exactly in any order)."""
     users, artists = Vocabulary(), Vocabulary()
-    track_artists: list[tuple[int, ...]] = []
-    for track_id in log.tracks.ids:
+    credits = np.zeros(len(log.tracks), dtype=np.int64)
+    credited: list[int] = []
+    for index, track_id in enumerate(log.tracks.ids):
         track = pool.tracks.get(track_id)
-        track_artists.append(
-            () if track is None else tuple(artists.add(a) for a in track.artist_ids)
+        if track is not None:
+            credits[index] = len(track.artist_ids)
+            credited.extend(artists.add(a) for a in track.artist_ids)
+    first_credit = np.concatenate([[0], np.cumsum(credits)[:-1]]).astype(np.int64)
+    credit_artist = np.array(credited, dtype=np.int64)
+    shape = (len(log.users), len(artists))
+    matrix = sp.csr_matrix(shape, dtype=np.float32)
+    present = np.zeros(len(log.users), dtype=bool)
+    for start in range(0, len(log), block_rows):
+        kept = start + np.flatnonzero(verdict.kept_rows[start : start + block_rows])
+        track = log.track[kept]
+        repeat = credits[track]
+        rows = np.repeat(kept, repeat)
+        offsets = np.arange(len(rows)) - np.repeat(np.cumsum(repeat) - repeat, repeat)
+        artist_of_row = credit_artist[np.repeat(first_credit[track], repeat) + offsets]
+        row_user = log.user[rows]
+        present[row_user] = True
+        block = sp.csr_matrix(
+            (verdict.capped_plays[rows].astype(np.float32), (row_user, artist_of_row)),
+            shape=shape,
         )
-    credit_track, credit_artist = [], []
-    for index, credited in enumerate(track_artists):
-        for artist in credited:
-            credit_track.append(index)
-            credit_artist.append(artist)
-    credit_track_arr = np.array(credit_track, dtype=np.int64)
-    credit_artist_arr = np.array(credit_artist, dtype=np.int64)
-    # Expand each kept row into one entry per credited artist (most tracks have one).
-    kept = np.flatnonzero(verdict.kept_rows)
-    starts = np.searchsorted(credit_track_arr, log.track[kept], side="left")
-    ends = np.searchsorted(credit_track_arr, log.track[kept], side="right")
-    repeat = ends - starts
-    rows = np.repeat(kept, repeat)
-    offsets = np.arange(int(repeat.sum())) - np.repeat(np.cumsum(repeat) - repeat, repeat)
-    artist_of_row = credit_artist_arr[np.repeat(starts, repeat) + offsets]
-    log_users = log.user[rows]
-    dense_user = np.full(len(log.users), -1, dtype=np.int64)
-    for log_user in np.unique(log_users):
-        dense_user[log_user] = users.add(log.users.id_of(int(log_user)))
-    matrix = sp.csr_matrix(
-        (verdict.capped_plays[rows].astype(np.float32), (dense_user[log_users], artist_of_row)),
-        shape=(len(users), len(artists)),
-    )
+        matrix = matrix + block
+    listeners = np.flatnonzero(present)
+    for log_user in listeners.tolist():
+        users.add(log.users.id_of(log_user))
+    matrix = sp.csr_matrix(matrix[listeners], dtype=np.float32)
     matrix.sum_duplicates()
     return matrix, users, artists

@@ -1,4 +1,4 @@
-"""One training run: import → pool → listens → fraud screen → ALS → similar-artist graph.
+"""One training run: import → pool → listens → fraud screen → history → ALS → similar-artist graph.
 
 The edge that sequences the pure stages and saves their artefacts (versioned,
 content-addressed). With ``publish`` (``recsys train``) the new pool and model become current
@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -163,10 +164,16 @@ def run_training(
             ),
         )
     facts = track_facts(listens, catalog, build.report.rejected_tracks)
-    verdict = timer.run("fraud", lambda: screen_listens(listens, facts, settings.fraud))
+    verdict = timer.run("fraud", partial(screen_listens, listens, facts, settings.fraud))
     plays, users, artists = artist_play_matrix(listens, verdict, build.snapshot)
     if plays.nnz == 0:
         raise RecsysError(f"{data_dir}: no listens of pool tracks survived screening; no model")
+    history = timer.run("history", partial(build_history, listens, verdict, build.snapshot))
+    flagged = frozenset(listens.users.id_of(int(u)) for u in verdict.flagged_users.nonzero()[0])
+    fraud_users = len(listens.users)
+    # Everything training needs from the log is in the play matrix and the history now: at
+    # SPEC's scale the log is gigabytes, better given back before ALS than held to the end.
+    del listens, facts
     model = timer.run(
         "als",
         lambda: train_artist_model(
@@ -181,7 +188,6 @@ def run_training(
             neighbour_tag_weight=settings.graph.tag_weight,
         ),
     )
-    history = timer.run("history", lambda: build_history(listens, verdict, build.snapshot))
     folder = timer.run("save", lambda: save_model(state_dir / MODELS_DIR, model))
     save_history(folder, history)
     release = Release(build.snapshot.version, model.version, erased.hashes)
@@ -192,14 +198,13 @@ def run_training(
                 conn, state_dir, release, settings.ai, now, pool_tracks=build.snapshot.tracks
             ),
         )
-    flagged = frozenset(listens.users.id_of(int(u)) for u in verdict.flagged_users.nonzero()[0])
     return TrainingRun(
         pool=imported,
         links_added=links_added,
         feed_issues=link_issues + feeds.issues,
         listens=listen_report,
         fraud=verdict,
-        fraud_users=len(listens.users),
+        fraud_users=fraud_users,
         flagged_user_ids=flagged,
         model=model,
         history=history,
