@@ -105,58 +105,73 @@ class ListeningHistory:
 def _run_sums(
     values: npt.NDArray[np.integer], rows: npt.NDArray[np.int64], starts: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.int64]:
-    """``values`` of ``rows`` summed over each run that begins at one of ``starts``."""
+    """``values`` of ``rows`` summed (in int64) over each run that begins at one of ``starts``."""
     if not len(starts):
         return np.zeros(0, dtype=np.int64)
-    sums: npt.NDArray[np.int64] = np.add.reduceat(values[rows].astype(np.int64, copy=False), starts)
+    sums: npt.NDArray[np.int64] = np.add.reduceat(values[rows], starts, dtype=np.int64)
     return sums
+
+
+def _sorted_by_key(
+    log: ListenLog, rows: npt.NDArray[np.int64], n_tracks: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """``rows`` in (user, track) order, a key's rows in log order; where each key's run starts;
+    each run's key (user * n_tracks + track)."""
+    keys = log.user[rows].astype(np.int64)
+    keys *= n_tracks
+    keys += log.track[rows]
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    rows = rows[order]
+    del order
+    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]])) if len(keys) else rows
+    return rows, starts, keys[starts]
 
 
 def build_history(log: ListenLog, verdict: FraudVerdict, pool: PoolSnapshot) -> ListeningHistory:
     """Aggregate kept rows of pool tracks per (user, track).
 
-    One stable sort of the rows by (user, track) and sums over each run of equal keys, in
-    whole numbers (plays and milliseconds are counts: the sums are exact, as the float sums
-    of a first version were), with no per-row array kept longer than it is needed: at SPEC's
-    scale every 8-byte array over the log is half a gigabyte at the rebuild's peak."""
+    One stable sort of the rows by (user, track), then sums over each run of equal keys in
+    whole numbers (plays and milliseconds are counts: the sums are exact, as the float sums of
+    a first version were), each per-row or per-key array let go as soon as it has served: at
+    SPEC's scale every 8-byte array over the log is half a gigabyte at the rebuild's peak."""
     in_pool = np.array([t in pool.tracks for t in log.tracks.ids], dtype=bool)
     durations = np.array(
         [pool.tracks[t].duration_ms if t in pool.tracks else 1 for t in log.tracks.ids],
         dtype=np.float64,
     )
     n_tracks = max(len(log.tracks), 1)
-    rows = np.flatnonzero(verdict.kept_rows & in_pool[log.track]) if len(log) else np.zeros(0, int)
-    keys = log.user[rows].astype(np.int64)
-    keys *= n_tracks
-    keys += log.track[rows]
-    order = np.argsort(keys, kind="stable")  # a key's rows stay in log order
-    rows = rows[order]
-    keys = keys[order]
-    del order
-    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]])) if len(keys) else rows
-    unique = keys[starts]
-    del keys
-
+    kept = np.flatnonzero(verdict.kept_rows & in_pool[log.track]) if len(log) else np.zeros(0, int)
+    rows, starts, keys = _sorted_by_key(log, kept, n_tracks)
+    del kept
     plays = _run_sums(verdict.capped_plays, rows, starts)
-    raw_plays = _run_sums(log.plays, rows, starts).astype(np.float64)
+    key_track = (keys % n_tracks).astype(np.int32)
     ms = _run_sums(log.ms_played, rows, starts).astype(np.float64)
-    last_day = np.maximum.reduceat(log.day[rows], starts) if len(starts) else np.zeros(0, np.int32)
-    del rows
-    key_user, key_track = unique // n_tracks, unique % n_tracks
-    heard = np.clip(ms / np.maximum(raw_plays * durations[key_track], 1.0), 0.0, 1.0)
-    # Re-index users densely in first-seen order of the log (keys are sorted by user already).
-    present = np.unique(key_user)
-    users = Vocabulary(log.users.id_of(int(u)) for u in present)
-    counts = np.bincount(np.searchsorted(present, key_user), minlength=len(present))
+    ms /= np.maximum(_run_sums(log.plays, rows, starts) * durations[key_track], 1.0)
+    heard = np.clip(ms, 0.0, 1.0).astype(np.float32)
+    del ms
+    last_day = (
+        np.maximum.reduceat(log.day[rows], starts).astype(np.int32)
+        if len(starts)
+        else np.zeros(0, np.int32)
+    )
+    del rows, starts
+    key_user = keys // n_tracks
+    del keys
+    # Users numbered densely in the log's order (keys are sorted by user): each user's run.
+    first = np.flatnonzero(np.concatenate([[len(key_user) > 0], key_user[1:] != key_user[:-1]]))
+    users = Vocabulary(log.users.id_of(u) for u in key_user[first].tolist())
+    indptr = np.append(first, len(key_user)).astype(np.int64)
+    del key_user
     listeners = np.bincount(key_track, minlength=len(log.tracks)).astype(np.int64)
     return ListeningHistory(
         users=users,
         tracks=log.tracks,
-        indptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-        track=key_track.astype(np.int32),
+        indptr=indptr,
+        track=key_track,
         plays=plays,
-        last_day=last_day.astype(np.int32),
-        heard=heard.astype(np.float32),
+        last_day=last_day,
+        heard=heard,
         listeners=listeners,
     )
 
