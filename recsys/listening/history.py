@@ -103,7 +103,7 @@ class ListeningHistory:
 
 
 def _run_sums(
-    values: npt.NDArray[np.integer], rows: npt.NDArray[np.int64], starts: npt.NDArray[np.int64]
+    values: npt.NDArray[np.integer], rows: npt.NDArray[np.integer], starts: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.int64]:
     """``values`` of ``rows`` summed (in int64) over each run that begins at one of ``starts``."""
     if not len(starts):
@@ -113,10 +113,14 @@ def _run_sums(
 
 
 def _sorted_by_key(
-    log: ListenLog, rows: npt.NDArray[np.int64], n_tracks: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """``rows`` in (user, track) order, a key's rows in log order; where each key's run starts;
-    each run's key (user * n_tracks + track)."""
+    log: ListenLog, kept: npt.NDArray[np.bool_], n_tracks: int
+) -> tuple[npt.NDArray[np.integer], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The ``kept`` rows in (user, track) order, a key's rows in log order; where each key's
+    run starts; each run's key (user * n_tracks + track). Row numbers are int32 when the log
+    allows (half the bytes of the largest arrays at the peak of this sort)."""
+    rows: npt.NDArray[np.integer] = np.flatnonzero(kept)
+    if len(log) < np.iinfo(np.int32).max:
+        rows = rows.astype(np.int32)
     keys = log.user[rows].astype(np.int64)
     keys *= n_tracks
     keys += log.track[rows]
@@ -124,7 +128,11 @@ def _sorted_by_key(
     keys = keys[order]
     rows = rows[order]
     del order
-    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]])) if len(keys) else rows
+    starts = (
+        np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+        if len(keys)
+        else np.zeros(0, dtype=np.int64)
+    )
     return rows, starts, keys[starts]
 
 
@@ -141,7 +149,7 @@ def build_history(log: ListenLog, verdict: FraudVerdict, pool: PoolSnapshot) -> 
         dtype=np.float64,
     )
     n_tracks = max(len(log.tracks), 1)
-    kept = np.flatnonzero(verdict.kept_rows & in_pool[log.track]) if len(log) else np.zeros(0, int)
+    kept = verdict.kept_rows & in_pool[log.track] if len(log) else np.zeros(0, dtype=bool)
     rows, starts, keys = _sorted_by_key(log, kept, n_tracks)
     del kept
     plays = _run_sums(verdict.capped_plays, rows, starts)
