@@ -11,6 +11,11 @@ same run on the same machine.
 SPEC's scale target (1,000,000 users, about 1M tracks, on one machine), the rebuild alone:
 
     python tests/benchmarks/bench_rebuild.py --users 1000000 --artists 82500 --skip-implicit
+
+``--memory-by-stage`` also samples memory every 0.2 s and prints, per stage, the rebuild
+process's largest resident set and the largest sum over its forked workers (pages shared with
+the parent counted in each): where the peak is, not only how high. A sample can miss a spike
+shorter than its interval; the peak RSS line is the kernel's own figure.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import resource
 import shutil
 import statistics
 import tempfile
+import threading
 import time
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -77,6 +83,45 @@ def implicit_rate(engine: Engine) -> float:
     return len(users) / seconds
 
 
+class StageMemory:
+    """Largest resident set of this process, and of its child processes together, per stage
+    (a stage runs from its ``stage_hook`` call to the next), sampled every ``interval`` s."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        import psutil  # noqa: PLC0415 - only with --memory-by-stage (dask[distributed] needs it)
+
+        self.process = psutil.Process()
+        self.error = psutil.Error
+        self.stage = "start"
+        self.peaks: dict[str, tuple[float, float]] = {}
+        self.interval = interval
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+
+    def hook(self, name: str) -> None:
+        self.stage = name
+
+    def _sample(self) -> None:
+        while not self.done.wait(self.interval):
+            try:
+                own = self.process.memory_info().rss
+                workers = sum(c.memory_info().rss for c in self.process.children(recursive=True))
+            except self.error:  # a worker ended between the listing and the reading
+                continue
+            stage = "prepare + generate" if self.stage == "prepare" else self.stage
+            mine, theirs = self.peaks.get(stage, (0.0, 0.0))
+            self.peaks[stage] = (max(mine, own / 2**20), max(theirs, workers / 2**20))
+
+    def report(self) -> str:
+        self.done.set()
+        self.thread.join()
+        return "\n".join(
+            f"  {stage:>18}: rebuild process {own:7,.0f} MiB, workers together {workers:7,.0f} MiB"
+            for stage, (own, workers) in self.peaks.items()
+        )
+
+
 def _check_kept_world(world: Path, config: WorldConfig) -> None:
     """Refuse a kept world (``--world``) made with other sizes: its figures would be
     reported as this run's."""
@@ -119,6 +164,11 @@ def main() -> None:
         help="a folder to keep the generated world in and reuse on the next run (generated"
         " there when empty; one made with other --users or --artists is refused)",
     )
+    parser.add_argument(
+        "--memory-by-stage",
+        action="store_true",
+        help="sample memory every 0.2 s and print each stage's largest figures",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-rebuild-") as tmp:
         world = args.world or Path(tmp) / "world"
@@ -142,9 +192,15 @@ def main() -> None:
             )
             now = datetime.now(UTC)
             _staff_import(settings.state_dir, world, now)
+            memory = StageMemory() if args.memory_by_stage else None
             started = time.perf_counter()
             summary = run_rebuild(
-                settings, world, now, progress=lambda d, t: None, workers=args.workers
+                settings,
+                world,
+                now,
+                progress=lambda d, t: None,
+                workers=args.workers,
+                stage_hook=memory.hook if memory else None,
             )
             total = time.perf_counter() - started
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -167,6 +223,8 @@ def main() -> None:
                 f" {args.workers} workers ({generation['mixes']:,} mixes){compared}",
                 flush=True,
             )
+            if memory:
+                print(f"memory by stage, run {run}:\n{memory.report()}", flush=True)
             shutil.rmtree(settings.state_dir)
         users = generation["users"]
         total, gen_rate = statistics.median(totals), statistics.median(generation_rates)
