@@ -29,9 +29,9 @@ class Vocabulary:
         return index
 
     def add_many(self, idents: Sequence[str]) -> list[int]:
-        """Indices of many distinct ids at once, adding the new ones in their order (the hot
-        loop of bulk readers: the known ones are looked up by ``map`` in C, only the new ones
-        go through Python)."""
+        """Indices of many ids at once, new ones numbered in order of first appearance (the
+        hot loop of bulk readers: the known ones are looked up by ``map`` in C, only the new
+        ones go through Python)."""
         index, ids = self._index, self._ids
         result: list[int | None] = list(map(index.get, idents))
         for position in [i for i, found in enumerate(result) if found is None]:

@@ -107,9 +107,7 @@ def similar_artist_index(
     unit = normalised_rows(artist_factors)
     if tag_weight <= 0 or tags.shape[1] == 0:
         return top_k_cosine(unit, neighbours, threads=threads)
-    index, factor_cos = top_k_cosine(
-        unit, neighbours * CANDIDATES_PER_NEIGHBOUR, threads=threads
-    )
+    index, factor_cos = top_k_cosine(unit, neighbours * CANDIDATES_PER_NEIGHBOUR, threads=threads)
     rows = np.repeat(np.arange(index.shape[0]), index.shape[1])
     pair_tags = np.asarray(tags[rows].multiply(tags[index.ravel()]).sum(axis=1)).ravel()
     blended = (factor_cos + tag_weight * pair_tags.reshape(index.shape)) / (1.0 + tag_weight)

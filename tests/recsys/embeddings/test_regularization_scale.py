@@ -61,9 +61,7 @@ def test_spectral_regularization_scales_with_the_data() -> None:
     assert effective_regularization(small, settings) == pytest.approx(
         0.2 * top_singular_value(small)
     )
-    assert effective_regularization(large, settings) > 3 * effective_regularization(
-        small, settings
-    )
+    assert effective_regularization(large, settings) > 3 * effective_regularization(small, settings)
 
 
 def test_a_lambda_tuned_on_large_data_wipes_out_a_small_model_unless_spectral() -> None:
