@@ -20,45 +20,30 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 
-def _call_prefetch(builder: Any, pointer: Any) -> None:
-    """``llvm.prefetch(pointer, read, keep in every cache level, data)``."""
+def _prefetch_codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+    """``llvm.prefetch(&array[indices...], read, keep in every cache level, data)``: the
+    code of both intrinsics below (the array is the first argument, its indices the rest)."""
+    array_type = sig.args[0]
+    made = context.make_array(array_type)(context, builder, args[0])
+    pointer = cgutils.get_item_pointer(
+        context, builder, array_type, made, list(args[1:]), wraparound=False
+    )
     i32, byte_pointer = ir.IntType(32), ir.IntType(8).as_pointer()
     function_type = ir.FunctionType(ir.VoidType(), [byte_pointer, i32, i32, i32])
     function = cgutils.get_or_insert_function(builder.module, function_type, "llvm.prefetch.p0")
     flags = [ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)]
     builder.call(function, [builder.bitcast(pointer, byte_pointer), *flags])
+    return context.get_dummy_value()
 
 
 @intrinsic
 def prefetch(typingctx: Any, array: Any, row: Any, column: Any) -> Any:
     """Ask the processor to bring the cache line of ``array[row, column]`` (a 2-D array)
     for reading; nothing is read or checked, so an index past the end does no harm."""
-    signature = types.void(array, row, column)
-
-    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        array_type = sig.args[0]
-        made = context.make_array(array_type)(context, builder, args[0])
-        pointer = cgutils.get_item_pointer(
-            context, builder, array_type, made, [args[1], args[2]], wraparound=False
-        )
-        _call_prefetch(builder, pointer)
-        return context.get_dummy_value()
-
-    return signature, codegen
+    return types.void(array, row, column), _prefetch_codegen
 
 
 @intrinsic
 def prefetch_item(typingctx: Any, array: Any, index: Any) -> Any:
     """``prefetch`` for the cache line of ``array[index]`` (a 1-D array)."""
-    signature = types.void(array, index)
-
-    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        array_type = sig.args[0]
-        made = context.make_array(array_type)(context, builder, args[0])
-        pointer = cgutils.get_item_pointer(
-            context, builder, array_type, made, [args[1]], wraparound=False
-        )
-        _call_prefetch(builder, pointer)
-        return context.get_dummy_value()
-
-    return signature, codegen
+    return types.void(array, index), _prefetch_codegen

@@ -56,7 +56,7 @@ def artist_play_matrix(
     Kept rows are expanded into one entry per credited artist (most tracks have one) block by
     block, each block summed into the matrix (plays are whole numbers: float32 sums them
     exactly in any order)."""
-    users, artists = Vocabulary(), Vocabulary()
+    artists = Vocabulary()
     credits = np.zeros(len(log.tracks), dtype=np.int64)
     credited: list[int] = []
     for index, track_id in enumerate(log.tracks.ids):
@@ -84,8 +84,7 @@ def artist_play_matrix(
         )
         matrix = matrix + block
     listeners = np.flatnonzero(present)
-    for log_user in listeners.tolist():
-        users.add(log.users.id_of(log_user))
+    users = Vocabulary(log.users.id_of(u) for u in listeners.tolist())
     matrix = sp.csr_matrix(matrix[listeners], dtype=np.float32)
     matrix.sum_duplicates()
     return matrix, users, artists
