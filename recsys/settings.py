@@ -54,6 +54,16 @@ class ServeSettings:
 @dataclass(frozen=True, slots=True)
 class ListeningSettings:
     recent_days: int
+    threads: int
+
+    def __post_init__(self) -> None:
+        if self.threads < 0:
+            raise ValueError("threads must be 0 (all cores) or more")
+
+    def thread_count(self, cores: int | None) -> int:
+        """Threads for reading and screening the listens: ``threads``, or every one of the
+        machine's ``cores`` when it is 0."""
+        return self.threads or cores or 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,8 @@ result for the caller), never an exception deep inside numpy.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import repeat
 
 
 class Vocabulary:
@@ -42,6 +43,23 @@ class Vocabulary:
                 ids.append(ident)
             result[position] = found
         return result  # type: ignore[return-value] # every None was replaced
+
+    def indices_or(self, idents: Iterable[str], missing: int) -> Iterator[int]:
+        """Each id's index, or ``missing`` for an id not here (looked up by ``map`` in C)."""
+        return map(self._index.get, idents, repeat(missing))
+
+    def extend_new(self, idents: Sequence[str]) -> int:
+        """Append ids that are all new and distinct (the caller found them missing); returns
+        the index of the first. Refuses, changing nothing, if one is not new or repeats."""
+        index, ids = self._index, self._ids
+        start = len(ids)
+        fresh = dict(zip(idents, range(start, start + len(idents)), strict=True))
+        # (``fresh.keys().isdisjoint(index)`` would walk all of ``index``, not ``fresh``)
+        if len(fresh) != len(idents) or any(map(index.__contains__, fresh)):
+            raise ValueError("extend_new: an id is already here or given twice")
+        index.update(fresh)
+        ids.extend(idents)
+        return start
 
     def known_many(self, idents: Iterable[str]) -> list[bool]:
         """Whether each id is already here (the looking up done in C)."""

@@ -102,10 +102,13 @@ def _duplicate_histories(
     return flagged
 
 
-def screen_listens(log: ListenLog, facts: TrackFacts, rules: FraudRules) -> FraudVerdict:
+def screen_listens(
+    log: ListenLog, facts: TrackFacts, rules: FraudRules, *, threads: int = 1
+) -> FraudVerdict:
     """Flag fraudulent accounts and cap loops; see the module docstring for the rules.
 
-    The per-user groupings come from one compiled pass (``fraud_kernel``); the shares and
+    The per-user groupings come from one compiled pass (``fraud_kernel``) over ``threads``
+    ranges of users at once (the verdict is the same for any number); the shares and
     thresholds are array arithmetic here."""
     n_users = len(log.users)
     user, plays = log.user, log.plays
@@ -121,6 +124,7 @@ def screen_listens(log: ListenLog, facts: TrackFacts, rules: FraudRules) -> Frau
         TrackGroups(facts.label.astype(np.int64), facts.artist.astype(np.int64)),
         rules.max_track_plays_per_day,
         MinHashing(hash_a, hash_b, _MERSENNE),
+        threads=threads,
     )
     del day
     totals = np.bincount(user, weights=plays, minlength=n_users)

@@ -15,6 +15,7 @@ the highest artist index, as the grouped arrays gave before.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
@@ -96,47 +97,121 @@ def _top_group(touched: IntArray, count: int, sums: IntArray) -> tuple[int, int]
     return max(best, 0), top
 
 
-@njit(cache=True)
 def user_features(
-    rows_of_log: LogRows, groups: TrackGroups, loop_limit: int, hashing: MinHashing
+    rows_of_log: LogRows,
+    groups: TrackGroups,
+    loop_limit: int,
+    hashing: MinHashing,
+    *,
+    threads: int = 1,
 ) -> UserFeatures:
     """Everything the rules read per user; ``loop_limit`` is the most plays of one track in
-    one day that count in full."""
-    user, track, day, plays = (
-        rows_of_log.user,
+    one day that count in full.
+
+    Users are independent, so ``threads`` contiguous ranges of them (about as many rows each)
+    are filled at once by the compiled pass, which holds no GIL; each range has its own
+    scratch and its own listener counts, added up at the end. Every figure is an integer sum
+    or a per-user value, so the result is the same for any number of threads."""
+    n_users = rows_of_log.n_users
+    starts, order = _rows_by_user(rows_of_log.user, n_users)
+    n_artists = int(groups.artist.max()) + 1 if len(groups.artist) else 1
+    out = UserFeatures(
+        busiest_day_plays=np.zeros(n_users, dtype=np.int64),
+        loop_days=np.zeros(n_users, dtype=np.int64),
+        distinct_items=np.zeros(n_users, dtype=np.int64),
+        top_label_plays=np.zeros(n_users, dtype=np.int64),
+        top_artist_plays=np.zeros(n_users, dtype=np.int64),
+        top_artist=np.full(n_users, -1, dtype=np.int64),
+        listeners=np.zeros(0, dtype=np.int64),
+        signatures=np.full((n_users, len(hashing.a)), hashing.prime, dtype=np.int64),
+        capped_plays=np.empty(len(rows_of_log.user), dtype=np.int32),
+    )
+    bounds = user_ranges(starts, max(1, threads))
+    counts = [np.zeros(n_artists, dtype=np.int64) for _ in bounds[:-1]]
+
+    def fill(part: int) -> int:
+        return _fill_users(
+            rows_of_log,
+            groups,
+            loop_limit,
+            hashing,
+            starts,
+            order,
+            int(bounds[part]),
+            int(bounds[part + 1]),
+            out,
+            counts[part],
+        )
+
+    parts = range(len(bounds) - 1)
+    if len(parts) > 1:
+        with ThreadPoolExecutor(len(parts), thread_name_prefix="fraud") as pool:
+            highest = max(pool.map(fill, parts))
+    else:
+        highest = max(map(fill, parts), default=-1)
+    listeners = np.sum(counts, axis=0) if counts else np.zeros(n_artists, dtype=np.int64)
+    return out._replace(listeners=listeners[: highest + 1])
+
+
+def user_ranges(starts: IntArray, parts: int) -> IntArray:
+    """Bounds of at most ``parts`` contiguous user ranges with about as many rows each
+    (``starts`` as ``_rows_by_user`` gives it): range ``k`` is users
+    ``bounds[k]:bounds[k + 1]``."""
+    n_users = len(starts) - 1
+    targets = np.linspace(0, starts[-1], max(1, parts) + 1)[1:-1]
+    inner = np.searchsorted(starts, targets, side="left")
+    bounds: IntArray = np.unique(np.concatenate([[0], inner, [n_users]]).astype(np.int64))
+    if len(bounds) == 1:  # no users: one empty range
+        bounds = np.zeros(2, dtype=np.int64)
+    return bounds
+
+
+@njit(cache=True, nogil=True)
+def _fill_users(  # noqa: PLR0917 - numba takes its arguments positionally
+    rows_of_log: LogRows,
+    groups: TrackGroups,
+    loop_limit: int,
+    hashing: MinHashing,
+    starts: IntArray,
+    order: IntArray,
+    first: int,
+    stop: int,
+    out: UserFeatures,
+    listeners: IntArray,
+) -> int:
+    """Users ``first:stop``'s features into ``out`` (and the rows' capped plays), the distinct
+    listeners they add into ``listeners``; returns the highest artist index they played."""
+    track, day, plays = (
         rows_of_log.track,
         rows_of_log.day,
         rows_of_log.plays,
     )
-    n_users, n_tracks, days = rows_of_log.n_users, rows_of_log.n_tracks, rows_of_log.days
+    n_tracks, days = rows_of_log.n_tracks, rows_of_log.days
     track_label, track_artist = groups.label, groups.artist
     hash_a, hash_b, prime = hashing.a, hashing.b, hashing.prime
-    starts, order = _rows_by_user(user, n_users)
     n_hashes = len(hash_a)
-    busiest = np.zeros(n_users, dtype=np.int64)
-    loop_days = np.zeros(n_users, dtype=np.int64)
-    distinct = np.zeros(n_users, dtype=np.int64)
-    label_best = np.zeros(n_users, dtype=np.int64)
-    artist_best = np.zeros(n_users, dtype=np.int64)
-    artist_top = np.full(n_users, -1, dtype=np.int64)
-    signatures = np.full((n_users, n_hashes), prime, dtype=np.int64)
-    capped = np.empty(len(user), dtype=np.int32)
+    busiest, loop_days, distinct = out.busiest_day_plays, out.loop_days, out.distinct_items
+    label_best, artist_best, artist_top = (
+        out.top_label_plays,
+        out.top_artist_plays,
+        out.top_artist,
+    )
+    signatures, capped = out.signatures, out.capped_plays
     n_labels = track_label.max() + 1 if len(track_label) else 1
-    n_artists = track_artist.max() + 1 if len(track_artist) else 1
+    n_artists = len(listeners)
     label_sums = np.zeros(n_labels, dtype=np.int64)
     label_seen = np.full(n_labels, -1, dtype=np.int64)
     artist_sums = np.zeros(n_artists, dtype=np.int64)
     artist_seen = np.full(n_artists, -1, dtype=np.int64)
-    listeners = np.zeros(n_artists, dtype=np.int64)
     highest_artist = -1
     longest = 0
-    for u in range(n_users):
+    for u in range(first, stop):
         longest = max(longest, starts[u + 1] - starts[u])
     keys = np.empty(longest, dtype=np.int64)
     touched_labels = np.empty(longest, dtype=np.int64)
     touched_artists = np.empty(longest, dtype=np.int64)
     limit = loop_limit
-    for u in range(n_users):
+    for u in range(first, stop):
         rows = order[starts[u] : starts[u + 1]]
         count = len(rows)
         labels_touched, artists_touched = 0, 0
@@ -186,14 +261,4 @@ def user_features(
             start = end
         busiest[u] = max(busiest[u], day_plays)
         loop_days[u] += looped
-    return UserFeatures(
-        busiest_day_plays=busiest,
-        loop_days=loop_days,
-        distinct_items=distinct,
-        top_label_plays=label_best,
-        top_artist_plays=artist_best,
-        top_artist=artist_top,
-        listeners=listeners[: highest_artist + 1],
-        signatures=signatures,
-        capped_plays=capped,
-    )
+    return highest_artist

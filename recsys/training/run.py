@@ -11,6 +11,7 @@ a ``StageTimer`` hook lets tests act between stages (an erasure during the liste
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -156,15 +157,23 @@ def run_training(
         import_user_feeds(conn, feeds.optouts, feeds.exclusions, feeds.follows, now)
     optouts = load_optouts(conn)
     catalog, build = imported.catalog, imported.build
+    threads = settings.listening.thread_count(os.cpu_count())
     with gc_paused():
         listens, listen_report = timer.run(
             "listens",
-            lambda: read_listens(
-                data_dir, catalog.tracks, excluded_users=optouts, erased_users=erased
+            partial(
+                read_listens,
+                data_dir,
+                catalog.tracks,
+                excluded_users=optouts,
+                erased_users=erased,
+                threads=threads,
             ),
         )
     facts = track_facts(listens, catalog, build.report.rejected_tracks)
-    verdict = timer.run("fraud", partial(screen_listens, listens, facts, settings.fraud))
+    verdict = timer.run(
+        "fraud", partial(screen_listens, listens, facts, settings.fraud, threads=threads)
+    )
     plays, users, artists = artist_play_matrix(listens, verdict, build.snapshot)
     if plays.nnz == 0:
         raise RecsysError(f"{data_dir}: no listens of pool tracks survived screening; no model")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import inspect
 import json
 import os
 import resource
@@ -75,9 +76,13 @@ def run_stages(world: Path) -> dict[str, Any]:
     optouts = frozenset(
         optouts_file.read_text(encoding="utf-8").split()[1:] if optouts_file.exists() else ()
     )
+    # The rebuild's threads (every core) where this side's code takes them.
+    threads = {"threads": os.cpu_count() or 1}
+    read_options = threads if "threads" in inspect.signature(read_listens).parameters else {}
+    screen_options = threads if "threads" in inspect.signature(screen_listens).parameters else {}
     before = _peak_mib()
     started = time.perf_counter()
-    log, report = read_listens(world, catalog, excluded_users=optouts)
+    log, report = read_listens(world, catalog, excluded_users=optouts, **read_options)
     read_seconds = time.perf_counter() - started
     after_read = _peak_mib()
     labels, artists = Vocabulary(), Vocabulary()
@@ -87,10 +92,11 @@ def run_stages(world: Path) -> dict[str, Any]:
         artist=np.array([artists.add(catalog[t][1]) for t in log.tracks.ids], dtype=np.int64),
     )
     started = time.perf_counter()
-    verdict = screen_listens(log, facts, FraudRules())
+    verdict = screen_listens(log, facts, FraudRules(), **screen_options)
     fraud_seconds = time.perf_counter() - started
     return {
         "recsys": str(Path(recsys.__file__).parent),
+        "threads": (read_options | screen_options).get("threads", 1),
         "rows": report.rows,
         "kept_rows": len(log),
         "listens_s": read_seconds,

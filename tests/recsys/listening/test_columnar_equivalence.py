@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from recsys.domain.vocabulary import Vocabulary
 from recsys.listening import reader
-from recsys.listening.fraud import FraudRules, TrackFacts, screen_listens
+from recsys.listening.fraud import FraudRules, FraudVerdict, TrackFacts, screen_listens
 from recsys.listening.reader import ListenLog, read_listens
 from recsys.world import WorldConfig, generate_world
 from tests.recsys.listening import reference_fraud, reference_reader
@@ -74,7 +74,10 @@ def _read_both(
         patch.object(reader, "CHUNK_BYTES", chunk_bytes),
         patch.object(reader, "PIECE_LINES", piece_lines),
     ):
-        new = read_listens(root, tracks, excluded_users=excluded, erased_users=erased)
+        serial = read_listens(root, tracks, excluded_users=excluded, erased_users=erased)
+        # Blocks parsed ahead on three threads: the very same log and report.
+        new = read_listens(root, tracks, excluded_users=excluded, erased_users=erased, threads=3)
+    _assert_same_reading(new, serial)
     old = reference_reader.read_listens(root, tracks, excluded_users=excluded, erased_users=erased)
     return new, old
 
@@ -269,8 +272,13 @@ def _world_facts(world: World, log: ListenLog) -> TrackFacts:
 
 
 def _assert_same_verdict(log: ListenLog, facts: TrackFacts, rules: FraudRules) -> dict[str, int]:
-    new = screen_listens(log, facts, rules)
     old = reference_fraud.screen_listens(log, facts, rules)
+    for threads in (1, 3):  # ranges of users screened at once give the very same verdict
+        new = _assert_verdict_equal(screen_listens(log, facts, rules, threads=threads), old)
+    return new.accounts_by_rule
+
+
+def _assert_verdict_equal(new: FraudVerdict, old: FraudVerdict) -> FraudVerdict:
     np.testing.assert_array_equal(new.flagged_users, old.flagged_users)
     assert new.rules_by_user == old.rules_by_user
     np.testing.assert_array_equal(new.kept_rows, old.kept_rows)
@@ -281,7 +289,7 @@ def _assert_same_verdict(log: ListenLog, facts: TrackFacts, rules: FraudRules) -
         old.excluded_plays,
         old.capped_away_plays,
     )
-    return new.accounts_by_rule
+    return new
 
 
 # The defaults, then thresholds low enough that every rule flags someone in a small world.
