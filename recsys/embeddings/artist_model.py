@@ -210,8 +210,16 @@ def save_model_files(folder: Path, model: ArtistModel) -> None:
             artist_ids=np.array(model.artists.ids, dtype=str),
         ),
     )
-    replace_file(folder, TAGS_FILE, lambda out: sp.save_npz(out, model.artist_tags))
-    replace_file(folder, PROFILES_FILE, lambda out: sp.save_npz(out, model.user_tag_profiles))
+    # Uncompressed, like the factors: zlib on one core was most of the save at a million
+    # listeners (their tag profiles), and inflating it again most of a worker's load.
+    replace_file(
+        folder, TAGS_FILE, lambda out: sp.save_npz(out, model.artist_tags, compressed=False)
+    )
+    replace_file(
+        folder,
+        PROFILES_FILE,
+        lambda out: sp.save_npz(out, model.user_tag_profiles, compressed=False),
+    )
     meta = json.dumps({"version": model.version, "settings": asdict(model.settings)}, indent=1)
     replace_file(folder, META_FILE, lambda out: out.write(meta.encode()))
 

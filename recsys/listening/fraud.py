@@ -92,13 +92,30 @@ class FraudVerdict:
 def _duplicate_histories(
     signatures: IntArray, distinct_items: IntArray, rules: FraudRules
 ) -> BoolArray:
-    """Accounts sharing a MinHash band with enough others: near-identical item sets."""
+    """Accounts sharing a MinHash band with enough others: near-identical item sets.
+
+    A band's rows are grouped exactly, by sorting on their values (each below the Mersenne
+    prime 2**31 - 1, so two of them pack into one int64 key without loss): ``np.unique`` over
+    rows sorted each band's rows as raw bytes, several times slower at a million accounts."""
     flagged = np.zeros(len(distinct_items), dtype=bool)
     candidates = np.flatnonzero(distinct_items >= rules.duplicate_min_tracks)
+    if len(candidates) == 0:
+        return flagged
     for band in range(rules.minhash_bands):
         block = signatures[candidates, band * rules.minhash_rows : (band + 1) * rules.minhash_rows]
-        _, inverse, counts = np.unique(block, axis=0, return_inverse=True, return_counts=True)
-        flagged[candidates[counts[inverse.ravel()] >= rules.duplicate_min_group]] = True
+        keys = [
+            (block[:, k] << 31) | block[:, k + 1] if k + 1 < block.shape[1] else block[:, k]
+            for k in range(0, block.shape[1], 2)
+        ]
+        order = np.lexsort(keys[::-1])  # the last key is lexsort's first
+        same_as_before = np.ones(len(order), dtype=bool)
+        same_as_before[0] = False
+        for key in keys:
+            ordered = key[order]
+            same_as_before[1:] &= ordered[1:] == ordered[:-1]
+        group = np.cumsum(~same_as_before) - 1
+        sizes = np.bincount(group)
+        flagged[candidates[order[sizes[group] >= rules.duplicate_min_group]]] = True
     return flagged
 
 
