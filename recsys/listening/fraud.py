@@ -28,7 +28,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from recsys.listening.fraud_kernel import LogRows, MinHashing, TrackGroups, user_features
+from recsys.listening.fraud_kernel import (
+    LogRows,
+    MinHashing,
+    ShortPlay,
+    TrackGroups,
+    user_features,
+)
 from recsys.listening.reader import ListenLog
 
 IntArray = npt.NDArray[np.int64]
@@ -137,25 +143,22 @@ def screen_listens(
     hash_a = rng.integers(1, _MERSENNE, count, dtype=np.int64)
     hash_b = rng.integers(0, _MERSENNE, count, dtype=np.int64)
     features = user_features(
-        LogRows(user, log.track, day, plays, n_users, len(log.tracks), days),
-        TrackGroups(facts.label.astype(np.int64), facts.artist.astype(np.int64)),
+        LogRows(user, log.track, day, plays, log.ms_played, n_users, len(log.tracks), days),
+        TrackGroups(facts.label.astype(np.int64), facts.artist.astype(np.int64), facts.farm_like),
         rules.max_track_plays_per_day,
         MinHashing(hash_a, hash_b, _MERSENNE),
+        ShortPlay(float(rules.short_play_min_ms), float(rules.short_play_max_ms)),
         threads=threads,
     )
     del day
-    totals = np.bincount(user, weights=plays, minlength=n_users)
+    totals = features.total_plays
     enough = totals >= rules.min_plays_for_shares
     flags: dict[str, BoolArray] = {
         "daily_plays": features.busiest_day_plays > rules.max_plays_per_day,
         "track_loops": features.loop_days > rules.max_loop_days,
     }
 
-    per_play = log.ms_played / np.maximum(plays, 1)
-    short = (per_play >= rules.short_play_min_ms) & (per_play < rules.short_play_max_ms)
-    del per_play
-    short_plays = np.bincount(user, weights=plays * short, minlength=n_users)
-    farm_plays = np.bincount(user, weights=plays * facts.farm_like[log.track], minlength=n_users)
+    short_plays, farm_plays = features.short_plays, features.farm_plays
     with np.errstate(invalid="ignore", divide="ignore"):
         flags["short_plays"] = enough & (
             np.nan_to_num(short_plays / totals) >= rules.max_short_play_share

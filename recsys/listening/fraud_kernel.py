@@ -33,16 +33,26 @@ class LogRows(NamedTuple):
     track: RowArray
     day: RowArray  # days since the log's first day
     plays: RowArray
+    ms_played: npt.NDArray[np.int64]
     n_users: int
     n_tracks: int
     days: int
 
 
 class TrackGroups(NamedTuple):
-    """Per track of the log's vocabulary: its label's and its primary artist's index."""
+    """Per track of the log's vocabulary: its label's and its primary artist's index, and
+    whether it is farm-like."""
 
     label: IntArray
     artist: IntArray
+    farm_like: npt.NDArray[np.bool_]
+
+
+class ShortPlay(NamedTuple):
+    """A play is short when its length (``ms_played / plays``) is in ``[lowest, below)``."""
+
+    lowest: float
+    below: float
 
 
 class MinHashing(NamedTuple):
@@ -56,6 +66,9 @@ class MinHashing(NamedTuple):
 class UserFeatures(NamedTuple):
     """Per user (by the log's user index) unless said otherwise."""
 
+    total_plays: IntArray
+    short_plays: IntArray  # plays of the user's rows whose plays are short (``ShortPlay``)
+    farm_plays: IntArray  # plays of farm-like tracks
     busiest_day_plays: IntArray  # plays on the user's busiest day
     loop_days: IntArray  # days with a track played more often than the loop limit
     distinct_items: IntArray  # distinct (track, day) pairs
@@ -102,6 +115,7 @@ def user_features(
     groups: TrackGroups,
     loop_limit: int,
     hashing: MinHashing,
+    short_play: ShortPlay,
     *,
     threads: int = 1,
 ) -> UserFeatures:
@@ -116,6 +130,9 @@ def user_features(
     starts, order = _rows_by_user(rows_of_log.user, n_users)
     n_artists = int(groups.artist.max()) + 1 if len(groups.artist) else 1
     out = UserFeatures(
+        total_plays=np.zeros(n_users, dtype=np.int64),
+        short_plays=np.zeros(n_users, dtype=np.int64),
+        farm_plays=np.zeros(n_users, dtype=np.int64),
         busiest_day_plays=np.zeros(n_users, dtype=np.int64),
         loop_days=np.zeros(n_users, dtype=np.int64),
         distinct_items=np.zeros(n_users, dtype=np.int64),
@@ -135,6 +152,7 @@ def user_features(
             groups,
             loop_limit,
             hashing,
+            short_play,
             starts,
             order,
             int(bounds[part]),
@@ -172,6 +190,7 @@ def _fill_users(  # noqa: PLR0917 - numba takes its arguments positionally
     groups: TrackGroups,
     loop_limit: int,
     hashing: MinHashing,
+    short_play: ShortPlay,
     starts: IntArray,
     order: IntArray,
     first: int,
@@ -181,11 +200,15 @@ def _fill_users(  # noqa: PLR0917 - numba takes its arguments positionally
 ) -> int:
     """Users ``first:stop``'s features into ``out`` (and the rows' capped plays), the distinct
     listeners they add into ``listeners``; returns the highest artist index they played."""
-    track, day, plays = (
+    track, day, plays, ms_played = (
         rows_of_log.track,
         rows_of_log.day,
         rows_of_log.plays,
+        rows_of_log.ms_played,
     )
+    farm_like = groups.farm_like
+    shortest, short_below = short_play.lowest, short_play.below
+    totals, shorts, farms = out.total_plays, out.short_plays, out.farm_plays
     n_tracks, days = rows_of_log.n_tracks, rows_of_log.days
     track_label, track_artist = groups.label, groups.artist
     hash_a, hash_b, prime = hashing.a, hashing.b, hashing.prime
@@ -217,6 +240,13 @@ def _fill_users(  # noqa: PLR0917 - numba takes its arguments positionally
         labels_touched, artists_touched = 0, 0
         for k in range(count):
             row = rows[k]
+            played = plays[row]
+            totals[u] += played
+            per_play = ms_played[row] / max(played, 1)
+            if per_play >= shortest and per_play < short_below:
+                shorts[u] += played
+            if farm_like[track[row]]:
+                farms[u] += played
             keys[k] = day[row] * n_tracks + track[row]
             label = track_label[track[row]]
             if label_seen[label] != u:
