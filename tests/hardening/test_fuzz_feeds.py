@@ -964,6 +964,24 @@ def feed_files(draw: st.DrawFn, valid_lines: list[bytes]) -> bytes:
     return body
 
 
+def lines_outside_spans(raws: list[bytes]) -> set[int]:
+    """Numbers of the lines after the header that are not inside a quoted value spanning
+    lines: ``read_csv`` refuses a line with an odd count of quotes and every line up to the
+    next such line (a value spanning lines must not smuggle in rows of its own), so a valid
+    line there is refused by design. Lines that are not UTF-8 open or close nothing."""
+    outside, spanning = set(), False
+    for number, raw in enumerate(raws[1:], start=2):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        if raw.count(b'"') % 2:
+            spanning = not spanning
+        elif not spanning:
+            outside.add(number)
+    return outside
+
+
 def json_line(row: Row) -> bytes:
     return json.dumps(row).encode()
 
@@ -1006,10 +1024,11 @@ def test_any_bytes_in_a_csv_feed_are_read_line_by_line(label: str) -> None:
     def check(body: bytes, with_header: bool, bom: bool) -> None:
         if with_header:
             body = (BOM if bom else b"") + header + b"\n" + body
+        outside = lines_outside_spans(body.split(b"\n"))
         valid_lines = [
             number
             for number, raw in enumerate(body.split(b"\n"), start=1)
-            if with_header and number > 1 and raw in valid
+            if with_header and number > 1 and raw in valid and number in outside
         ]
         with tempfile.TemporaryDirectory() as folder:
             root = Path(folder)
