@@ -9,6 +9,8 @@ the published version holds every listener.
 
     python tests/benchmarks/bench_rebuild_cluster.py --users 100000 --artists 10000 --runs 3
     python tests/benchmarks/bench_rebuild_cluster.py --users 1000000 --artists 82500 --kill-worker
+
+``--world DIR`` keeps the generated world there and reuses it on the next run.
 """
 
 from __future__ import annotations
@@ -33,12 +35,13 @@ from recsys.jobs.rebuild import run_rebuild
 from recsys.settings import Settings, load_settings
 from recsys.store.factory import open_store
 from recsys.world import WorldConfig, generate_world
+from recsys.world.generate import truth_path
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.benchmarks.bench_rebuild import _staff_import  # noqa: E402
+from tests.benchmarks.bench_rebuild import _check_kept_world, _staff_import  # noqa: E402
 
 
 class KillOnce:
@@ -95,6 +98,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="local workers and cluster workers")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--kill-worker", action="store_true", help="kill a worker once per run")
+    parser.add_argument(
+        "--world",
+        type=Path,
+        help="a folder to keep the generated world in and reuse (as bench_rebuild.py --world)",
+    )
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="bench-cluster-") as name,
@@ -107,11 +115,14 @@ def main() -> None:
         ) as cluster,
     ):
         tmp = Path(name)
-        world = tmp / "world"
-        generate_world(
-            world,
-            WorldConfig(users=args.users, artists=args.artists, seed=1, today=date(2026, 11, 26)),
+        world = args.world or tmp / "world"
+        config = WorldConfig(
+            users=args.users, artists=args.artists, seed=1, today=date(2026, 11, 26)
         )
+        if truth_path(world).exists():  # written last: the world is whole
+            _check_kept_world(world, config)
+        else:
+            generate_world(world, config)
         ratios = []
         for run in range(1, args.runs + 1):
             now = datetime.now(UTC)
@@ -120,6 +131,7 @@ def main() -> None:
             summary = _rebuild(local, world, now, workers=args.workers)
             local_total = time.perf_counter() - started
             local_rate = summary["generation"]["users_per_second"]
+            print(f"run {run} local stages (s): {summary['seconds']}", flush=True)
             shutil.rmtree(local.state_dir)
             remote = _settings(tmp, f"cluster-{run}", args.store)
             hook = KillOnce(tmp / f"kill-{run}", index=3) if args.kill_worker else None
@@ -133,6 +145,7 @@ def main() -> None:
             )
             cluster_total = time.perf_counter() - started
             cluster_rate = summary["generation"]["users_per_second"]
+            print(f"run {run} cluster stages (s): {summary['seconds']}", flush=True)
             users = summary["generation"]["users"]
             stored = _stored_users(remote, users)
             killed = ""
