@@ -61,10 +61,6 @@ class Vocabulary:
         ids.extend(idents)
         return start
 
-    def known_many(self, idents: Iterable[str]) -> list[bool]:
-        """Whether each id is already here (the looking up done in C)."""
-        return list(map(self._index.__contains__, idents))
-
     def index_of(self, ident: str) -> int | None:
         return self._index.get(ident)
 

@@ -6,11 +6,11 @@ columns and dictionary-encodes its ids, so Python touches only each block's dist
 (looked up once, mapped onto the vocabularies; new ones judged valid in Arrow) and numpy does
 the rest, dates included. Parsing holds no GIL and no shared state, so the next blocks are
 parsed on threads while this one is mapped, which has to go in file order (new ids are numbered
-by first appearance). A block
-with anything unusual in it (quotes, a blank line, bytes that are not UTF-8, a value that breaks
-a rule) is read again in smaller pieces, and a piece that still fails line by line under the
-same rules, so every bad row is reported with file and line. Plays of tracks the catalog does
-not know are counted and dropped; opted-out and erased users never enter the log at all.
+by first appearance). A block with anything unusual in it (quotes, a blank line, bytes that are
+not UTF-8, a value that breaks a rule) is read again in smaller pieces, and a piece that still
+fails line by line under the same rules, so every bad row is reported with file and line.
+Plays of tracks the catalog does not know are counted and dropped; opted-out and erased users
+never enter the log at all.
 """
 
 from __future__ import annotations
