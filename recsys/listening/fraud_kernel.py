@@ -6,11 +6,13 @@ Computing each with ``np.unique`` over composite keys sorted the whole log once 
 which cost most of the screen at a million listeners (208 s of a 1,015 s rebuild). Here a
 counting sort brings each user's rows together once, a user's few rows are sorted by
 (day, track), and labels and artists are summed in scratch arrays sized to their vocabularies
-that only the rows which touched them reset, so the work is linear in the log.
+that only the rows which touched them reset, so the work is linear in the log. The same pass
+sums each user's plays, short plays and farm-like plays (float64 weight arrays over the whole
+log before). Users are independent, so ranges of them are screened on threads at once.
 
 The arithmetic is the screen's own (``fraud.screen_listens`` documents the rules): the same
-integer sums, the same float expression for a capped play, ties for a user's top artist going to
-the highest artist index, as the grouped arrays gave before.
+integer sums, the same float expressions for a capped play and a play's length, ties for a
+user's top artist going to the highest artist index, as the grouped arrays gave before.
 """
 
 from __future__ import annotations
