@@ -42,6 +42,7 @@ def test_file_then_environment_override(tmp_path: Path) -> None:
         ({"RECSYS_POOL__AI__REVIEW_THRESHOLD": "0.95"}, "review_threshold <= exclude_threshold"),
         ({"RECSYS_DEMO__USERS": "true"}, "must be an integer"),
         ({"RECSYS_NOPE__KEY": "1"}, "unknown setting 'nope'"),
+        ({"RECSYS_LISTENING__THREADS": "-1"}, r"\[listening\]: threads must be 0"),
     ],
 )
 def test_bad_settings_are_named(tmp_path: Path, env: dict[str, str], message: str) -> None:
@@ -93,3 +94,12 @@ def test_every_documented_key_is_a_setting_and_every_setting_is_documented(
         while line > 0 and " = " in rows[line - 1] and not rows[line - 1].startswith("#"):
             line -= 1  # a group of keys shares the comment above the group
         assert rows[line - 1].startswith("#"), f"{key} has no comment above it"
+
+
+def test_listening_threads_zero_means_every_core(tmp_path: Path) -> None:
+    settings = load_settings(None, {}, tmp_path)
+    assert settings.listening.threads == 0
+    assert settings.listening.thread_count(16) == 16
+    assert settings.listening.thread_count(None) == 1
+    pinned = load_settings(None, {"RECSYS_LISTENING__THREADS": "3"}, tmp_path)
+    assert pinned.listening.thread_count(16) == 3
