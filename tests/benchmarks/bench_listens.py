@@ -96,7 +96,6 @@ def run_stages(world: Path) -> dict[str, Any]:
     fraud_seconds = time.perf_counter() - started
     return {
         "recsys": str(Path(recsys.__file__).parent),
-        "threads": (read_options | screen_options).get("threads", 1),
         "rows": report.rows,
         "kept_rows": len(log),
         "listens_s": read_seconds,
