@@ -594,7 +594,9 @@ def _take_familiar(goal, familiar, n_familiar, draw, rules):  # type: ignore[no-
             continue
         a = familiar_order[k]
         track = -1
-        if queues[k, 0] < queues[k, 1]:
+        if rules.count_stamp[a] == rules.stamp and rules.total[a] >= rules.cap:
+            pass  # at the cap: every track left in its queue credits it, and would be refused
+        elif queues[k, 0] < queues[k, 1]:
             track = own_trk[queues[k, 0]]
             queues[k, 0] += 1
         else:
