@@ -380,6 +380,7 @@ def store_version(model_version: str, now: datetime) -> str:
 STAGES = (
     "pool",
     "links",
+    "feeds",
     "listens",
     "fraud",
     "history",

@@ -14,7 +14,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -25,6 +25,7 @@ import networkx as nx
 import scipy.sparse as sp
 
 from pool.bulk import gc_paused
+from pool.catalog import Catalog
 from pool.feeds import good_rows, read_jsonl
 from pool.importer import DEFAULT_MAX_SHRINK, ImportResult, import_data_dir, load_current_pool
 from pool.model import FeedIssue
@@ -32,18 +33,19 @@ from pool.snapshot import PoolSnapshot
 from pool.state import get_pointer, transaction
 from recsys.curation.links import parse_link_row
 from recsys.curation.store import import_links, load_links
+from recsys.domain.vocabulary import Vocabulary
 from recsys.embeddings.artist_model import ArtistModel, load_model, save_model, train_artist_model
 from recsys.embeddings.tag_space import artist_tag_counts, tag_vectors
 from recsys.errors import RecsysError
 from recsys.graph.similar_artists import build_similar_artist_graph
 from recsys.jobs.publish import MODEL_POINTER, MODELS_DIR, Release, publish_release
-from recsys.listening.fraud import FraudVerdict, screen_listens
+from recsys.listening.fraud import FraudRules, FraudVerdict, screen_listens
 from recsys.listening.history import ListeningHistory, build_history, save_history
-from recsys.listening.reader import ListenReport, read_listens
+from recsys.listening.reader import ListenLog, ListenReport, read_listens
 from recsys.listening.training import artist_play_matrix, track_facts
 from recsys.settings import Settings
 from recsys.state.privacy import load_tombstones
-from recsys.state.user_feeds import read_user_feeds
+from recsys.state.user_feeds import UserFeeds, read_user_feeds
 from recsys.state.users import import_user_feeds, load_optouts
 
 log = logging.getLogger(__name__)
@@ -105,6 +107,39 @@ class TrainingRun:
         }
 
 
+def _screen(
+    listens: ListenLog,
+    catalog: Catalog,
+    rejected: Mapping[str, tuple[str, ...]],
+    rules: FraudRules,
+    threads: int,
+) -> FraudVerdict:
+    """The fraud screen, with the facts about each track it reads."""
+    return screen_listens(listens, track_facts(listens, catalog, rejected), rules, threads=threads)
+
+
+def _plays_and_history(
+    listens: ListenLog, verdict: FraudVerdict, snapshot: PoolSnapshot
+) -> tuple[tuple[sp.csr_matrix, Vocabulary, Vocabulary], ListeningHistory]:
+    """The screened plays as the model's users x artists matrix and as each listener's
+    history: one stage."""
+    return (
+        artist_play_matrix(listens, verdict, snapshot),
+        build_history(listens, verdict, snapshot),
+    )
+
+
+def _import_user_feeds(conn: sqlite3.Connection, data_dir: Path, now: datetime) -> UserFeeds:
+    """Read the opt-outs, follows and exclusions and keep them in the state: two million
+    follows at SPEC's scale, a stage of its own, so that a rebuild's display does not count
+    its time to the links before it."""
+    feeds = read_user_feeds(data_dir)
+    with transaction(conn):
+        # Erased users' rows are left out here (an old export must not bring them back).
+        import_user_feeds(conn, feeds.optouts, feeds.exclusions, feeds.follows, now)
+    return feeds
+
+
 def _import_links(
     conn: sqlite3.Connection, data_dir: Path, now: datetime
 ) -> tuple[int, tuple[FeedIssue, ...]]:
@@ -151,10 +186,7 @@ def run_training(
         ),
     )
     links_added, link_issues = timer.run("links", lambda: _import_links(conn, data_dir, now))
-    feeds = read_user_feeds(data_dir)
-    with transaction(conn):
-        # Erased users' rows are left out here (an old export must not bring them back).
-        import_user_feeds(conn, feeds.optouts, feeds.exclusions, feeds.follows, now)
+    feeds = timer.run("feeds", lambda: _import_user_feeds(conn, data_dir, now))
     optouts = load_optouts(conn)
     catalog, build = imported.catalog, imported.build
     threads = settings.listening.thread_count(os.cpu_count())
@@ -170,19 +202,20 @@ def run_training(
                 threads=threads,
             ),
         )
-    facts = track_facts(listens, catalog, build.report.rejected_tracks)
     verdict = timer.run(
-        "fraud", partial(screen_listens, listens, facts, settings.fraud, threads=threads)
+        "fraud",
+        partial(_screen, listens, catalog, build.report.rejected_tracks, settings.fraud, threads),
     )
-    plays, users, artists = artist_play_matrix(listens, verdict, build.snapshot)
+    (plays, users, artists), history = timer.run(
+        "history", partial(_plays_and_history, listens, verdict, build.snapshot)
+    )
     if plays.nnz == 0:
         raise RecsysError(f"{data_dir}: no listens of pool tracks survived screening; no model")
-    history = timer.run("history", partial(build_history, listens, verdict, build.snapshot))
     flagged = frozenset(listens.users.id_of(int(u)) for u in verdict.flagged_users.nonzero()[0])
     fraud_users = len(listens.users)
     # Everything training needs from the log is in the play matrix and the history now: at
     # SPEC's scale the log is gigabytes, better given back before ALS than held to the end.
-    del listens, facts
+    del listens
     model = timer.run(
         "als",
         lambda: train_artist_model(
