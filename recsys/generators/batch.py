@@ -271,7 +271,7 @@ class BatchGenerator:
                 catalog=arrays.catalog,
                 g=arrays.graph,
                 scenes=arrays.scenes,
-                blocked=arrays.blocked,
+                blocked=(*arrays.blocked, np.diff(arrays.blocked[0]) > 0),
                 sizes=(
                     settings.mix_target_tracks,
                     familiar,

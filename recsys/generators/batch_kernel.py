@@ -826,7 +826,7 @@ def _neighbours(anchors, weights, m, stamps, kept):  # type: ignore[no-untyped-d
     no anchor and is blocked with none, each once, with its graph score (the anchors' weights
     x their edges) in ``artist_value``. Returns the count."""
     g_ptr, g_nbr, g_w = m.g
-    bl_ptr, bl_art = m.blocked
+    bl_ptr, bl_art, has_blocks = m.blocked
     scratch = m.scratch
     score, score_stamp = scratch.artist_value, scratch.value_stamp
     anchor_mark, anchor_weight, anchor_rank = (
@@ -866,10 +866,11 @@ def _neighbours(anchors, weights, m, stamps, kept):  # type: ignore[no-untyped-d
         ):
             continue
         blocked = False
-        for j in range(bl_ptr[other], bl_ptr[other + 1]):
-            if anchor_mark[bl_art[j]] == mix_stamp:
-                blocked = True
-                break
+        if has_blocks[other]:  # rarely: most artists are blocked with none
+            for j in range(bl_ptr[other], bl_ptr[other + 1]):
+                if anchor_mark[bl_art[j]] == mix_stamp:
+                    blocked = True
+                    break
         if not blocked:
             kept[n_kept] = other
             n_kept += 1
@@ -990,7 +991,7 @@ def _fill_radar(top, top_w, follows, user_f, m, releases, radar_sizes, stamps, w
     Like ``_fill_mix``: no reference counting, nothing allocated (``radar_workspace``)."""
     g, scratch = m.g, m.scratch
     t_ptr, t_art = m.catalog[0], m.catalog[1]
-    bl_ptr, bl_art = m.blocked
+    bl_ptr, bl_art, _ = m.blocked
     _, _, ar_ptr, ar_rel, er_ptr, er_nbr = releases
     cap, per_release, max_tracks = radar_sizes
     # The closeness of each circle's artist.
@@ -1254,7 +1255,7 @@ class Mixing(NamedTuple):
     catalog: Any  # (t_ptr, t_art, t_isrc, a_ptr, a_trk)
     g: Any  # the graph: (g_ptr, g_nbr, g_w)
     scenes: Any  # (scene_of, sl_ptr, sl_nbr, sl_w)
-    blocked: Any  # (bl_ptr, bl_art)
+    blocked: Any  # (bl_ptr, bl_art, has_blocks: per artist, whether it has any)
     sizes: Any  # (target, familiar target, cap, discovery cap, max tracks)
     min_share: float  # the least share of familiar tracks in a topped-up mix
     artist_factors: Any  # per artist: its factors (zeros: not in the model), for the ranking
@@ -1567,7 +1568,7 @@ def admit_in_order(listeners, tracks, vias, seed, cap, limit, m, state):  # type
     Python, is held to the same rules as the mixes."""
     scratch = m.scratch
     t_ptr, t_art = m.catalog[0], m.catalog[1]
-    bl_ptr, bl_art = m.blocked
+    bl_ptr, bl_art, _ = m.blocked
     state[0] += 1
     user_stamp = state[0]
     # Exclusions only (a radio's rules never read the history); variables, not literals,
