@@ -583,7 +583,8 @@ def _strongest(g_ptr, g_nbr, g_w, artist, anchor_mark, stamp, anchor_weight, anc
 @njit(cache=True, _nrt=False)
 def _take_familiar(goal, familiar, n_familiar, draw, rules):  # type: ignore[no-untyped-def]
     """A mix's familiar tracks: draws from the anchors' queues in
-    turn (a queue with nothing left drops out) until ``goal`` tracks are admitted; ``draw``
+    turn (a queue with nothing left drops out, and so does an anchor at its cap in the mix)
+    until ``goal`` tracks are admitted; ``draw``
     keeps where it stopped, so a second call goes on from there. Returns the new count."""
     familiar_order, queues, alive, turn, own_trk, a_ptr, a_trk, played_track, user_stamp = draw
     n = len(familiar_order)
