@@ -221,6 +221,22 @@ def _blocked_with(bl_ptr, bl_art, t_ptr, t_art, via, track):  # type: ignore[no-
     return blocked
 
 
+@njit(cache=True, inline="always")
+def _blocked_with_marked(blocked, artist, mark, stamp):  # type: ignore[no-untyped-def]
+    """Whether ``artist`` is blocked with any artist marked ``stamp`` in ``mark`` (a mix's
+    or a radar's anchors); ``blocked`` is ``Mixing.blocked``. The artist's row of blocks is
+    read only when it has some: few artists have any, and the row is otherwise a wait on
+    memory for nearly every candidate."""
+    bl_ptr, bl_art, has_blocks = blocked
+    found = False
+    if has_blocks[artist]:
+        for j in range(bl_ptr[artist], bl_ptr[artist + 1]):
+            if mark[bl_art[j]] == stamp:
+                found = True
+                break
+    return found
+
+
 class Rules(NamedTuple):
     """What ``_admit`` reads: the catalogue (each track's artists and recording) and curator
     blocks, the caps, the mix's (or radar's) stamp and the listener's, and the scratch arrays
@@ -827,7 +843,6 @@ def _neighbours(anchors, weights, m, stamps, kept):  # type: ignore[no-untyped-d
     no anchor and is blocked with none, each once, with its graph score (the anchors' weights
     x their edges) in ``artist_value``. Returns the count."""
     g_ptr, g_nbr, g_w = m.g
-    bl_ptr, bl_art, has_blocks = m.blocked
     scratch = m.scratch
     score, score_stamp = scratch.artist_value, scratch.value_stamp
     anchor_mark, anchor_weight, anchor_rank = (
@@ -866,13 +881,7 @@ def _neighbours(anchors, weights, m, stamps, kept):  # type: ignore[no-untyped-d
             or anchor_mark[other] == mix_stamp
         ):
             continue
-        blocked = False
-        if has_blocks[other]:  # rarely: most artists are blocked with none
-            for j in range(bl_ptr[other], bl_ptr[other + 1]):
-                if anchor_mark[bl_art[j]] == mix_stamp:
-                    blocked = True
-                    break
-        if not blocked:
+        if not _blocked_with_marked(m.blocked, other, anchor_mark, mix_stamp):
             kept[n_kept] = other
             n_kept += 1
     return n_kept
@@ -992,7 +1001,6 @@ def _fill_radar(top, top_w, follows, user_f, m, releases, radar_sizes, stamps, w
     Like ``_fill_mix``: no reference counting, nothing allocated (``radar_workspace``)."""
     g, scratch = m.g, m.scratch
     t_ptr, t_art = m.catalog[0], m.catalog[1]
-    bl_ptr, bl_art, _ = m.blocked
     _, _, ar_ptr, ar_rel, er_ptr, er_nbr = releases
     cap, per_release, max_tracks = radar_sizes
     # The closeness of each circle's artist.
@@ -1006,7 +1014,7 @@ def _fill_radar(top, top_w, follows, user_f, m, releases, radar_sizes, stamps, w
     circle, orders, found, ranked, kept, used, placed, found_score, out = work
     user_stamp, stamp = stamps
     marks = (level, level_stamp, anchor_mark, anchor_weight, anchor_rank, stamp)
-    n_circle = _circles(top, top_w, follows, ar_ptr, er_ptr, er_nbr, bl_ptr, bl_art, marks, circle)
+    n_circle = _circles(top, top_w, follows, ar_ptr, er_ptr, er_nbr, m.blocked, marks, circle)
     # Their releases, newest first (release numbers count from the newest).
     n_orders = _int(0)
     for k in range(n_circle):
@@ -1045,7 +1053,7 @@ def _fill_radar(top, top_w, follows, user_f, m, releases, radar_sizes, stamps, w
 
 
 @njit(cache=True, _nrt=False)
-def _circles(top, top_w, follows, ar_ptr, er_ptr, er_nbr, bl_ptr, bl_art, marks, circle):  # type: ignore[no-untyped-def]
+def _circles(top, top_w, follows, ar_ptr, er_ptr, er_nbr, blocked, marks, circle):  # type: ignore[no-untyped-def]
     """The radar's circles, marked with their level: followed 0, played 1, graph neighbours
     with a release 2 (never one blocked with an anchor), into ``circle``; and its anchors
     marked: the top artists, then followed ones not among them (in id order), a followed
@@ -1092,12 +1100,7 @@ def _circles(top, top_w, follows, ar_ptr, er_ptr, er_nbr, bl_ptr, bl_art, marks,
                 other = er_nbr[j]
                 if level_stamp[other] == stamp or anchor_mark[other] == stamp:
                     continue
-                blocked = False
-                for i in range(bl_ptr[other], bl_ptr[other + 1]):
-                    if anchor_mark[bl_art[i]] == stamp:
-                        blocked = True
-                        break
-                if not blocked:
+                if not _blocked_with_marked(blocked, other, anchor_mark, stamp):
                     level_stamp[other] = stamp
                     level[other] = 2.0
                     circle[n] = other
