@@ -2,13 +2,15 @@
 
 A service's listening log is the largest input by far, so rows are never held as Python
 objects. Each file is read in blocks of whole lines; pyarrow's CSV parser splits a block into
-columns and dictionary-encodes its ids, so Python touches only each block's distinct ids
-(looked up once, mapped onto the vocabularies; new ones judged valid in Arrow) and numpy does
-the rest, dates included. Parsing holds no GIL and no shared state, so the next blocks are
-parsed on threads while this one is mapped, which has to go in file order (new ids are numbered
-by first appearance). A block with anything unusual in it (quotes, a blank line, bytes that are
-not UTF-8, a value that breaks a rule) is read again in smaller pieces, and a piece that still
-fails line by line under the same rules, so every bad row is reported with file and line.
+columns and dictionary-encodes its ids; each block's distinct track ids are found in the
+catalogue by compiled code (``CatalogIds``) and its timestamps read as days the same way
+(``plain_utc_days``), so Python touches only the distinct user ids and the new ids (judged
+valid in Arrow) and numpy does the rest. Parsing holds no GIL and no shared state, so the next
+blocks are parsed on threads while this one is mapped onto the vocabularies, which has to go in
+file order (new ids are numbered by first appearance). A block with anything unusual in it
+(quotes, a blank line, bytes that are not UTF-8, a value that breaks a rule) is read again in
+smaller pieces, and a piece that still fails line by line under the same rules, so every bad
+row is reported with file and line.
 Plays of tracks the catalog does not know are counted and dropped; opted-out and erased users
 never enter the log at all.
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import csv
 from collections import Counter, deque
-from collections.abc import Container, Iterator, Sequence
+from collections.abc import Collection, Container, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -35,13 +37,15 @@ from pool.feeds import split_csv_line, without_bom
 from pool.fields import MAX_ID_LENGTH
 from pool.model import FeedIssue
 from recsys.domain.vocabulary import Vocabulary
+from recsys.listening.id_lookup import CatalogIds
+from recsys.listening.plain_stamps import plain_utc_days
 
 LISTENS_GLOB = "listens/*.csv"
 COLUMNS = ("user_id", "track_id", "played_at", "ms_played", "plays")
 MAX_PLAYS_PER_ROW = 100_000
 MAX_ISSUES_KEPT = 200
 # A block is parsed as one table; a bigger one repeats fewer ids across blocks (each block's
-# distinct ids are looked up in Python), a smaller one holds less memory while it is parsed
+# distinct user ids are looked up in Python), a smaller one holds less memory while it is parsed
 # (about ten times its size) and costs less to re-read when it is bad.
 CHUNK_BYTES = 16 << 20
 # A bad block is retried columnar in pieces of this many lines before going line by line.
@@ -184,85 +188,50 @@ def _integers(column: pa.StringArray) -> npt.NDArray[np.int64]:
     return numbers
 
 
-# ``YYYY-MM-DDTHH:MM:SSZ``, the form every feed we know writes: the lowest and highest byte
-# each position may hold (months, days, hours, minutes and seconds are then checked in full).
-_STAMP_LOWEST = np.frombuffer(b"0000-00-00T00:00:00Z", dtype=np.uint8)
-_STAMP_HIGHEST = np.frombuffer(b"9999-19-39T29:59:59Z", dtype=np.uint8)
-_STAMP_LENGTH = len(_STAMP_LOWEST)
-_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)
-_ZEROS = ord("0") * 11  # what two ASCII digits read as tens and units add to 10a + b
-
-
 def _utc_days(stamps: pa.StringArray) -> npt.NDArray[np.int64]:
     """UTC days since 1970-01-01 of ISO 8601 timestamps, exactly as ``_day_number`` reads them.
 
-    Stamps of the plain UTC form are read by numpy from their bytes (digits, separators and
-    calendar ranges checked, so each is one ``datetime.fromisoformat`` accepts, with the same
-    date); every other stamp (an offset, a fraction, another form) goes through
-    ``_day_numbers``, which raises ``ValueError`` or ``OverflowError`` on a bad one."""
+    Stamps of the plain UTC form are read from their bytes in compiled code (digits,
+    separators and calendar ranges checked, so each is one ``datetime.fromisoformat`` accepts,
+    with the same date: ``plain_utc_days``); every other stamp (an offset, a fraction, another
+    form) goes through ``_day_numbers``, which raises ``ValueError`` or ``OverflowError`` on a
+    bad one."""
     count = len(stamps)
     offsets = np.frombuffer(stamps.buffers()[1], dtype=np.int32)[
         stamps.offset : stamps.offset + count + 1
     ]
     data = np.frombuffer(stamps.buffers()[2] or b"", dtype=np.uint8)
-    plain = np.diff(offsets) == _STAMP_LENGTH
-    if plain.all():
-        start = int(offsets[0])
-        text = data[start : start + _STAMP_LENGTH * count].reshape(count, _STAMP_LENGTH)
-    else:
-        text = data[offsets[:-1][plain, None] + np.arange(_STAMP_LENGTH)]
-    formed = ((text >= _STAMP_LOWEST) & (text <= _STAMP_HIGHEST)).all(axis=1)
-    wide = text[:, :13].astype(np.int32)
-    year = (wide[:, 0] * 10 + wide[:, 1]) * 100 + wide[:, 2] * 10 + wide[:, 3] - _ZEROS * 101
-    month = wide[:, 5] * 10 + wide[:, 6] - _ZEROS
-    day = wide[:, 8] * 10 + wide[:, 9] - _ZEROS
-    hour = wide[:, 11] * 10 + wide[:, 12] - _ZEROS
-    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
-    valid_month = (month >= 1) & (month <= 12)
-    month_days = _MONTH_DAYS[np.where(valid_month, month, 0)] + (leap & (month == 2))
-    formed &= (year >= 1) & valid_month & (day >= 1) & (day <= month_days) & (hour <= 23)
-    days = np.empty(count, dtype=np.int64)
-    rows = np.flatnonzero(plain)
-    days[rows] = _days_from_civil(year, month, day)
-    others = np.concatenate([np.flatnonzero(~plain), rows[~formed]])
+    days, ok = plain_utc_days(offsets, data)
+    others = np.flatnonzero(~ok)
     if len(others):
         days[others] = _day_numbers(stamps.take(pa.array(others)).to_pylist())
     return days
 
 
-def _days_from_civil(
-    year: npt.NDArray[np.int32], month: npt.NDArray[np.int32], day: npt.NDArray[np.int32]
-) -> npt.NDArray[np.int32]:
-    """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's ``days_from_civil``);
-    meaningless where a date is invalid, which the caller then reads another way."""
-    year = year - (month <= 2)
-    era = year // 400
-    year_of_era = year - era * 400
-    day_of_year = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
-    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    result: npt.NDArray[np.int32] = era * 146097 + day_of_era - 719468
-    return result
-
-
 class _Ids(NamedTuple):
     """One id column of a block: each row's code into the block's distinct ids (numbered by
-    first appearance), the distinct ids, and which of them are valid ids (``_valid_id``),
-    judged in Arrow when the block is ASCII, else None (each new one is checked in Python)."""
+    first appearance), the distinct ids, which of them are valid ids (``_valid_id``), judged
+    in Arrow when the block is ASCII, else None (each new one is checked in Python), and, for
+    track ids, each one's position in the catalogue (-1: not there; None for user ids)."""
 
     codes: npt.NDArray[np.int32]
     ids: list[str]
     valid: npt.NDArray[np.bool_] | None
+    catalog: npt.NDArray[np.int64] | None = None
 
 
-def _encoded_ids(column: pa.StringArray, *, ascii_only: bool) -> _Ids:
+def _encoded_ids(
+    column: pa.StringArray, *, ascii_only: bool, catalog: CatalogIds | None = None
+) -> _Ids:
     encoded = pc.dictionary_encode(column)
     codes: npt.NDArray[np.int32] = encoded.indices.to_numpy(zero_copy_only=False)
     distinct = encoded.dictionary
-    valid = _ascii_valid_ids(distinct) if ascii_only else None
-    return _Ids(codes, distinct.to_pylist(), valid)
+    valid = ascii_valid_ids(distinct) if ascii_only else None
+    positions = catalog.positions(distinct) if catalog is not None else None
+    return _Ids(codes, distinct.to_pylist(), valid, positions)
 
 
-def _ascii_valid_ids(ids: pa.StringArray) -> npt.NDArray[np.bool_]:
+def ascii_valid_ids(ids: pa.StringArray) -> npt.NDArray[np.bool_]:
     """``_valid_id``'s rule for ASCII ids, in Arrow: 1 to ``MAX_ID_LENGTH`` characters, every
     one printable, no space at either end (the only printable ASCII that ``strip`` removes)."""
     length = pc.binary_length(ids)
@@ -277,11 +246,13 @@ def _ascii_valid_ids(ids: pa.StringArray) -> npt.NDArray[np.bool_]:
     return result
 
 
-def _row_ids(values: Sequence[str]) -> _Ids:
+def _row_ids(values: Sequence[str], catalog: CatalogIds | None = None) -> _Ids:
     """``_Ids`` of ids read line by line (each new one checked in Python)."""
     encoded = pc.dictionary_encode(pa.array(values, type=pa.string()))
     codes: npt.NDArray[np.int32] = encoded.indices.to_numpy(zero_copy_only=False)
-    return _Ids(codes, encoded.dictionary.to_pylist(), None)
+    distinct = encoded.dictionary
+    positions = catalog.positions(distinct) if catalog is not None else None
+    return _Ids(codes, distinct.to_pylist(), None, positions)
 
 
 def _check_new(ids: _Ids, position: int, key: str) -> str:
@@ -300,10 +271,10 @@ def _vocabulary_indices(
     found: npt.NDArray[np.int64],
     keep: npt.NDArray[np.bool_],
     vocabulary: Vocabulary,
-) -> npt.NDArray[np.int32]:
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]:
     """The vocabulary indices of the kept rows' ids (``found``: each distinct id's index, -1
     when new), new ids added in the order of the first kept row that names them, as a reader
-    going row by row adds them."""
+    going row by row adds them; and ``found`` with the added ids' indices."""
     kept_codes = ids.codes if keep.all() else ids.codes[keep]
     new = found < 0
     if new.any():
@@ -317,7 +288,7 @@ def _vocabulary_indices(
             found = found.copy()
             found[order] = np.arange(start, start + len(order))
     kept_indices: npt.NDArray[np.int32] = found[kept_codes].astype(np.int32)
-    return kept_indices
+    return kept_indices, found
 
 
 class _Rows(NamedTuple):
@@ -330,7 +301,7 @@ class _Rows(NamedTuple):
     plays: npt.NDArray[np.int64]
 
 
-def _whole_line_blocks(handle: BinaryIO, first: int) -> Iterator[tuple[bytes, int]]:
+def whole_line_blocks(handle: BinaryIO, first: int) -> Iterator[tuple[bytes, int]]:
     """``handle``'s rest in blocks of about ``CHUNK_BYTES`` of whole lines, each with the
     number of its first line (``first`` for the first), so line numbers hold."""
     while block := handle.read(CHUNK_BYTES):
@@ -340,14 +311,17 @@ def _whole_line_blocks(handle: BinaryIO, first: int) -> Iterator[tuple[bytes, in
         first += block.count(b"\n") + (not block.endswith(b"\n"))
 
 
-def _parse_columnar(block: bytes, columns: tuple[int, ...], width: int) -> _Rows | None:
+def _parse_columnar(
+    block: bytes, columns: tuple[int, ...], width: int, catalog: CatalogIds
+) -> _Rows | None:
     """A block of clean rows parsed into columns, or None on any anomaly. Touches no shared
     state, so blocks can be parsed on several threads at once.
 
     Accepts only what the row-by-row rules accept, with the same values: a block with a quote
     (CSV quoting), a blank line, a lone carriage return or invalid UTF-8 anywhere is left to
     them, and so is any value that Arrow might read differently from Python. New ids are
-    checked when the rows are kept (``_Accumulator._admit``), against the vocabularies."""
+    checked when the rows are kept (``_Accumulator._admit``), against the vocabularies; track
+    ids are looked up in ``catalog`` here, off the thread that keeps the blocks."""
     ascii_only = block.isascii()
     if not ascii_only:
         try:
@@ -384,7 +358,7 @@ def _parse_columnar(block: bytes, columns: tuple[int, ...], width: int) -> _Rows
         ms_played = _integers(ms_column)
         days = _utc_days(stamps)
         user_ids = _encoded_ids(users, ascii_only=ascii_only)
-        track_ids = _encoded_ids(tracks, ascii_only=ascii_only)
+        track_ids = _encoded_ids(tracks, ascii_only=ascii_only, catalog=catalog)
     except (pa.ArrowInvalid, ValueError, OverflowError):
         return None
     if not (
@@ -402,11 +376,13 @@ class _Accumulator:
 
     def __init__(
         self,
-        catalog_tracks: Container[str],
+        catalog_tracks: Collection[str],
         excluded_users: Container[str],
         erased_users: Container[str],
     ) -> None:
-        self.catalog_tracks = catalog_tracks
+        self.catalog = CatalogIds(catalog_tracks)
+        # The track vocabulary's index of each catalogue track (-1: no row kept names it yet).
+        self.track_of_catalog = np.full(len(self.catalog), -1, np.int64)
         self.excluded_users = excluded_users
         self.erased_users = erased_users
         self.users, self.tracks = Vocabulary(), Vocabulary()
@@ -429,12 +405,12 @@ class _Accumulator:
             columns, width, number = header
             pending: deque[tuple[bytes, int, Future[_Rows | None] | None]] = deque()
             ahead_count = ahead if executor is not None else 0
-            blocks = _whole_line_blocks(handle, number + 1)
+            blocks = whole_line_blocks(handle, number + 1)
             while True:
                 while len(pending) <= ahead_count and (item := next(blocks, None)) is not None:
                     block, first = item
                     parsing = (
-                        executor.submit(_parse_columnar, block, columns, width)
+                        executor.submit(_parse_columnar, block, columns, width, self.catalog)
                         if executor is not None
                         else None
                     )
@@ -445,7 +421,7 @@ class _Accumulator:
                 rows = (
                     parsing.result()
                     if parsing is not None
-                    else _parse_columnar(block, columns, width)
+                    else _parse_columnar(block, columns, width, self.catalog)
                 )
                 self._add_block(block, first, columns, width, label, parsed=rows)
 
@@ -499,7 +475,7 @@ class _Accumulator:
 
     def _add_columnar(self, block: bytes, columns: tuple[int, ...], width: int) -> bool:
         """The fast path for a block of clean rows; False (and nothing added) on any anomaly."""
-        rows = _parse_columnar(block, columns, width)
+        rows = _parse_columnar(block, columns, width, self.catalog)
         return rows is not None and self._admit(rows)
 
     def _admit(self, rows: _Rows) -> bool:
@@ -530,14 +506,21 @@ class _Accumulator:
 
     def _track_known(self, tracks: _Ids) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
         """Per distinct track of a block: in the catalog? and its index in the vocabulary
-        (-1: new). A new id that is not valid raises ``_RowError``."""
-        catalog = self.catalog_tracks
-        found = np.fromiter(
-            self.tracks.indices_or(tracks.ids, -1), dtype=np.int64, count=len(tracks.ids)
-        )
-        known = found >= 0
-        for position in np.flatnonzero(~known).tolist():  # ids this reader has not kept yet
-            known[position] = _check_new(tracks, position, "track_id") in catalog
+        (-1: new). A new id that is not valid raises ``_RowError``. Found through the
+        catalogue positions the parse looked up (``CatalogIds``), not id by id in Python."""
+        positions = tracks.catalog
+        if positions is None:
+            raise RuntimeError("track ids are parsed with their catalogue positions")
+        known = positions >= 0
+        found = np.full(len(positions), -1, np.int64)
+        found[known] = self.track_of_catalog[positions[known]]
+        new = found < 0  # ids this reader has not kept yet, in the catalogue or not
+        if tracks.valid is not None:
+            if not tracks.valid[new].all():
+                raise _RowError("track_id", "field 'track_id': not a valid id")
+        else:
+            for position in np.flatnonzero(new).tolist():
+                _check_new(tracks, position, "track_id")
         return known, found
 
     def _keep(
@@ -560,8 +543,14 @@ class _Accumulator:
         keep = live & known
         columns = self.columns
         user_found, track_found = found
-        columns["user"].append(_vocabulary_indices(rows.users, user_found, keep, self.users))
-        columns["track"].append(_vocabulary_indices(rows.tracks, track_found, keep, self.tracks))
+        columns["user"].append(_vocabulary_indices(rows.users, user_found, keep, self.users)[0])
+        track_indices, track_found_now = _vocabulary_indices(
+            rows.tracks, track_found, keep, self.tracks
+        )
+        added = np.flatnonzero((track_found < 0) & (track_found_now >= 0))
+        if len(added) and rows.tracks.catalog is not None:
+            self.track_of_catalog[rows.tracks.catalog[added]] = track_found_now[added]
+        columns["track"].append(track_indices)
         columns["day"].append(rows.days[keep].astype(np.int32))
         columns["ms"].append(rows.ms_played[keep])
         columns["plays"].append(rows.plays[keep].astype(np.int32))
@@ -595,7 +584,7 @@ class _Accumulator:
             users, tracks, days, ms_played, plays = zip(*good, strict=True)
             rows = _Rows(
                 _row_ids(users),
-                _row_ids(tracks),
+                _row_ids(tracks, self.catalog),
                 np.array(days, dtype=np.int64),
                 np.array(ms_played, dtype=np.int64),
                 np.array(plays, dtype=np.int64),
@@ -649,7 +638,7 @@ class _Accumulator:
 
 def read_listens(
     data_dir: Path,
-    catalog_tracks: Container[str],
+    catalog_tracks: Collection[str],
     *,
     excluded_users: Container[str] = frozenset(),
     erased_users: Container[str] = frozenset(),
