@@ -35,6 +35,7 @@ class AlsSettings:
     regularization: float = 20.0
     regularization_scale: str = "absolute"
     iterations: int = 15
+    cg_steps: int = 3
     confidence: str = "bm25"
     alpha: float = 0.01
     bm25_k1: float = 100.0
@@ -46,9 +47,16 @@ class AlsSettings:
     threads: int = 0  # 0 = all cores
 
     def __post_init__(self) -> None:
-        if self.factors < 1 or self.iterations < 1 or self.regularization < 0 or self.alpha <= 0:
+        if (
+            self.factors < 1
+            or self.iterations < 1
+            or self.cg_steps < 1
+            or self.regularization < 0
+            or self.alpha <= 0
+        ):
             raise ValueError(
-                "ALS needs factors >= 1, iterations >= 1, regularization >= 0, alpha > 0"
+                "ALS needs factors >= 1, iterations >= 1, cg_steps >= 1, regularization >= 0,"
+                " alpha > 0"
             )
         if self.confidence not in CONFIDENCE_TRANSFORMS:
             raise ValueError(f"confidence must be one of {', '.join(CONFIDENCE_TRANSFORMS)}")
@@ -132,22 +140,30 @@ def effective_regularization(user_items: sp.csr_matrix, settings: AlsSettings) -
 
 
 def _make_model(settings: AlsSettings, regularization: float) -> Any:
-    if settings.use_gpu:
-        if implicit.gpu.HAS_CUDA:
-            return implicit.gpu.als.AlternatingLeastSquares(
-                factors=settings.factors,
-                regularization=regularization,
-                iterations=settings.iterations,
-                random_state=settings.seed,
-            )
-        log.warning("als.use_gpu is set but implicit.gpu has no CUDA here; training on the CPU")
-    return implicit.cpu.als.AlternatingLeastSquares(
-        factors=settings.factors,
-        regularization=regularization,
-        iterations=settings.iterations,
-        num_threads=settings.threads,
-        random_state=settings.seed,
-    )
+    """implicit's ALS for ``settings``. Its conjugate-gradient steps per solve are an
+    attribute, not a constructor argument (implicit 0.7), so they are set after: each step is
+    another pass over every listener's plays, so an ALS iteration costs about
+    (cg_steps + 1) such passes."""
+    model: Any
+    if settings.use_gpu and implicit.gpu.HAS_CUDA:
+        model = implicit.gpu.als.AlternatingLeastSquares(
+            factors=settings.factors,
+            regularization=regularization,
+            iterations=settings.iterations,
+            random_state=settings.seed,
+        )
+    else:
+        if settings.use_gpu:
+            log.warning("als.use_gpu is set but implicit.gpu has no CUDA here; training on the CPU")
+        model = implicit.cpu.als.AlternatingLeastSquares(
+            factors=settings.factors,
+            regularization=regularization,
+            iterations=settings.iterations,
+            num_threads=settings.threads,
+            random_state=settings.seed,
+        )
+    model.cg_steps = settings.cg_steps
+    return model
 
 
 def train_factors(
