@@ -1,11 +1,11 @@
-"""Give memory the process has freed back to the system between a rebuild's stages.
+"""Give memory the process has freed back to the system after a training stage on threads.
 
 The listens stage parses blocks on threads, and glibc serves each thread from an arena of its
 own; when the blocks are done with, their memory is free but stays in those arenas, counted in
 the process's resident size. On the 1M-listener world, reading the listens left 1.6 GB of it
 (3.83 GB resident after the stage, 2.23 GB after ``malloc_trim``), and Arrow's allocator kept
 about 200 MB more: memory the history, ALS and the forked workers then could not use, at a
-rebuild's peak. Trimming costs a fraction of a second a stage.
+rebuild's peak. Trimming takes a fraction of a second.
 """
 
 from __future__ import annotations

@@ -59,9 +59,7 @@ StageHook = Callable[[str], None]
 @dataclass
 class StageTimer:
     """Seconds per named stage, for the run's summary; ``hook`` is called with each stage's
-    name just before it starts (tests use it to act at a precise point of a run). After each
-    stage, what it freed goes back to the system (``return_freed_memory``), counted in its
-    time."""
+    name just before it starts (tests use it to act at a precise point of a run)."""
 
     clock: Callable[[], float] = time.perf_counter
     seconds: dict[str, float] = field(default_factory=dict)
@@ -72,7 +70,6 @@ class StageTimer:
             self.hook(name)
         started = self.clock()
         result = stage()
-        return_freed_memory()
         self.seconds[name] = round(self.clock() - started, 3)
         log.info("stage %s took %.2f s", name, self.seconds[name])
         return result
@@ -109,6 +106,21 @@ class TrainingRun:
             },
             "seconds": self.timings,
         }
+
+
+def _memory_returned(stage: Callable[[], T]) -> Callable[[], T]:
+    """``stage``, then what it freed handed back to the system (``return_freed_memory``).
+    For the stages that work on threads: glibc gives each thread an arena of its own, whose
+    freed memory the main thread's later stages never reuse. Not after every stage: memory
+    the main thread freed is reused by the next stage, and handed back it must be faulted in
+    again (the history and loading stages took 9-16% longer so on a 100,000-user world)."""
+
+    def run() -> T:
+        result = stage()
+        return_freed_memory()
+        return result
+
+    return run
 
 
 def _screen(
@@ -197,18 +209,24 @@ def run_training(
     with gc_paused():
         listens, listen_report = timer.run(
             "listens",
-            partial(
-                read_listens,
-                data_dir,
-                catalog.tracks,
-                excluded_users=optouts,
-                erased_users=erased,
-                threads=threads,
+            _memory_returned(
+                partial(
+                    read_listens,
+                    data_dir,
+                    catalog.tracks,
+                    excluded_users=optouts,
+                    erased_users=erased,
+                    threads=threads,
+                )
             ),
         )
     verdict = timer.run(
         "fraud",
-        partial(_screen, listens, catalog, build.report.rejected_tracks, settings.fraud, threads),
+        _memory_returned(
+            partial(
+                _screen, listens, catalog, build.report.rejected_tracks, settings.fraud, threads
+            )
+        ),
     )
     (plays, users, artists), history = timer.run(
         "history", partial(_plays_and_history, listens, verdict, build.snapshot)
