@@ -177,6 +177,27 @@ _PARSE_OPTIONS = pa_csv.ParseOptions(
 )
 
 
+def string_columns(
+    block: bytes, names: list[str], wanted: list[str], *, check_utf8: bool = True
+) -> pa.Table:
+    """The ``wanted`` of a block's columns (all called ``names``), parsed by Arrow as strings
+    in one table; ``ArrowInvalid`` on a row with another count of fields. A quote is no CSV
+    quoting here: callers leave a block with one to the row-by-row rules."""
+    return pa_csv.read_csv(
+        pa.py_buffer(block),
+        # One block of Arrow's for the whole block: one chunk per column, no copy
+        read_options=pa_csv.ReadOptions(column_names=names, block_size=len(block) + 1),
+        parse_options=_PARSE_OPTIONS,
+        convert_options=pa_csv.ConvertOptions(
+            column_types=dict.fromkeys(wanted, pa.string()),
+            include_columns=wanted,
+            null_values=[],
+            strings_can_be_null=False,
+            check_utf8=check_utf8,
+        ),
+    )
+
+
 def _integers(column: pa.StringArray) -> npt.NDArray[np.int64]:
     """Plain decimal integers as int64; ``ArrowInvalid`` on anything else.
 
@@ -336,19 +357,8 @@ def _parse_columnar(
     names = [f"f{i}" for i in range(width)]
     wanted = [names[i] for i in columns]
     try:
-        table = pa_csv.read_csv(
-            pa.py_buffer(block),
-            # One block of Arrow's for the whole block: one chunk per column, no copy
-            read_options=pa_csv.ReadOptions(column_names=names, block_size=len(block) + 1),
-            parse_options=_PARSE_OPTIONS,
-            convert_options=pa_csv.ConvertOptions(
-                column_types=dict.fromkeys(wanted, pa.string()),
-                include_columns=wanted,
-                null_values=[],
-                strings_can_be_null=False,
-                check_utf8=False,  # the whole block was checked above
-            ),
-        )
+        # check_utf8 off: the whole block was checked above
+        table = string_columns(block, names, wanted, check_utf8=False)
         if any(table.column(name).null_count for name in wanted):
             return None  # Arrow reads a blank line as a row of nulls
         users, tracks, stamps, ms_column, plays_column = (

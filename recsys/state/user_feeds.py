@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import Literal, TypeVar, cast
 
 import pyarrow as pa
-import pyarrow.csv as pa_csv
 
 from pool.feeds import UTF8_BOM, good_rows, read_csv
 from pool.fields import check_choice, check_id
 from pool.model import FeedIssue
-from recsys.listening.reader import ascii_valid_ids, whole_line_blocks
+from recsys.listening.reader import ascii_valid_ids, string_columns, whole_line_blocks
 
 OPTOUTS_FILE = "optouts.csv"
 FOLLOWS_FILE = "follows.csv"
@@ -54,16 +53,6 @@ def _optional_csv(
     return list(good_rows(read_csv(path, name, columns, parse), issues)) if path.is_file() else []
 
 
-_PLAIN_CSV = pa_csv.ParseOptions(
-    delimiter=",",
-    quote_char=False,
-    double_quote=False,
-    escape_char=False,
-    newlines_in_values=False,
-    ignore_empty_lines=False,
-)
-
-
 def plain_id_columns(path: Path, columns: tuple[str, ...]) -> list[list[str]] | None:
     """The values of ``columns`` (ids all) of a CSV file, read by Arrow block by block, when
     the file is plain: ASCII with no byte-order mark, quote, carriage return or blank line, a
@@ -84,17 +73,7 @@ def plain_id_columns(path: Path, columns: tuple[str, ...]) -> list[list[str]] | 
             if not _plain(block):
                 return None
             try:
-                table = pa_csv.read_csv(
-                    pa.py_buffer(block),
-                    read_options=pa_csv.ReadOptions(column_names=keys, block_size=len(block) + 1),
-                    parse_options=_PLAIN_CSV,
-                    convert_options=pa_csv.ConvertOptions(
-                        column_types=dict.fromkeys(keys, pa.string()),
-                        include_columns=wanted,
-                        null_values=[],
-                        strings_can_be_null=False,
-                    ),
-                )
+                table = string_columns(block, keys, wanted)
             except pa.ArrowInvalid:  # a row with another count of fields, a blank line
                 return None
             for found, key in zip(values, wanted, strict=True):
