@@ -56,7 +56,7 @@ def _optional_csv(
 def plain_id_columns(path: Path, columns: tuple[str, ...]) -> list[list[str]] | None:
     """The values of ``columns`` (ids all) of a CSV file, read by Arrow block by block, when
     the file is plain: ASCII with no byte-order mark, quote, carriage return or blank line, a
-    header naming every column, every row as many fields as the header and every value a
+    header naming every column once, every row as many fields as the header and every value a
     valid id (``check_id``). None when it is not, so that ``read_csv`` reads it row by row
     and names each bad row: for a plain file both give the same rows."""
     with path.open("rb") as handle:
@@ -64,8 +64,8 @@ def plain_id_columns(path: Path, columns: tuple[str, ...]) -> list[list[str]] | 
         if not _plain(head) or head.startswith(UTF8_BOM) or not head.strip():
             return None
         names = [name.strip() for name in head.decode("ascii").rstrip("\n").split(",")]
-        if any(name not in names for name in columns):
-            return None
+        if any(names.count(name) != 1 for name in columns):
+            return None  # a column named twice is the last one's row by row (``dict(zip())``)
         keys = [f"f{i}" for i in range(len(names))]
         wanted = [keys[names.index(name)] for name in columns]
         values: list[list[str]] = [[] for _ in columns]

@@ -64,6 +64,7 @@ def test_a_plain_file_is_read_by_arrow_with_the_same_rows(tmp_path: Path) -> Non
         (b"user_id,artist_id\nu1,ar\x01\n", "a control character"),
         (b"user_id,artist_id\nu1,\xc3\xa9\n", "a byte outside ASCII"),
         (b"user_id,artist\nu1,ar1\n", "a header without artist_id"),
+        (b"user_id,artist_id,user_id\nu1,ar1,u2\n", "a column named twice"),
         (b"user_id,artist_id\nu1," + b"a" * 129 + b"\n", "an id too long"),
     ],
 )
