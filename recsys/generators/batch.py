@@ -134,6 +134,8 @@ class Scratch(NamedTuple):
     tag_stamp: npt.NDArray[np.int64]  # per tag: the user stamp if in their profile
     candidate_stamp: npt.NDArray[np.int64]  # per artist: the stamp once a listener's candidate
     candidates: npt.NDArray[np.int64]  # a listener's candidates across their mixes, listed
+    style_value: npt.NDArray[np.float64]  # per tag: its weight summed over a mix's anchors
+    style_stamp: npt.NDArray[np.int64]  # per tag: the mix stamp it was summed under
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +268,8 @@ class BatchGenerator:
                 tag_stamp=np.zeros(max(arrays.tags, 1), np.int64),
                 candidate_stamp=hot["candidate"],
                 candidates=np.zeros(artists, np.int64),
+                style_value=np.zeros(max(arrays.tags, 1), np.float64),
+                style_stamp=np.zeros(max(arrays.tags, 1), np.int64),
             )
             self._mixing = Mixing(
                 catalog=arrays.catalog,
@@ -290,6 +294,7 @@ class BatchGenerator:
                     -(-familiar // cap),
                     settings.max_mixes,
                     settings.mix_min_tracks,
+                    settings.mix_familiar_artists,
                 ),
                 scratch=scratch,
                 work=mix_workspace(settings.top_artists, settings.mix_target_tracks, artists),

@@ -81,7 +81,8 @@ class GenerationArrays:
     # discovery slots are ranked by the graph): the listener's own score of a neighbour.
     artist_factors: npt.NDArray[np.float32]
     # Per artist its tags in the model as (at_ptr, at_tag, at_w), unit rows (empty rows when
-    # it has none, or when the slots are ranked by the graph), and how many tag columns.
+    # it has none, or there is no model), and how many tag columns: the listener's score of a
+    # neighbour, and the style that orders a mix's anchors (``_style_first``).
     artist_tags: tuple[Ints, npt.NDArray[np.int32], npt.NDArray[np.float32]]
     tags: int
 
@@ -165,17 +166,20 @@ def build_generation_arrays(ctx: GenerationContext, history: ListeningHistory) -
     popular = catalog.popular_artists(ctx.settings.cold_start_artists)
     model = ctx.model
     rows = np.full(len(artist_ids), -1, np.int64)
-    if ctx.settings.discovery_ranking == "listener" and model is not None:
-        artist_factors = np.zeros((len(artist_ids), model.artist_factors.shape[1]), np.float32)
+    artist_factors = np.zeros((len(artist_ids), 0), np.float32)
+    model_tags = sp.csr_matrix((0, 0), dtype=np.float32)
+    if model is not None:
+        # The tags order a mix's anchors by style (``mix_familiar_artists``) whatever ranks
+        # its discoveries; the factors are read only when the listener's scores rank them.
         for artist, row in number.items():
             found = model.artists.index_of(artist)
             if found is not None:
-                artist_factors[row] = model.artist_factors[found]
                 rows[row] = found
         model_tags = model.artist_tags
-    else:
-        artist_factors = np.zeros((len(artist_ids), 0), np.float32)
-        model_tags = sp.csr_matrix((0, 0), dtype=np.float32)
+        if ctx.settings.discovery_ranking == "listener":
+            artist_factors = np.zeros((len(artist_ids), model.artist_factors.shape[1]), np.float32)
+            known = rows >= 0
+            artist_factors[known] = model.artist_factors[rows[known]]
     artist_tags = _rows_of(model_tags, rows)
     return GenerationArrays(
         artist_ids=artist_ids,

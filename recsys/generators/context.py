@@ -62,6 +62,10 @@ class GeneratorSettings:
     # their mixes: a candidate needs an own score among the best (this x the planned mixes'
     # discovery slots) of all their mixes' candidates; 0 = each mix takes its own best.
     discovery_candidates_per_slot: float = 1.0
+    # At most this many of a mix's anchors give its familiar tracks: those whose tags are
+    # closest to the other anchors' (the mix's style); more only when they cannot fill it.
+    # 0 = every anchor.
+    mix_familiar_artists: int = 0
     seed: int = 7
 
     def __post_init__(self) -> None:
@@ -79,6 +83,8 @@ class GeneratorSettings:
             raise ValueError('discovery_ranking must be "graph" or "listener"')
         if not self.scene_resolution > 0:
             raise ValueError("scene_resolution must be above 0")
+        if self.mix_familiar_artists < 0:
+            raise ValueError("mix_familiar_artists must be 0 (every anchor) or above")
 
 
 @dataclass(frozen=True)

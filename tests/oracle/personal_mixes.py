@@ -70,13 +70,51 @@ def title_of(index: str, names: list[str]) -> str:
     return f"Mix {index}: {names[0]}, {names[1]} and more"
 
 
-def _familiar_candidates(
-    ctx: GenerationContext, user: UserProfile, anchors: dict[str, float], taste: _Taste
+def style_first(ctx: GenerationContext, anchors: dict[str, float]) -> tuple[list[str], int]:
+    """The anchors strongest first, reordered so that the ``mix_familiar_artists`` whose tags
+    are closest to the other anchors' come first (in that order), then the rest; and how many
+    come first. Closeness: the sum of an anchor's tag cosines with the others, from the
+    model's unit tag rows as ``sum_t w_t * (S_t - w_t)`` (S the anchors' sum, added up in
+    anchor order and each anchor's tag order); equals keep their order."""
+    ordered = sorted(anchors, key=lambda a: (-anchors[a], a))
+    limit = ctx.settings.mix_familiar_artists
+    if limit <= 0 or len(ordered) <= limit:
+        return ordered, len(ordered)
+    rows: list[list[tuple[int, float]]] = []
+    model = ctx.model
+    for artist in ordered:
+        found = model.artists.index_of(artist) if model is not None else None
+        row: list[tuple[int, float]] = []
+        if model is not None and found is not None:
+            at = model.artist_tags
+            lo, hi = at.indptr[found], at.indptr[found + 1]
+            row = [
+                (t, float(np.float32(w)))
+                for t, w in zip(at.indices[lo:hi].tolist(), at.data[lo:hi].tolist(), strict=True)
+            ]
+        rows.append(row)
+    summed: dict[int, float] = {}
+    for row in rows:
+        for t, w in row:
+            summed[t] = summed.get(t, 0.0) + w
+    closeness = []
+    for row in rows:
+        total = 0.0
+        for t, w in row:
+            total += w * (summed[t] - w)
+        closeness.append(total)
+    first = set(sorted(range(len(ordered)), key=lambda k: (-closeness[k], k))[:limit])
+    front = [a for k, a in enumerate(ordered) if k in first]
+    return front + [a for k, a in enumerate(ordered) if k not in first], limit
+
+
+def _round_robin(
+    ctx: GenerationContext, user: UserProfile, artists: list[str], taste: _Taste
 ) -> Iterator[tuple[str, str, Reason]]:
-    """Round-robin over anchors, strongest first: their tracks the listener plays most, then
+    """Round-robin over ``artists`` in order: their tracks the listener plays most, then
     their popular ones; as (track, anchor, reason)."""
     queues: list[tuple[str, Reason, Iterator[str]]] = []
-    for artist in sorted(anchors, key=lambda a: (-anchors[a], a)):
+    for artist in artists:
         mine = taste.own_tracks.get(artist, [])
         # ``filterfalse`` binds this anchor's own tracks now: a generator expression would
         # read the loop's last ``mine`` when it runs, and offer other anchors' tracks again.
@@ -95,6 +133,17 @@ def _familiar_candidates(
                 active.append((artist, reason, queue))
                 yield track_id, artist, reason
         queues = active
+
+
+def _familiar_candidates(
+    ctx: GenerationContext, user: UserProfile, anchors: dict[str, float], taste: _Taste
+) -> Iterator[tuple[str, str, Reason]]:
+    """Round-robin over the anchors ``style_first`` puts first, then over the others."""
+    ordered, n_first = style_first(ctx, anchors)
+    return chain(
+        _round_robin(ctx, user, ordered[:n_first], taste),
+        _round_robin(ctx, user, ordered[n_first:], taste),
+    )
 
 
 @dataclass(frozen=True)
@@ -329,7 +378,7 @@ def _build_mix(
     if shortfall > 0:
         familiar += _take(ctx, candidates, rules, "familiar", shortfall)
     tracks = spread_artists(interleave(familiar, discovery), settings.mix_max_tracks)
-    ordered = sorted(anchors, key=lambda a: (-anchors[a], a))
+    ordered, _ = style_first(ctx, anchors)
     return make_mix(
         ctx,
         "mix",

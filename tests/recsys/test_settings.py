@@ -43,6 +43,10 @@ def test_file_then_environment_override(tmp_path: Path) -> None:
         ({"RECSYS_DEMO__USERS": "true"}, "must be an integer"),
         ({"RECSYS_NOPE__KEY": "1"}, "unknown setting 'nope'"),
         ({"RECSYS_LISTENING__THREADS": "-1"}, r"\[listening\]: threads must be 0"),
+        (
+            {"RECSYS_GENERATORS__MIX_FAMILIAR_ARTISTS": "-2"},
+            r"\[generators\]: mix_familiar_artists must be 0",
+        ),
     ],
 )
 def test_bad_settings_are_named(tmp_path: Path, env: dict[str, str], message: str) -> None:

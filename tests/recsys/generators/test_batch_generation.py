@@ -10,6 +10,7 @@ If they drift apart, a rebuild would store mixes that the service's own on-reque
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +69,52 @@ def test_every_listener_gets_what_the_python_generators_make(
     assert sum(len(o.mixes) for o in outputs) >= len(profiles)
     assert sum(len(o.release_radar.tracks) for o in outputs) > 0
     _assert_same(engine.context, profiles, outputs)
+
+
+def _tag_cosine(ctx: GenerationContext, a: str, b: str) -> float:
+    model = ctx.model
+    assert model is not None
+    rows = [model.artists.index_of(x) for x in (a, b)]
+    if None in rows:
+        return 0.0
+    return float(model.artist_tags[rows[0]].multiply(model.artist_tags[rows[1]]).sum())
+
+
+@pytest.mark.slow
+def test_a_mix_takes_its_familiar_tracks_from_the_anchors_that_share_its_style(
+    tmp_path: Path,
+) -> None:
+    """``mix_familiar_artists``: the compiled generators and the oracle agree under each
+    limit, and a mix's familiar tracks then come from fewer of its anchors whose tags lie
+    closer together (more only when those cannot fill it)."""
+    world = train_world(tmp_path, users=400, artists=90, seed=13)
+    engine = world.engine
+    profiles = [engine.profile(u) for u in [*engine.known_users(), "never-seen"]]
+
+    def familiar_artists(limit: int) -> list[list[str]]:
+        settings = replace(engine.context.settings, mix_familiar_artists=limit, top_artists=20)
+        ctx = replace(engine.context, settings=settings)
+        arrays = build_generation_arrays(ctx, engine.history)
+        outputs = BatchGenerator(ctx, arrays, engine.history).generate(profiles)
+        _assert_same(ctx, profiles, outputs)
+        return [
+            list(dict.fromkeys(t.reason.via["artist_id"] for t in m.tracks if t.slot == "familiar"))
+            for o in outputs
+            for m in o.mixes
+        ]
+
+    every, few = familiar_artists(0), familiar_artists(4)
+    # Fewer artists can leave a mix short of its length once no artist may play twice in a
+    # row: rarely.
+    assert len(few) >= 0.97 * len(every)
+    assert sum(map(len, few)) / len(few) < 0.8 * sum(map(len, every)) / len(every)
+    ctx = engine.context
+
+    def closeness(mixes: list[list[str]]) -> float:
+        pairs = [_tag_cosine(ctx, a, b) for artists in mixes for a, b in combinations(artists, 2)]
+        return sum(pairs) / len(pairs)
+
+    assert closeness(few) > 1.1 * closeness(every)
 
 
 def test_an_empty_chunk_compiles_and_generates_nothing(tmp_path: Path) -> None:
