@@ -603,16 +603,17 @@ def _take_familiar(goal, familiar, n_familiar, draw, rules):  # type: ignore[no-
     until ``goal`` tracks are admitted; ``draw``
     keeps where it stopped, so a second call goes on from there. Returns the new count.
 
-    The anchors are drawn from in two rounds (``_style_first``): those of
-    ``familiar_order[:turn[3]]`` until none has tracks left, then the rest.
-    ``turn``: (next anchor, anchors of the round with tracks left, round's start, its end)."""
+    The anchors are drawn from in rounds (``_style_first``): those of
+    ``familiar_order[:turn[3]]`` in turn until none has tracks left, then each of the others
+    alone, in order. ``turn``: (next anchor, anchors of the round with tracks left, the
+    round's start, its end)."""
     familiar_order, queues, alive, turn, own_trk, a_ptr, a_trk, played_track, user_stamp = draw
     n = len(familiar_order)
     while n_familiar < goal:
         if turn[1] == 0:
             if turn[3] >= n:
                 break
-            turn[0], turn[1], turn[2], turn[3] = turn[3], n - turn[3], turn[3], n
+            turn[0], turn[1], turn[2], turn[3] = turn[3], 1, turn[3], turn[3] + 1
         k = turn[0]
         turn[0] = k + 1 if k + 1 < turn[3] else turn[2]
         if not alive[k]:
@@ -813,7 +814,7 @@ def _take_discoveries(kept, n_kept, wanted, discovery, m, anchors, rules, thresh
 def _style_first(familiar_order, limit, m, stamp):  # type: ignore[no-untyped-def]
     """Reorder a mix's anchors (``familiar_order``, by (-affinity, id)) in place so that the
     ``limit`` whose tags are closest to the other anchors' come first, in their order, then
-    the rest in theirs; returns how many come first (all of them when ``limit`` is 0 or
+    the rest closest first; returns how many come first (all of them when ``limit`` is 0 or
     they are no more). Closeness is the sum of an anchor's tag cosines with the others
     (unit rows of the model's tags: ``sum_t w_t * (S_t - w_t)``, S the anchors' sum, added
     up in anchor order and the anchor's tag order); an anchor without tags has none, and
@@ -847,26 +848,27 @@ def _style_first(familiar_order, limit, m, stamp):  # type: ignore[no-untyped-de
             w = float(at_w[j])
             total += w * (value[at_tag[j]] - w)
         closeness[k] = total
-    # The ``limit`` closest, ties by position: picked one at a time (a mix has tens of
-    # anchors); a picked one's closeness set to -inf, then the order rebuilt stably.
-    for _ in range(limit):
+    # Closest first, ties by position: picked one at a time (a mix has tens of anchors), a
+    # picked one's closeness set to -inf. The first ``limit`` go back to their own order.
+    for i in range(n):
         best = -1
         for k in range(n):
             if closeness[k] != -np.inf and (best < 0 or closeness[k] > closeness[best]):
                 best = k
-        first[best] = True
+        held[i] = best
         closeness[best] = -np.inf
+    for i in range(limit):
+        first[held[i]] = True
+    for i in range(limit, n):
+        held[i] = familiar_order[held[i]]
     n_front = _int(0)
     for k in range(n):
         if first[k]:
             familiar_order[n_front] = familiar_order[k]
             n_front += 1
-        else:
-            held[k - n_front] = familiar_order[k]
-    for k in range(n - limit):
-        familiar_order[limit + k] = held[k]
-    for k in range(n):
-        first[k] = False
+            first[k] = False
+    for i in range(limit, n):
+        familiar_order[i] = held[i]
     return limit
 
 
@@ -904,7 +906,7 @@ def mix_workspace(top_n, target, artists):  # type: ignore[no-untyped-def]
         np.empty(rows, np.int64),  # the rows' tracks
         np.empty(top_n, np.float64),  # per anchor: its tags' closeness to the others'
         np.zeros(top_n, np.bool_),  # per anchor: among the first drawn from (kept clear)
-        np.empty(top_n, np.int64),  # the anchors held back, while reordering
+        np.empty(top_n, np.int64),  # the anchors closest first, while reordering
     )
 
 

@@ -72,10 +72,10 @@ def title_of(index: str, names: list[str]) -> str:
 
 def style_first(ctx: GenerationContext, anchors: dict[str, float]) -> tuple[list[str], int]:
     """The anchors strongest first, reordered so that the ``mix_familiar_artists`` whose tags
-    are closest to the other anchors' come first (in that order), then the rest; and how many
-    come first. Closeness: the sum of an anchor's tag cosines with the others, from the
-    model's unit tag rows as ``sum_t w_t * (S_t - w_t)`` (S the anchors' sum, added up in
-    anchor order and each anchor's tag order); equals keep their order."""
+    are closest to the other anchors' come first (in that order), then the rest closest
+    first; and how many come first. Closeness: the sum of an anchor's tag cosines with the
+    others, from the model's unit tag rows as ``sum_t w_t * (S_t - w_t)`` (S the anchors'
+    sum, added up in anchor order and each anchor's tag order); equals keep their order."""
     ordered = sorted(anchors, key=lambda a: (-anchors[a], a))
     limit = ctx.settings.mix_familiar_artists
     if limit <= 0 or len(ordered) <= limit:
@@ -103,9 +103,10 @@ def style_first(ctx: GenerationContext, anchors: dict[str, float]) -> tuple[list
         for t, w in row:
             total += w * (summed[t] - w)
         closeness.append(total)
-    first = set(sorted(range(len(ordered)), key=lambda k: (-closeness[k], k))[:limit])
+    closest = sorted(range(len(ordered)), key=lambda k: (-closeness[k], k))
+    first = set(closest[:limit])
     front = [a for k, a in enumerate(ordered) if k in first]
-    return front + [a for k, a in enumerate(ordered) if k not in first], limit
+    return front + [ordered[k] for k in closest[limit:]], limit
 
 
 def _round_robin(
@@ -138,11 +139,12 @@ def _round_robin(
 def _familiar_candidates(
     ctx: GenerationContext, user: UserProfile, anchors: dict[str, float], taste: _Taste
 ) -> Iterator[tuple[str, str, Reason]]:
-    """Round-robin over the anchors ``style_first`` puts first, then over the others."""
+    """Round-robin over the anchors ``style_first`` puts first, then each of the others
+    alone, in its order."""
     ordered, n_first = style_first(ctx, anchors)
     return chain(
         _round_robin(ctx, user, ordered[:n_first], taste),
-        _round_robin(ctx, user, ordered[n_first:], taste),
+        *(_round_robin(ctx, user, [artist], taste) for artist in ordered[n_first:]),
     )
 
 
