@@ -848,15 +848,14 @@ def _style_first(familiar_order, limit, m, stamp):  # type: ignore[no-untyped-de
             w = float(at_w[j])
             total += w * (value[at_tag[j]] - w)
         closeness[k] = total
-    # Closest first, ties by position: picked one at a time (a mix has tens of anchors), a
-    # picked one's closeness set to -inf. The first ``limit`` go back to their own order.
+    # Closest first, ties by position: an insertion sort of the positions (a mix has tens
+    # of anchors). The first ``limit`` go back to their own order.
     for i in range(n):
-        best = -1
-        for k in range(n):
-            if closeness[k] != -np.inf and (best < 0 or closeness[k] > closeness[best]):
-                best = k
-        held[i] = best
-        closeness[best] = -np.inf
+        k = i
+        while k > 0 and closeness[held[k - 1]] < closeness[i]:
+            held[k] = held[k - 1]
+            k -= 1
+        held[k] = i
     for i in range(limit):
         first[held[i]] = True
     for i in range(limit, n):
