@@ -68,8 +68,9 @@ class GenerationArrays:
     graph: tuple[Ints, Ints, Floats]  # artist -> (neighbour, edge score), symmetric
     scenes: tuple[Ints, Ints, Ints, Floats]  # artist -> scene; scene -> (scene, link weight)
     # (release -> tracks, newest release first; artist -> its releases; artist -> neighbours
-    # with a release) for the context's Release Radar window
-    releases: tuple[Ints, Ints, Ints, Ints, Ints, Ints]
+    # with a release; release track (a position in the first) -> its artists, in credit
+    # order) for the context's Release Radar window
+    releases: tuple[Ints, Ints, Ints, Ints, Ints, Ints, Ints, Ints]
     blocked: tuple[Ints, Ints]  # artist -> artists a curator blocked it with, sorted
     history_tracks: Ints  # the history's track numbering -> pool track (-1: not in the pool)
     recordings: int  # number of distinct ISRCs
@@ -155,6 +156,11 @@ def build_generation_arrays(ctx: GenerationContext, history: ListeningHistory) -
 
     recent = ctx.recent_releases(ctx.settings.release_radar_days)
     rel_ptr, rel_trk = csr([[track_number[t] for t in ts] for ts in recent.releases])
+    # Each release track's credits, beside it: the radar reads them for every listener.
+    credits = t_ptr[rel_trk + 1] - t_ptr[rel_trk]
+    rc_ptr = np.zeros(len(rel_trk) + 1, np.int64)
+    np.cumsum(credits, out=rc_ptr[1:])
+    rc_art = t_art[np.repeat(t_ptr[rel_trk] - rc_ptr[:-1], credits) + np.arange(rc_ptr[-1])]
     ar_ptr, ar_rel = csr([recent.by_artist.get(a, ()) for a in artist_ids])
     er_ptr, er_nbr = csr(
         [sorted(number[b] for b in recent.edges_to_released.get(a, {})) for a in artist_ids]
@@ -188,7 +194,7 @@ def build_generation_arrays(ctx: GenerationContext, history: ListeningHistory) -
         catalog=(t_ptr, t_art, t_isrc, a_ptr, a_trk),
         graph=graph,
         scenes=(scene_of, *scene_links),
-        releases=(rel_ptr, rel_trk, ar_ptr, ar_rel, er_ptr, er_nbr),
+        releases=(rel_ptr, rel_trk, ar_ptr, ar_rel, er_ptr, er_nbr, rc_ptr, rc_art),
         blocked=(bl_ptr, bl_art),
         history_tracks=history_tracks,
         recordings=len(isrcs),

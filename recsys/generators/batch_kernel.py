@@ -1052,7 +1052,7 @@ def radar_workspace(artists, releases, per_release, max_tracks):  # type: ignore
     """The arrays ``_fill_radar`` works in (made once per chunk, not per listener), at their
     largest: a circle of every artist, every artist's releases, ``per_release`` tracks of each
     release, and the placed rows."""
-    _, _, _, ar_rel, _, _ = releases
+    ar_rel = releases[3]
     found = max((len(releases[0]) - 1) * per_release, 1)
     return (
         np.empty(max(artists, 1), np.int64),  # the circle's artists
@@ -1073,10 +1073,12 @@ def _fill_radar(top, top_w, follows, user_f, m, releases, radar_sizes, stamps, w
     score when ``user_f`` holds their factors). Writes rows (track, closest
     artist, closeness, via) in play order into ``work``'s last array and returns their
     count; via names the anchor of a neighbour's reason (-1 for the listener's own artists).
-    Like ``_fill_mix``: no reference counting, nothing allocated (``radar_workspace``)."""
+    Like ``_fill_mix``: no reference counting, nothing allocated (``radar_workspace``).
+    ``stamps``: (the listener's, the radar's, whether the listener excludes any track, and
+    any artist)."""
     g, scratch = m.g, m.scratch
     t_ptr, t_art = m.catalog[0], m.catalog[1]
-    _, _, ar_ptr, ar_rel, er_ptr, er_nbr = releases
+    ar_ptr, ar_rel, er_ptr, er_nbr = releases[2], releases[3], releases[4], releases[5]
     cap, per_release, max_tracks = radar_sizes
     # The closeness of each circle's artist.
     level, level_stamp = scratch.artist_value, scratch.value_stamp
@@ -1087,7 +1089,7 @@ def _fill_radar(top, top_w, follows, user_f, m, releases, radar_sizes, stamps, w
     )
     excluded_track, excluded_artist = scratch.excluded_track, scratch.excluded_artist
     circle, orders, found, ranked, kept, used, placed, found_score, out = work
-    user_stamp, stamp = stamps
+    user_stamp, stamp, any_track, any_artist = stamps
     marks = (level, level_stamp, anchor_mark, anchor_weight, anchor_rank, stamp)
     n_circle = _circles(top, top_w, follows, ar_ptr, er_ptr, er_nbr, m.blocked, marks, circle)
     # Their releases, newest first (release numbers count from the newest).
@@ -1098,10 +1100,8 @@ def _fill_radar(top, top_w, follows, user_f, m, releases, radar_sizes, stamps, w
             orders[n_orders] = ar_rel[j]
             n_orders += 1
     n_orders = _distinct(orders, 0, n_orders)
-    exclusions = (excluded_track, excluded_artist, user_stamp)
-    n_found = _release_tracks(
-        orders, n_orders, per_release, releases, t_ptr, t_art, marks, exclusions, found
-    )
+    exclusions = (excluded_track, excluded_artist, user_stamp, any_track, any_artist)
+    n_found = _release_tracks(orders, n_orders, per_release, releases, marks, exclusions, found)
     _by_closeness(found, n_found, ranked)
     if len(user_f) > 0:
         _neighbours_by_listener(found, n_found, ranked, user_f, m, found_score, user_stamp)
@@ -1184,33 +1184,34 @@ def _circles(top, top_w, follows, ar_ptr, er_ptr, er_nbr, blocked, marks, circle
 
 
 @njit(cache=True, _nrt=False)
-def _release_tracks(  # type: ignore[no-untyped-def]
-    orders, n_orders, per_release, releases, t_ptr, t_art, marks, exclusions, found
-):
+def _release_tracks(orders, n_orders, per_release, releases, marks, exclusions, found):  # type: ignore[no-untyped-def]
     """Per release (newest first) its first ``per_release`` tracks the listener has not
     excluded, each with its closest artist, into ``found`` as (closeness, track, artist).
-    Returns the count."""
-    rel_ptr, rel_trk = releases[0], releases[1]
+    Returns the count. The credits are the releases' own copy (``rc_ptr``, ``rc_art``): read
+    from the catalogue's, each track's were a wait on main memory; and the exclusions are
+    looked up only for a listener who has some."""
+    rel_ptr, rel_trk, rc_ptr, rc_art = releases[0], releases[1], releases[6], releases[7]
     level, level_stamp, stamp = marks[0], marks[1], marks[5]
-    excluded_track, excluded_artist, user_stamp = exclusions
+    excluded_track, excluded_artist, user_stamp, any_track, any_artist = exclusions
     n_found = 0
     for k in range(n_orders):
         order = orders[k]
         taken = 0
         for p in range(rel_ptr[order], rel_ptr[order + 1]):
-            track = rel_trk[p]
             closest, artist = 3.0, -1
-            for j in range(t_ptr[track], t_ptr[track + 1]):
-                a = t_art[j]
+            for j in range(rc_ptr[p], rc_ptr[p + 1]):
+                a = rc_art[j]
                 if level_stamp[a] == stamp and level[a] < closest:
                     closest, artist = level[a], a
-            if artist < 0 or excluded_track[track] == user_stamp:
+            track = rel_trk[p]
+            if artist < 0 or (any_track and excluded_track[track] == user_stamp):
                 continue
             allowed = True
-            for j in range(t_ptr[track], t_ptr[track + 1]):
-                if excluded_artist[t_art[j]] == user_stamp:
-                    allowed = False
-                    break
+            if any_artist:
+                for j in range(rc_ptr[p], rc_ptr[p + 1]):
+                    if excluded_artist[rc_art[j]] == user_stamp:
+                        allowed = False
+                        break
             if not allowed:
                 continue
             found[n_found, 0] = int(closest)
@@ -1243,16 +1244,24 @@ def _neighbours_by_listener(found, n_found, ranked, user_f, m, score, user_stamp
     first = _int(0)
     while first < n_found and found[ranked[first], 0] < 2:
         first += 1
+    # A release's tracks mostly share their artist, found one after the other: the score of
+    # the one before is reused (the same artist's, the same figure).
     best = 0.0
     for k in range(first, n_found):
         i = ranked[k]
-        score[i] = _listener_dot(user_f, m.artist_factors, found[i, 2])
+        if k > first and found[ranked[k - 1], 2] == found[i, 2]:
+            score[i] = score[ranked[k - 1]]
+        else:
+            score[i] = _listener_dot(user_f, m.artist_factors, found[i, 2])
         best = max(best, score[i])
     if best <= 0.0:
         best = 1.0
     for k in range(first, n_found):
         i = ranked[k]
-        score[i] = score[i] / best + m.tag_blend * _listener_tags(m, found[i, 2], user_stamp)
+        if k > first and found[ranked[k - 1], 2] == found[i, 2]:
+            score[i] = score[ranked[k - 1]]
+        else:
+            score[i] = score[i] / best + m.tag_blend * _listener_tags(m, found[i, 2], user_stamp)
     _sort_best_first(ranked, score, first, _int(n_found))
 
 
@@ -1622,7 +1631,8 @@ def generate_chunk(listeners, cutoff, m, popular, releases, radar_sizes, state):
             _user_mixes(u, top, top_w, own, user_f, _int(1), stamp, m, state, notes, out)
         state[1] += 1
         follows = ls.f_art[ls.f_ptr[u] : ls.f_ptr[u + 1]] if personalised else no_own
-        stamps = (stamp, state[1])
+        any_track, any_artist = ls.xt_ptr[u + 1] > ls.xt_ptr[u], ls.xa_ptr[u + 1] > ls.xa_ptr[u]
+        stamps = (stamp, state[1], any_track, any_artist)
         count = _fill_radar(
             radar_top, radar_top_w, follows, user_f, m, releases, radar_sizes, stamps, radar_work
         )
