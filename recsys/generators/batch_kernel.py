@@ -822,11 +822,11 @@ def _style_first(familiar_order, limit, m, stamp):  # type: ignore[no-untyped-de
     a mix of the listener's artists that share a style, not every artist of their scene.
 
     On hetrec-built validation directories (seeds 1-3) the mixes' tag coherence went from
-    0.886x plain ALS's lists' to 1.125x at 8, the new artists' hit rate unchanged
+    0.886x plain ALS's lists' to 1.130x at 8, the new artists' hit rate unchanged
     (tests/benchmarks/bench_discovery.py --validation): a mix's familiar artists, not its
     discoveries, were what made it less coherent than ALS's lists.
     ``stamp``: the mix's, marking ``style_value``; ``m.work``'s last three arrays are the
-    scratch (per anchor: closeness, whether first, the ones held back)."""
+    scratch (per anchor: closeness, whether first, positions closest first)."""
     n = len(familiar_order)
     if limit <= 0 or n <= limit:
         return n
